@@ -1,0 +1,78 @@
+/**
+ * The `dprep` command: finds the command named by the leading words, parses its flags from the
+ * command's declared options, runs it, and turns errors into messages and exit codes
+ * (0 ok, 1 failed, 2 bad usage or bad input).
+ */
+import { commands } from './commands/index.ts';
+import { parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
+import { InputError, UsageError } from './util/errors.ts';
+import { DPREP_VERSION } from './version.ts';
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.id.length)) + 2;
+  return [
+    `dprep ${DPREP_VERSION} — training data for dense passage retrievers`,
+    '',
+    'Usage: dprep <command> [options]      dprep help <command>',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.id.split('.').join(' ').padEnd(width)} ${c.summary}`),
+  ].join('\n');
+}
+
+/** The command whose id matches the longest run of leading words, and the remaining args. */
+function lookup(argv: string[]): { cmd: CommandSpec<any>; rest: string[] } | undefined {
+  for (let n = Math.min(argv.length, 3); n >= 1; n--) {
+    const id = argv.slice(0, n).join('.');
+    const cmd = commands.find((c) => c.id === id);
+    if (cmd) return { cmd, rest: argv.slice(n) };
+  }
+  return undefined;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    console.log(usage());
+    return 0;
+  }
+  if (argv[0] === '--version') {
+    console.log(DPREP_VERSION);
+    return 0;
+  }
+  if (argv[0] === 'help') {
+    const found = lookup(argv.slice(1));
+    console.log(found ? renderHelp(found.cmd) : usage());
+    return found || argv.length === 1 ? 0 : 2;
+  }
+  const found = lookup(argv);
+  if (!found) {
+    console.error(`dprep: unknown command "${argv.join(' ')}"\n\n${usage()}`);
+    return 2;
+  }
+  const { cmd, rest } = found;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(renderHelp(cmd));
+    return 0;
+  }
+  const name = `dprep ${cmd.id.split('.').join(' ')}`;
+  try {
+    const { raw, positional } = parseFlags(cmd.options, rest, name);
+    const keys = cmd.positional ?? [];
+    if (positional.length > keys.length) throw new UsageError(`${name}: unexpected argument "${positional[keys.length]}"`);
+    positional.forEach((value, i) => (raw[keys[i]] = value));
+    const options = resolveOptions(cmd.options, raw, name);
+    await cmd.run(options, { log: (m) => process.stderr.write(m + '\n') });
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`dprep: ${err.message}\n(see: dprep help ${cmd.id.split('.').join(' ')})`);
+      return 2;
+    }
+    if (err instanceof InputError) {
+      console.error(`dprep: bad input: ${err.message}`);
+      return 2;
+    }
+    console.error(`dprep: ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,11 @@
+/** Every command dprep has. The CLI and the pipeline runner both read this list. */
+import type { CommandSpec } from '../options.ts';
+import { matchCommand } from './match.ts';
+
+export const commands: CommandSpec<any>[] = [
+  matchCommand,
+];
+
+export function findCommand(id: string): CommandSpec<any> | undefined {
+  return commands.find((c) => c.id === id);
+}

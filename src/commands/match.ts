@@ -1,0 +1,49 @@
+/**
+ * `dprep match`: DPR's has_answer as a filter over JSON lines, for checking what dprep will
+ * treat as answer-bearing. Input lines: {"text", "answers", "mode"?, "title"?}; output lines: {"match"}.
+ */
+import { createInterface } from 'node:readline';
+import { defineCommand } from '../options.ts';
+import { AnswerMatcher } from '../text/answer.ts';
+import { InputError } from '../util/errors.ts';
+import { readLines } from '../io/lines.ts';
+
+export const matchCommand = defineCommand({
+  id: 'match',
+  summary: "DPR has_answer over JSON lines: {text, answers, mode?} in, {match} out",
+  description: `
+Reads JSON lines from --input (default: standard input). Each line is
+{"text": string, "answers": string[], "mode"?: "string"|"regex"} and produces {"match": true|false}
+on standard output, in order. An empty answer never matches (DPR would say it matches everything).
+Example:  echo '{"text":"the U.S. army","answers":["U.S."]}' | dprep match`,
+  options: {
+    input: { type: 'string', help: 'JSON lines file to read instead of standard input', role: 'input' },
+    mode: { type: 'string', choices: ['string', 'regex'] as const, default: 'string', help: 'default match mode for lines without "mode"' },
+  },
+  async run(opts) {
+    const where = opts.input ?? '<stdin>';
+    const lines = opts.input
+      ? readLines(opts.input)
+      : (async function* () {
+          let lineNo = 0;
+          for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) yield { lineNo: ++lineNo, text };
+        })();
+    for await (const { lineNo, text } of lines) {
+      if (text.trim() === '') continue;
+      let obj: { text?: unknown; answers?: unknown; mode?: unknown };
+      try {
+        obj = JSON.parse(text);
+      } catch (err) {
+        throw new InputError(where, `line ${lineNo}`, undefined, `invalid JSON (${(err as Error).message})`);
+      }
+      if (typeof obj.text !== 'string') throw new InputError(where, `line ${lineNo}`, 'text', 'expected a string');
+      if (!Array.isArray(obj.answers) || !obj.answers.every((a) => typeof a === 'string')) {
+        throw new InputError(where, `line ${lineNo}`, 'answers', 'expected an array of strings');
+      }
+      const mode = obj.mode ?? opts.mode;
+      if (mode !== 'string' && mode !== 'regex') throw new InputError(where, `line ${lineNo}`, 'mode', 'expected "string" or "regex"');
+      const match = new AnswerMatcher(obj.answers as string[], mode).matches(obj.text);
+      if (!process.stdout.write(JSON.stringify({ match }) + '\n')) await new Promise((r) => process.stdout.once('drain', r));
+    }
+  },
+});

@@ -1,0 +1,77 @@
+/**
+ * Atomic outputs: write to a temp file beside the target, then rename over it. A killed or
+ * failed run never leaves a half-written file under the final name.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { once } from 'node:events';
+
+/** Temp path next to `target` (same directory, so rename is atomic on the same filesystem). */
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+/** Writes a whole file atomically. */
+export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    await writeFile(tmp, data);
+    await fsyncPath(tmp);
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A streamed output file that appears under its final name only on `commit()`.
+ * Writes respect backpressure; `abort()` removes the temp file.
+ *
+ * @example
+ * const out = await AtomicFile.create('out.jsonl');
+ * await out.write('{"a":1}\n');
+ * await out.commit();
+ */
+export class AtomicFile {
+  private constructor(
+    readonly target: string,
+    readonly tempPath: string,
+    private readonly stream: WriteStream,
+  ) {}
+
+  static async create(target: string): Promise<AtomicFile> {
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = tempPathFor(target);
+    const stream = createWriteStream(tmp, { highWaterMark: 1 << 20 });
+    await once(stream, 'open');
+    return new AtomicFile(target, tmp, stream);
+  }
+
+  /** Writes a chunk; resolves once the stream can take more (backpressure). */
+  async write(chunk: string | Uint8Array): Promise<void> {
+    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+  }
+
+  async commit(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await fsyncPath(this.tempPath);
+    await rename(this.tempPath, this.target);
+  }
+
+  async abort(): Promise<void> {
+    this.stream.destroy();
+    await rm(this.tempPath, { force: true });
+  }
+}

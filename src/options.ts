@@ -1,0 +1,194 @@
+/**
+ * Options are declared once, as data. The same declaration parses CLI flags (`--passage-words 100`),
+ * validates pipeline YAML params (`passage-words: 100`) and renders the docs (`dprep help ...`).
+ * Keys are camelCase in code; flags and YAML keys are their kebab-case form.
+ */
+import { UsageError } from './util/errors.ts';
+
+export type OptionType = 'string' | 'number' | 'integer' | 'boolean' | 'list';
+
+/** What a path-valued option means to the pipeline runner: hashed input, or produced output. */
+export type FileRole = 'input' | 'output';
+
+export interface OptionSpec {
+  type: OptionType;
+  help: string;
+  default?: string | number | boolean | readonly string[];
+  required?: boolean;
+  choices?: readonly string[];
+  /** Marks a path option so the pipeline can hash it (input) or track and atomically produce it (output). */
+  role?: FileRole;
+}
+
+export type OptionsSpec = Record<string, OptionSpec>;
+
+type ValueOf<S extends OptionSpec> = S['type'] extends 'number' | 'integer'
+  ? number
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S['type'] extends 'list'
+      ? string[]
+      : S['choices'] extends readonly (infer C)[]
+        ? C
+        : string;
+
+type IsAlwaysSet<S extends OptionSpec> = S['required'] extends true ? true : S extends { default: unknown } ? true : S['type'] extends 'boolean' ? true : false;
+
+/** The parsed values of an options spec: required and defaulted options are always present. */
+export type OptionValues<O extends OptionsSpec> = {
+  [K in keyof O as IsAlwaysSet<O[K]> extends true ? K : never]: ValueOf<O[K]>;
+} & {
+  [K in keyof O as IsAlwaysSet<O[K]> extends true ? never : K]?: ValueOf<O[K]>;
+};
+
+/** What a command returns: metrics end up in the run manifest and summary tables. */
+export interface CommandResult {
+  metrics?: Record<string, number | string>;
+}
+
+/** Services a command gets from whoever runs it (the CLI or the pipeline runner). */
+export interface RunContext {
+  /** Human-readable progress and notes; goes to stderr. */
+  log(message: string): void;
+  /** Seed derived by the pipeline for this step (the command's own --seed wins when given). */
+  seed?: number;
+  /** Set when the pipeline runner drives the command (resumable steps keep state under it). */
+  stateDir?: string;
+}
+
+export interface CommandSpec<O extends OptionsSpec = OptionsSpec> {
+  /** Dotted id used by pipelines: `convert.squad`; the CLI words are its parts: `dprep convert squad`. */
+  id: string;
+  summary: string;
+  /** Longer doc block: input format, output, an example command. */
+  description?: string;
+  options: O;
+  /** Option keys filled, in order, by positional arguments (e.g. `dprep run FILE`). */
+  positional?: readonly string[];
+  run(options: OptionValues<O>, context: RunContext): Promise<CommandResult | void>;
+}
+
+/** Declares a command; the identity function that gives `run` its typed options. */
+export function defineCommand<const O extends OptionsSpec>(spec: CommandSpec<O>): CommandSpec<O> {
+  return spec;
+}
+
+export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+export const camel = (flag: string): string => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * Checks and coerces raw values (strings from the CLI, or YAML scalars) against a spec.
+ * `where` prefixes error messages (e.g. `pipelines/x.yaml:12 step "bm25"`).
+ */
+export function resolveOptions<O extends OptionsSpec>(
+  spec: O,
+  raw: Record<string, unknown>,
+  where: string,
+): OptionValues<O> {
+  const out: Record<string, unknown> = {};
+  const allowed = Object.keys(spec).map(kebab);
+  for (const [rawKey, value] of Object.entries(raw)) {
+    const key = camel(rawKey);
+    const opt = spec[key];
+    if (!opt) {
+      throw new UsageError(`${where}: unknown option "${rawKey}"; allowed: ${allowed.join(', ')}`);
+    }
+    out[key] = coerce(opt, value, `${where}: option "${kebab(key)}"`);
+  }
+  for (const [key, opt] of Object.entries(spec)) {
+    if (out[key] !== undefined) continue;
+    if (opt.default !== undefined) out[key] = Array.isArray(opt.default) ? [...opt.default] : opt.default;
+    else if (opt.type === 'boolean') out[key] = false;
+    else if (opt.required) throw new UsageError(`${where}: missing required option "${kebab(key)}" (${opt.help})`);
+  }
+  return out as OptionValues<O>;
+}
+
+function coerce(opt: OptionSpec, value: unknown, where: string): unknown {
+  switch (opt.type) {
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true') return true;
+      if (value === 'false') return false;
+      throw new UsageError(`${where}: expected true or false, got ${JSON.stringify(value)}`);
+    case 'number':
+    case 'integer': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+      if (!Number.isFinite(n)) throw new UsageError(`${where}: expected a number, got ${JSON.stringify(value)}`);
+      if (opt.type === 'integer' && !Number.isInteger(n)) throw new UsageError(`${where}: expected an integer, got ${value}`);
+      return n;
+    }
+    case 'list': {
+      const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',') : [String(value)];
+      return items.map((s) => s.trim()).filter((s) => s !== '');
+    }
+    case 'string': {
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new UsageError(`${where}: expected a string, got ${JSON.stringify(value)}`);
+      }
+      const s = String(value);
+      if (opt.choices && !opt.choices.includes(s)) {
+        throw new UsageError(`${where}: expected one of ${opt.choices.join(' | ')}, got "${s}"`);
+      }
+      return s;
+    }
+  }
+}
+
+/**
+ * Parses `--flag value`, `--flag=value`, `--no-flag` and repeated list flags into raw values
+ * for `resolveOptions`. Positional arguments are returned separately.
+ */
+export function parseFlags(spec: OptionsSpec, argv: readonly string[], where: string): { raw: Record<string, unknown>; positional: string[] } {
+  const raw: Record<string, unknown> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--') || arg === '--') {
+      positional.push(arg);
+      continue;
+    }
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    let key = camel(name);
+    let opt = spec[key];
+    if (!opt && name.startsWith('no-') && spec[camel(name.slice(3))]?.type === 'boolean') {
+      key = camel(name.slice(3));
+      raw[key] = false;
+      continue;
+    }
+    if (!opt) {
+      const allowed = Object.keys(spec).map((k) => '--' + kebab(k));
+      throw new UsageError(`${where}: unknown flag --${name}; allowed: ${allowed.join(' ')}`);
+    }
+    if (opt.type === 'boolean' && value === undefined) {
+      raw[key] = true;
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`${where}: flag --${name} needs a value`);
+      value = argv[++i];
+    }
+    if (opt.type === 'list' && raw[key] !== undefined) raw[key] = `${raw[key]},${value}`;
+    else raw[key] = value;
+  }
+  return { raw, positional };
+}
+
+/** Renders the options of a command as help text (also used for docs/cli.md). */
+export function renderHelp(cmd: CommandSpec): string {
+  const lines = [`dprep ${cmd.id.split('.').join(' ')} — ${cmd.summary}`, ''];
+  if (cmd.description) lines.push(cmd.description.trim(), '');
+  lines.push('Options:');
+  for (const [key, opt] of Object.entries(cmd.options)) {
+    const flag = `--${kebab(key)}` + (opt.type === 'boolean' ? '' : ` <${opt.choices ? opt.choices.join('|') : opt.type}>`);
+    const extra = opt.required ? ' (required)' : opt.default !== undefined ? ` (default: ${String(opt.default)})` : '';
+    lines.push(`  ${flag.padEnd(34)} ${opt.help}${extra}`);
+  }
+  return lines.join('\n');
+}

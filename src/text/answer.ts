@@ -1,0 +1,111 @@
+/**
+ * DPR's `has_answer`: does a passage contain one of the answers?
+ *
+ * String mode (DPR's default): NFD-normalize, split into tokens with DPR's SimpleTokenizer
+ * regex `([\p{L}\p{N}\p{M}]+)|([^\p{Z}\p{C}])`, lowercase, and look for the answer's tokens as
+ * a contiguous run of the passage's tokens. Regex mode: NFD-normalize and search the answer as
+ * a case-insensitive, multiline pattern anywhere in the text.
+ *
+ * Differs from DPR in one place on purpose: an answer with no tokens (empty or only spaces)
+ * matches nothing here, while DPR's loop would call it a match in every passage.
+ */
+import type { MatchMode } from '../types.ts';
+
+const TOKEN_RE = /[\p{L}\p{N}\p{M}]+|[^\p{Z}\p{C}]/gu;
+// Non-global twin for yes/no tests: a global regex keeps lastIndex between calls.
+const ANY_TOKEN_RE = /[\p{L}\p{N}\p{M}]|[^\p{Z}\p{C}]/u;
+
+/** DPR SimpleTokenizer words, uncased (the text is NFD-normalized first). */
+export function dprTokens(text: string): string[] {
+  const nfd = text.normalize('NFD');
+  const out: string[] = [];
+  for (const m of nfd.matchAll(TOKEN_RE)) out.push(m[0].toLowerCase());
+  return out;
+}
+
+/** True when `answer` yields no DPR tokens (it would match everywhere): callers treat it as bad input. */
+export function isEmptyAnswer(answer: string): boolean {
+  return !ANY_TOKEN_RE.test(answer.normalize('NFD'));
+}
+
+function compileRegex(pattern: string): RegExp | null {
+  const nfd = pattern.normalize('NFD');
+  for (const flags of ['imu', 'im']) {
+    try {
+      return new RegExp(nfd, flags);
+    } catch {
+      // DPR's regex_match returns False for a pattern that does not compile; try without 'u'
+      // first because Python accepts escapes like `\-` that unicode-mode JS rejects.
+    }
+  }
+  return null;
+}
+
+/**
+ * Matches passages against a fixed set of answers. Build it once per question and call
+ * `matches` for each candidate passage: answer tokenization happens once.
+ *
+ * @example
+ * const m = new AnswerMatcher(['Denver Broncos']);
+ * m.matches('The Denver Broncos won.') // true
+ * m.matches('Denverbroncos') // false
+ */
+export class AnswerMatcher {
+  private readonly tokenLists: string[][] = [];
+  private readonly patterns: RegExp[] = [];
+
+  constructor(
+    answers: readonly string[],
+    readonly mode: MatchMode = 'string',
+  ) {
+    for (const answer of answers) {
+      if (isEmptyAnswer(answer)) continue;
+      if (mode === 'string') this.tokenLists.push(dprTokens(answer));
+      else {
+        const re = compileRegex(answer);
+        if (re) this.patterns.push(re);
+      }
+    }
+  }
+
+  /** Whether the (raw, unnormalized) text contains one of the answers. */
+  matches(text: string): boolean {
+    if (this.mode === 'regex') {
+      const nfd = text.normalize('NFD');
+      return this.patterns.some((re) => re.test(nfd));
+    }
+    if (this.tokenLists.length === 0) return false;
+    return this.matchesTokens(dprTokens(text));
+  }
+
+  /** Same as `matches` for a passage already split with `dprTokens` (lets callers cache it). */
+  matchesTokens(tokens: readonly string[]): boolean {
+    for (const answer of this.tokenLists) {
+      if (containsRun(tokens, answer)) return true;
+    }
+    return false;
+  }
+}
+
+function containsRun(tokens: readonly string[], run: readonly string[]): boolean {
+  const n = run.length;
+  if (n === 0) return false;
+  const first = run[0];
+  outer: for (let i = 0; i + n <= tokens.length; i++) {
+    if (tokens[i] !== first) continue;
+    for (let j = 1; j < n; j++) if (tokens[i + j] !== run[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * DPR's `has_answer(answers, text, tokenizer, match_type)`.
+ *
+ * @example
+ * hasAnswer(['art'], 'a party') // false: whole tokens only
+ * hasAnswer(['U.S.'], 'the U.S. army') // true
+ */
+export function hasAnswer(answers: readonly string[], text: string, mode: MatchMode = 'string'): boolean {
+  return new AnswerMatcher(answers, mode).matches(text);
+}

@@ -1,0 +1,30 @@
+/**
+ * Bad input that stops a command: names the file, the record (line number or JSON path)
+ * and the field, and says what was expected.
+ */
+export class InputError extends Error {
+  constructor(
+    readonly file: string,
+    readonly record: string | undefined,
+    readonly field: string | undefined,
+    readonly problem: string,
+  ) {
+    super(formatLocation(file, record, field) + problem);
+    this.name = 'InputError';
+  }
+}
+
+/** A user mistake in options or a pipeline file (not in a data file). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function formatLocation(file: string, record?: string, field?: string): string {
+  let s = file;
+  if (record !== undefined) s += `, ${record}`;
+  if (field !== undefined) s += `, field "${field}"`;
+  return s + ': ';
+}

@@ -1,0 +1,4 @@
+import { readFileSync } from 'node:fs';
+
+/** dprep's version, from package.json (part of every pipeline cache key). */
+export const DPREP_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
