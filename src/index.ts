@@ -2,7 +2,7 @@
  * dprep's library surface. Everything a user may import is exported here, deliberately;
  * modules not re-exported are internal.
  */
-export type { Passage, Ctx, DprRecord, MatchMode } from './types.ts';
+export type { Passage, Ctx, DprRecord, MatchMode, Encoder, EncodeInput } from './types.ts';
 export { hasAnswer, AnswerMatcher, dprTokens } from './text/answer.ts';
 export { InputError, UsageError } from './util/errors.ts';
 export { Summary } from './util/summary.ts';

@@ -35,3 +35,19 @@ export interface DprRecord {
 
 /** How an answer is looked for in a passage: DPR's `has_answer` match types. */
 export type MatchMode = 'string' | 'regex';
+
+/** What an encoder embeds: a question (text only) or a passage (title optional). */
+export interface EncodeInput {
+  text: string;
+  title?: string;
+}
+
+/**
+ * A trained query or passage encoder, loaded from a Hugging Face model directory.
+ * `encode` returns `inputs.length × dim` floats, row-major.
+ */
+export interface Encoder {
+  readonly dim: number;
+  encode(inputs: readonly EncodeInput[]): Promise<Float32Array>;
+  dispose(): void;
+}
