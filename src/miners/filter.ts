@@ -1,0 +1,94 @@
+/**
+ * Turning a retriever's ranked hits into hard negatives, the same way for BM25 and dense mining:
+ * drop positives (by id and by normalized text), answer-bearing passages (DPR has_answer),
+ * the top `skipTop` ranks and hits scoring too close to the positive; then sample `count`
+ * negatives by strategy. Every removal is counted, so users see how many false negatives
+ * the filter caught.
+ */
+import type { Passage } from '../types.ts';
+import type { AnswerMatcher } from '../text/answer.ts';
+import { shuffleInPlace } from '../util/random.ts';
+
+/** One retrieved passage; `rank` is 0-based in the retriever's order. */
+export interface Hit {
+  passage: Passage;
+  score: number;
+  rank: number;
+}
+
+export type SamplingStrategy = 'top' | 'random';
+
+export interface NegativeSelection {
+  matcher: AnswerMatcher;
+  /** Also reject passages whose title contains the answer. */
+  checkTitle: boolean;
+  positiveIds: ReadonlySet<string>;
+  /** `normalizeForDedup(text)` of each positive: catches duplicated passages under other ids. */
+  positiveTexts: ReadonlySet<string>;
+  /** Negatives wanted per question. */
+  count: number;
+  strategy: SamplingStrategy;
+  /** Rank window start: hits ranked above it are dropped (dense mining's guard against false negatives). */
+  skipTop?: number;
+  /** Hits scoring above this are dropped (e.g. 0.95 × the positive's score). */
+  maxScore?: number;
+  /** Generator for the `random` strategy, derived from (seed, question index). */
+  rng?: () => number;
+}
+
+/** What each filter removed for one question (summed over questions for the report). */
+export interface FilterCounts {
+  hits: number;
+  positive: number;
+  answer: number;
+  skipTop: number;
+  margin: number;
+  duplicate: number;
+  kept: number;
+}
+
+export const emptyCounts = (): FilterCounts => ({ hits: 0, positive: 0, answer: 0, skipTop: 0, margin: 0, duplicate: 0, kept: 0 });
+
+export function addCounts(total: FilterCounts, one: FilterCounts): void {
+  for (const k of Object.keys(total) as (keyof FilterCounts)[]) total[k] += one[k];
+}
+
+/** Whitespace-collapsed, NFC, lowercased text: two passages equal under it are the same passage. */
+export function normalizeForDedup(text: string): string {
+  return text.normalize('NFC').toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Filters ranked hits and samples negatives.
+ * @example
+ * const { negatives, counts } = selectNegatives(hits, { matcher, checkTitle: false,
+ *   positiveIds: new Set(['12']), positiveTexts: new Set(), count: 30, strategy: 'top' });
+ */
+export function selectNegatives(hits: readonly Hit[], sel: NegativeSelection): { negatives: Hit[]; counts: FilterCounts } {
+  const counts = emptyCounts();
+  const kept: Hit[] = [];
+  const seenTexts = new Set<string>();
+  for (const hit of hits) {
+    counts.hits++;
+    const { passage } = hit;
+    const norm = normalizeForDedup(passage.text);
+    if (sel.positiveIds.has(passage.passage_id) || sel.positiveTexts.has(norm)) counts.positive++;
+    else if (sel.matcher.matches(passage.text) || (sel.checkTitle && sel.matcher.matches(passage.title))) counts.answer++;
+    else if (sel.skipTop !== undefined && hit.rank < sel.skipTop) counts.skipTop++;
+    else if (sel.maxScore !== undefined && hit.score > sel.maxScore) counts.margin++;
+    else if (seenTexts.has(norm)) counts.duplicate++;
+    else {
+      seenTexts.add(norm);
+      kept.push(hit);
+    }
+  }
+  let negatives: Hit[];
+  if (sel.strategy === 'top' || kept.length <= sel.count) negatives = kept.slice(0, sel.count);
+  else {
+    if (!sel.rng) throw new Error('selectNegatives: the random strategy needs a seeded rng');
+    // Sample without replacement, then restore rank order so outputs read best-first.
+    negatives = shuffleInPlace([...kept], sel.rng).slice(0, sel.count).sort((a, b) => a.rank - b.rank);
+  }
+  counts.kept = negatives.length;
+  return { negatives, counts };
+}
