@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './_paths.ts';
 import { renderCliDoc } from '../scripts/gen-docs.ts';
 import { commands } from '../src/commands/index.ts';
+import type { OptionsSpec } from '../src/options.ts';
 
 test('docs/cli.md is generated from the current command declarations', () => {
   const onDisk = readFileSync(join(REPO_ROOT, 'docs', 'cli.md'), 'utf8');
@@ -14,6 +15,6 @@ test('docs/cli.md is generated from the current command declarations', () => {
 test('every command has a summary and every option a help text', () => {
   for (const cmd of commands) {
     assert.ok(cmd.summary.length > 10, cmd.id);
-    for (const [key, opt] of Object.entries(cmd.options)) assert.ok(opt.help.length > 3, `${cmd.id} --${key}`);
+    for (const [key, opt] of Object.entries(cmd.options as OptionsSpec)) assert.ok(opt.help.length > 3, `${cmd.id} --${key}`);
   }
 });
