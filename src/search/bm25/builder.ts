@@ -16,7 +16,7 @@ import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { DPREP_VERSION } from '../../version.ts';
 import { bm25Impact, FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Bm25Header, type Bm25Params } from './format.ts';
-import { idHash, PassageStore } from './store.ts';
+import { idHash, PassageIds, readFileBuffer } from './store.ts';
 
 export interface BuildOptions extends Partial<Bm25Params> {
   analyzer?: Partial<AnalyzerConfig>;
@@ -150,6 +150,9 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
     const termIds = new Map<string, number>();
     const termsOut = new BinWriter(openSync(join(tmp, FILES.terms), 'w'));
     const store = new BinWriter(openSync(join(tmp, FILES.store), 'w'));
+    const pids = new BinWriter(openSync(join(tmp, FILES.pids), 'w'));
+    const pidOffsets = new Grow(new Float64Array(1024), (n) => new Float64Array(n));
+    pidOffsets.push(0);
     const storeOffsets = new Grow(new Float64Array(1024), (n) => new Float64Array(n));
     const doclen = new Grow(new Uint32Array(1024), (n) => new Uint32Array(n));
     const hashes = new Grow(new Uint32Array(1024), (n) => new Uint32Array(n));
@@ -223,12 +226,15 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
       hashes.push(idHash(p.passage_id));
       store.writeString(JSON.stringify([p.passage_id, p.title, p.text]) + '\n');
       storeOffsets.push(store.bytes);
+      pids.writeString(p.passage_id);
+      pidOffsets.push(pids.bytes);
       doc++;
       opts.onPassage?.();
     }
     spill();
     termsOut.close();
     store.close();
+    pids.close();
     if (doc === 0) throw new InputError(source, undefined, undefined, 'the corpus has no passages');
     if (doc > 0xffffffff) throw new Error('bm25 build: more than 2^32 passages');
 
@@ -238,8 +244,9 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
     const offsetsArr = storeOffsets.view();
     writeTyped(join(tmp, FILES.doclen), lengths);
     writeTyped(join(tmp, FILES.storeOffsets), offsetsArr);
+    writeTyped(join(tmp, FILES.pidOffsets), pidOffsets.view());
 
-    checkDuplicateIds(tmp, hashes.view(), offsetsArr, source);
+    checkDuplicateIds(tmp, hashes.view(), pidOffsets.view(), source);
 
     // Merge: per term, concatenate each run's postings (runs are in doc order).
     const vocab = termIds.size;
@@ -336,7 +343,7 @@ function writeTyped(path: string, a: Uint32Array | Float64Array | Float32Array):
 }
 
 /** Sorts (hash, doc) pairs into ids.u32 and rejects a passage_id that occurs twice. */
-function checkDuplicateIds(dir: string, hashes: Uint32Array, storeOffsets: Float64Array, source: string): void {
+function checkDuplicateIds(dir: string, hashes: Uint32Array, pidOffsets: Float64Array, source: string): void {
   const n = hashes.length;
   const keys = new BigUint64Array(n);
   for (let d = 0; d < n; d++) keys[d] = (BigInt(hashes[d]) << 32n) | BigInt(d);
@@ -347,8 +354,8 @@ function checkDuplicateIds(dir: string, hashes: Uint32Array, storeOffsets: Float
     pairs[2 * i + 1] = Number(keys[i] & 0xffffffffn);
   }
   writeTyped(join(dir, FILES.ids), pairs);
-  const store = new PassageStore(join(dir, FILES.store), storeOffsets);
-  try {
+  const pids = new PassageIds(readFileBuffer(join(dir, FILES.pids), false), pidOffsets);
+  {
     for (let i = 0; i < n; ) {
       let j = i + 1;
       while (j < n && pairs[2 * j] === pairs[2 * i]) j++;
@@ -356,7 +363,7 @@ function checkDuplicateIds(dir: string, hashes: Uint32Array, storeOffsets: Float
         const seen = new Map<string, number>();
         for (let m = i; m < j; m++) {
           const d = pairs[2 * m + 1];
-          const id = store.idOf(d);
+          const id = pids.get(d);
           const first = seen.get(id);
           if (first !== undefined) {
             throw new InputError(source, `passage ${d + 1}`, 'passage_id', `"${id}" already used by passage ${first + 1}; passage ids must be unique`);
@@ -366,7 +373,5 @@ function checkDuplicateIds(dir: string, hashes: Uint32Array, storeOffsets: Float
       }
       i = j;
     }
-  } finally {
-    store.close();
   }
 }

@@ -10,6 +10,8 @@
  *   doclen.u32      Uint32 per doc: analyzed length (title + text), kept so k1/b can be re-derived
  *   store.bin       one JSON line per doc: [passage_id, title, text]
  *   store.f64       Float64 × (docs + 1): byte offsets of store lines
+ *   pids.bin        passage ids, UTF-8, concatenated (doc → id without touching the store)
+ *   pids.f64        Float64 × (docs + 1): byte offsets into pids.bin
  *   ids.u32         (hash32(passage_id), doc) pairs sorted by hash, then doc: id → doc lookup
  */
 import type { AnalyzerConfig } from '../../text/analyzer.ts';
@@ -48,6 +50,8 @@ export const FILES = {
   doclen: 'doclen.u32',
   store: 'store.bin',
   storeOffsets: 'store.f64',
+  pids: 'pids.bin',
+  pidOffsets: 'pids.f64',
   ids: 'ids.u32',
 } as const;
 

@@ -9,7 +9,7 @@ import { createAnalyzer, type Analyzer } from '../../text/analyzer.ts';
 import { InputError } from '../../util/errors.ts';
 import { FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Bm25Header } from './format.ts';
 import { Bm25Scorer, type PostingsArrays, type TermQuery } from './scorer.ts';
-import { lookupDoc, PassageStore, readFileBuffer } from './store.ts';
+import { lookupDoc, PassageIds, PassageStore, readFileBuffer } from './store.ts';
 
 /** The buffers a worker thread needs to score and fetch passages without reloading files. */
 export interface SharedIndexBuffers {
@@ -19,6 +19,8 @@ export interface SharedIndexBuffers {
   docs: ArrayBuffer | SharedArrayBuffer;
   impacts: ArrayBuffer | SharedArrayBuffer;
   storeOffsets: ArrayBuffer | SharedArrayBuffer;
+  pids: ArrayBuffer | SharedArrayBuffer;
+  pidOffsets: ArrayBuffer | SharedArrayBuffer;
 }
 
 /** One ranked passage. */
@@ -49,6 +51,7 @@ export class Bm25Index {
   readonly analyzer: Analyzer;
   readonly arrays: PostingsArrays;
   readonly store: PassageStore;
+  readonly pids: PassageIds;
   private termIds?: Map<string, number>;
   private ids?: Uint32Array;
   private scorer?: Bm25Scorer;
@@ -61,6 +64,7 @@ export class Bm25Index {
     this.analyzer = createAnalyzer(header.analyzer);
     this.arrays = postingsFromBuffers(buffers);
     this.store = new PassageStore(join(dir, FILES.store), new Float64Array(buffers.storeOffsets));
+    this.pids = new PassageIds(buffers.pids, new Float64Array(buffers.pidOffsets));
   }
 
   /** Loads an index directory; `shared` puts the postings in SharedArrayBuffers for worker threads. */
@@ -75,6 +79,8 @@ export class Bm25Index {
       docs: load(FILES.docs),
       impacts: load(FILES.impacts),
       storeOffsets: load(FILES.storeOffsets),
+      pids: load(FILES.pids),
+      pidOffsets: load(FILES.pidOffsets),
     };
     if (buffers.docs.byteLength !== header.postings * 4 || buffers.offsets.byteLength !== (header.terms + 1) * 8) {
       throw new InputError(dir, undefined, undefined, 'index files do not match header.json (truncated or mixed builds); rebuild the index');
@@ -123,7 +129,7 @@ export class Bm25Index {
   /** Doc number of a passage id, or undefined when the corpus has no such passage. */
   docOf(passageId: string): number | undefined {
     this.ids ??= new Uint32Array(readFileBuffer(join(this.dir, FILES.ids), false));
-    return lookupDoc(this.ids, this.store, passageId);
+    return lookupDoc(this.ids, this.pids, passageId);
   }
 
   close(): void {

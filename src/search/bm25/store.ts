@@ -51,11 +51,6 @@ export class PassageStore {
     return { passage_id, title, text };
   }
 
-  /** Only the passage id (still one read; ids are at the line start). */
-  idOf(doc: number): string {
-    return (JSON.parse(this.readLine(doc)) as [string])[0];
-  }
-
   private readLine(doc: number): string {
     if (!(doc >= 0 && doc < this.size)) throw new RangeError(`doc ${doc} outside the store (0..${this.size - 1})`);
     const start = this.offsets[doc];
@@ -75,6 +70,28 @@ export class PassageStore {
   }
 }
 
+/**
+ * Passage ids by doc number from an in-memory (shareable) byte table: hits are named without
+ * reading the store.
+ * @example new PassageIds(bytes, offsets).get(12) // 'Super_Bowl_50-3'
+ */
+export class PassageIds {
+  private readonly bytes: Buffer;
+  constructor(
+    bytes: ArrayBuffer | SharedArrayBuffer,
+    private readonly offsets: Float64Array,
+  ) {
+    this.bytes = Buffer.from(bytes);
+  }
+  get size(): number {
+    return this.offsets.length - 1;
+  }
+  get(doc: number): string {
+    if (!(doc >= 0 && doc < this.size)) throw new RangeError(`doc ${doc} outside the id table (0..${this.size - 1})`);
+    return this.bytes.toString('utf8', this.offsets[doc], this.offsets[doc + 1]);
+  }
+}
+
 /** 32-bit FNV-1a over UTF-16 code units: the id-table hash (stable across runs and platforms). */
 export function idHash(id: string): number {
   let h = 0x811c9dc5;
@@ -87,9 +104,9 @@ export function idHash(id: string): number {
 
 /**
  * passage_id → doc number through the sorted (hash, doc) table; candidates with the same hash
- * are confirmed against the store.
+ * are confirmed against the id table.
  */
-export function lookupDoc(ids: Uint32Array, store: PassageStore, passageId: string): number | undefined {
+export function lookupDoc(ids: Uint32Array, pids: PassageIds, passageId: string): number | undefined {
   const h = idHash(passageId);
   let lo = 0;
   let hi = ids.length / 2;
@@ -100,7 +117,7 @@ export function lookupDoc(ids: Uint32Array, store: PassageStore, passageId: stri
   }
   for (let i = lo; i < ids.length / 2 && ids[2 * i] === h; i++) {
     const doc = ids[2 * i + 1];
-    if (store.idOf(doc) === passageId) return doc;
+    if (pids.get(doc) === passageId) return doc;
   }
   return undefined;
 }
