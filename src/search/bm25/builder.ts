@@ -293,7 +293,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
         impactsOut.write(bytesOf(impBuf.subarray(0, n)));
       }
       postings += df;
-      if ((t & 0xffff) === 0) merge.update(t);
+      if ((t & 0xffff) === 0xffff) merge.update(t);
     }
     offsets[vocab] = postings;
     merge.update(vocab);
