@@ -23,7 +23,7 @@ export function squadToDpr(file: string, opts: { articles?: number; words?: numb
       let m: RegExpExecArray | null;
       let n = 0;
       while ((m = re.exec(para.context))) if (n++ % words === 0) starts.push(m.index);
-      const chunks = starts.map((s, i) => ({ start: s, passage: { passage_id: `${ai}-${pi}-${i}`, title: article.title, text: para.context.slice(s, starts[i + 1] ?? para.context.length).trim() } }));
+      const chunks = starts.map((s, i) => ({ start: s, passage: { passage_id: `${opts.dataset ?? 'squad1'}-${ai}-${pi}-${i}`, title: article.title, text: para.context.slice(s, starts[i + 1] ?? para.context.length).trim() } }));
       passages.push(...chunks.map((c) => c.passage));
       for (const qa of para.qas) {
         const start = qa.answers[0]?.answer_start ?? 0;
