@@ -7,6 +7,7 @@ import { buildBm25Index } from '../../src/search/bm25/builder.ts';
 import { Bm25Index } from '../../src/search/bm25/index.ts';
 import { createWinkReference } from '../../src/search/bm25/wink.ts';
 import { bm25Impact } from '../../src/search/bm25/format.ts';
+import { Bm25Scorer } from '../../src/search/bm25/scorer.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../src/text/analyzer.ts';
 import { InputError } from '../../src/util/errors.ts';
 import type { Passage } from '../../src/types.ts';
@@ -117,4 +118,23 @@ test('bad corpus: empty corpus and duplicated passage ids are errors naming the 
   await assert.rejects(buildBm25Index(dup, dir, { sourceFile: 'dup.jsonl' }), (e: unknown) => e instanceof InputError && e.record === 'passage 3' && e.field === 'passage_id' && /"a" already used by passage 1/.test(e.message));
   assert.equal(existsSync(dir), false);
   assert.throws(() => Bm25Index.open(dir), /not a dprep BM25 index/);
+});
+
+test('MaxScore pruning returns exactly the exhaustive top k (same docs, same order, same scores)', async () => {
+  const opts = { passages: 4000, vocabulary: 30000, seed: 5 };
+  const dir = join(tmp, 'maxscore');
+  await buildBm25Index(zipfPassages(opts), dir, { analyzer: { lang: 'none' } });
+  const index = Bm25Index.open(dir);
+  const scorer = new Bm25Scorer(index.arrays);
+  for (const [i, text] of zipfQueries(opts, 300).entries()) {
+    const q = index.toTermQuery(text + (i % 4 === 0 ? ' ' + text.split(' ')[1] : ''));
+    for (const k of [1, 10, 100]) {
+      const fast = scorer.topK(q, k);
+      const full = scorer.topKExhaustive(q, k);
+      assert.deepEqual(Array.from(fast.docs), Array.from(full.docs), `query ${i} k ${k}`);
+      assert.deepEqual(Array.from(fast.scores), Array.from(full.scores), `query ${i} k ${k}`);
+    }
+  }
+  assert.ok(scorer.prunedQueries > 300, `pruning was exercised (${scorer.prunedQueries} of 900 searches)`);
+  index.close();
 });

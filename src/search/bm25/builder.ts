@@ -260,6 +260,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
       return { fd, counts, docsReader, tfReader };
     });
     const offsets = new Float64Array(vocab + 1);
+    const maxImpacts = new Float32Array(vocab);
     const docsOut = new BinWriter(openSync(join(tmp, FILES.docs), 'w'));
     const impactsOut = new BinWriter(openSync(join(tmp, FILES.impacts), 'w'));
     const docBuf = new Uint32Array(1 << 16);
@@ -281,6 +282,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
           docBuf[n] = d;
           // Same arithmetic as bm25Impact(), with idf hoisted out of the loop.
           impBuf[n] = (idf * (tf * (params.k1 + 1))) / (tf + params.k1 * norm);
+          if (impBuf[n] > maxImpacts[t]) maxImpacts[t] = impBuf[n];
           if (++n === docBuf.length) {
             docsOut.write(bytesOf(docBuf));
             impactsOut.write(bytesOf(impBuf));
@@ -303,6 +305,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
     for (const r of runCounts) closeSync(r.fd);
     for (const r of runs) rmSync(r.path, { force: true });
     writeTyped(join(tmp, FILES.offsets), offsets);
+    writeTyped(join(tmp, FILES.maxImpacts), maxImpacts);
 
     let sourceInfo: Bm25Header['source'] = null;
     if (opts.sourceFile && existsSync(opts.sourceFile)) {

@@ -7,6 +7,7 @@
  *   offsets.f64     Float64 × (terms + 1): postings of term t are [offsets[t], offsets[t+1])
  *   docs.u32        Uint32 per posting: doc number (corpus order), ascending within a term
  *   impacts.f32     Float32 per posting: the term's full BM25 contribution to that doc
+ *   maximp.f32      Float32 per term: its largest impact (MaxScore's upper bound)
  *   doclen.u32      Uint32 per doc: analyzed length (title + text), kept so k1/b can be re-derived
  *   store.bin       one JSON line per doc: [passage_id, title, text]
  *   store.f64       Float64 × (docs + 1): byte offsets of store lines
@@ -47,6 +48,7 @@ export const FILES = {
   offsets: 'offsets.f64',
   docs: 'docs.u32',
   impacts: 'impacts.f32',
+  maxImpacts: 'maximp.f32',
   doclen: 'doclen.u32',
   store: 'store.bin',
   storeOffsets: 'store.f64',

@@ -18,6 +18,7 @@ export interface SharedIndexBuffers {
   offsets: ArrayBuffer | SharedArrayBuffer;
   docs: ArrayBuffer | SharedArrayBuffer;
   impacts: ArrayBuffer | SharedArrayBuffer;
+  maxImpacts: ArrayBuffer | SharedArrayBuffer;
   storeOffsets: ArrayBuffer | SharedArrayBuffer;
   pids: ArrayBuffer | SharedArrayBuffer;
   pidOffsets: ArrayBuffer | SharedArrayBuffer;
@@ -78,6 +79,7 @@ export class Bm25Index {
       offsets: load(FILES.offsets),
       docs: load(FILES.docs),
       impacts: load(FILES.impacts),
+      maxImpacts: load(FILES.maxImpacts),
       storeOffsets: load(FILES.storeOffsets),
       pids: load(FILES.pids),
       pidOffsets: load(FILES.pidOffsets),
@@ -143,6 +145,7 @@ export function postingsFromBuffers(b: SharedIndexBuffers): PostingsArrays {
     offsets: new Float64Array(b.offsets),
     docs: new Uint32Array(b.docs),
     impacts: new Float32Array(b.impacts),
+    maxImpacts: new Float32Array(b.maxImpacts),
     docCount: b.header.docs,
   };
 }

@@ -1,6 +1,10 @@
 /**
- * Exact top-k BM25 over impact-ordered postings: term-at-a-time accumulation into a dense score
- * array, then a bounded heap over the touched docs. Ties are broken by doc number (corpus order),
+ * Exact top-k BM25: term-at-a-time accumulation into a dense score array with MaxScore pruning,
+ * then a bounded heap. Terms go in decreasing order of their largest impact (rare terms first).
+ * Once the impacts the remaining terms could still add (R) cannot lift an unseen doc to the
+ * current k-th score (θ), those terms no longer open new candidates: candidates that cannot
+ * reach θ are dropped and the rest are completed by galloping search in the long posting lists.
+ * The top k is the same as the exhaustive one; ties are broken by doc number (corpus order),
  * so results are identical whichever thread computes them.
  */
 
@@ -12,6 +16,8 @@ export interface PostingsArrays {
   docs: Uint32Array;
   /** Float32 BM25 contribution per posting. */
   impacts: Float32Array;
+  /** Float32 per term: its largest impact. */
+  maxImpacts: Float32Array;
   docCount: number;
 }
 
@@ -32,39 +38,156 @@ export interface TopK {
  */
 export class Bm25Scorer {
   private readonly acc: Float64Array;
-  private touched: Uint32Array;
+  private touched = new Uint32Array(1024);
+  /** Queries whose long posting lists were skipped by MaxScore (for tests and benchmarks). */
+  prunedQueries = 0;
 
   constructor(private readonly p: PostingsArrays) {
     this.acc = new Float64Array(p.docCount);
-    this.touched = new Uint32Array(1024);
   }
 
+  /** Exact top k, best first. */
   topK(q: TermQuery, k: number): TopK {
-    const { offsets, docs, impacts } = this.p;
+    const { offsets, docs, impacts, maxImpacts } = this.p;
     const acc = this.acc;
-    let touched = this.touched;
+    const m = q.ids.length;
+    const order = termOrder(q, maxImpacts);
+    const bounds = order.map((j) => q.weights[j] * maxImpacts[q.ids[j]]);
+    let rest = bounds.reduce((x, y) => x + y, 0); // R: most that terms not yet added can give
     let nTouched = 0;
-    for (let j = 0; j < q.ids.length; j++) {
-      const t = q.ids[j];
-      const w = q.weights[j];
-      const end = offsets[t + 1];
-      const start = offsets[t];
-      if (nTouched + (end - start) > touched.length) {
-        const grown = new Uint32Array(Math.max(touched.length * 2, nTouched + (end - start)));
-        grown.set(touched.subarray(0, nTouched));
-        touched = this.touched = grown;
+    let j = 0;
+    for (; j < m; j++) {
+      if (nTouched >= k && j > 0) {
+        const theta = kthScore(acc, this.touched, nTouched, k);
+        if (rest < theta - slack(theta)) break; // no unseen doc can reach the top k any more
       }
+      const t = q.ids[order[j]];
+      const w = q.weights[order[j]];
+      const start = offsets[t];
+      const end = offsets[t + 1];
+      if (nTouched + (end - start) > this.touched.length) this.grow(nTouched + (end - start), nTouched);
+      const touched = this.touched;
       for (let p = start; p < end; p++) {
         const d = docs[p];
         // Impacts are > 0 (BM25's Lucene idf is positive), so 0 means "not seen yet".
         if (acc[d] === 0) touched[nTouched++] = d;
         acc[d] += w * impacts[p];
       }
+      rest -= bounds[j];
     }
-    const result = selectTop(acc, touched, nTouched, k);
-    for (let i = 0; i < nTouched; i++) acc[touched[i]] = 0;
+    let result: TopK;
+    if (j === m) result = selectTop(acc, this.touched, nTouched, k);
+    else {
+      this.prunedQueries++;
+      // Completion: only docs that can still reach θ, in doc order for galloping.
+      let theta = kthScore(acc, this.touched, nTouched, k);
+      let cands = this.touched.slice(0, nTouched).filter((d) => acc[d] + rest >= theta - slack(theta)).sort();
+      for (; j < m; j++) {
+        const t = q.ids[order[j]];
+        const w = q.weights[order[j]];
+        let p = offsets[t];
+        const end = offsets[t + 1];
+        for (let c = 0; c < cands.length && p < end; c++) {
+          const d = cands[c];
+          p = gallop(docs, p, end, d);
+          if (p < end && docs[p] === d) acc[d] += w * impacts[p];
+        }
+        rest -= bounds[j];
+        theta = kthScore(acc, cands, cands.length, k);
+        cands = cands.filter((d) => acc[d] + rest >= theta - slack(theta));
+      }
+      result = selectTop(acc, cands, cands.length, k);
+    }
+    for (let i = 0; i < nTouched; i++) acc[this.touched[i]] = 0;
     return result;
   }
+
+  /** Exhaustive term-at-a-time top k (no pruning): the reference MaxScore is tested against. */
+  topKExhaustive(q: TermQuery, k: number): TopK {
+    const { offsets, docs, impacts } = this.p;
+    const acc = this.acc;
+    let nTouched = 0;
+    // Same summation order as topK, so scores agree to the bit.
+    for (const j of termOrder(q, this.p.maxImpacts)) {
+      const t = q.ids[j];
+      const start = offsets[t];
+      const end = offsets[t + 1];
+      if (nTouched + (end - start) > this.touched.length) this.grow(nTouched + (end - start), nTouched);
+      for (let p = start; p < end; p++) {
+        const d = docs[p];
+        if (acc[d] === 0) this.touched[nTouched++] = d;
+        acc[d] += q.weights[j] * impacts[p];
+      }
+    }
+    const result = selectTop(acc, this.touched, nTouched, k);
+    for (let i = 0; i < nTouched; i++) acc[this.touched[i]] = 0;
+    return result;
+  }
+
+  private grow(needed: number, used: number): void {
+    const grown = new Uint32Array(Math.min(Math.max(this.touched.length * 2, needed), Math.max(needed, this.p.docCount)));
+    grown.set(this.touched.subarray(0, used));
+    this.touched = grown;
+  }
+}
+
+/** Query positions by decreasing upper bound (ties by position, to stay deterministic). */
+function termOrder(q: TermQuery, maxImpacts: Float32Array): number[] {
+  const ub = (j: number) => q.weights[j] * maxImpacts[q.ids[j]];
+  return Array.from({ length: q.ids.length }, (_, j) => j).sort((a, b) => ub(b) - ub(a) || a - b);
+}
+
+/** Float tolerance on pruning tests: sums taken in other orders may differ in the last bits. */
+const slack = (theta: number): number => 1e-9 * Math.max(1, Math.abs(theta));
+
+/** First position in [lo, end) whose doc is >= d (exponential then binary search). */
+function gallop(docs: Uint32Array, lo: number, end: number, d: number): number {
+  if (lo >= end || docs[lo] >= d) return lo;
+  let step = 1;
+  let hi = lo + 1;
+  while (hi < end && docs[hi] < d) {
+    lo = hi;
+    step *= 2;
+    hi = lo + step;
+  }
+  if (hi > end) hi = end;
+  // docs[lo] < d, and docs[hi] >= d or hi == end
+  while (lo + 1 < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (docs[mid] < d) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/** The k-th largest score among the first n docs (a lower bound of the final k-th score). */
+function kthScore(acc: Float64Array, docs: Uint32Array, n: number, k: number): number {
+  if (n < k) return -Infinity;
+  const heap = new Float64Array(k); // min-heap of the k largest seen
+  let h = 0;
+  for (let i = 0; i < n; i++) {
+    const s = acc[docs[i]];
+    if (h < k) {
+      let c = h++;
+      while (c > 0 && heap[(c - 1) >> 1] > s) {
+        heap[c] = heap[(c - 1) >> 1];
+        c = (c - 1) >> 1;
+      }
+      heap[c] = s;
+    } else if (s > heap[0]) {
+      let c = 0;
+      for (;;) {
+        const l = 2 * c + 1;
+        if (l >= k) break;
+        const m = l + 1 < k && heap[l + 1] < heap[l] ? l + 1 : l;
+        if (heap[m] >= s) break;
+        heap[c] = heap[m];
+        c = m;
+      }
+      heap[c] = s;
+    }
+  }
+  return heap[0];
 }
 
 /** True when (sa, da) ranks below (sb, db): lower score, or equal score and later doc. */
