@@ -1,11 +1,10 @@
 /**
- * Exact top-k BM25: term-at-a-time accumulation into a dense score array with MaxScore pruning,
- * then a bounded heap. Terms go in decreasing order of their largest impact (rare terms first).
- * Once the impacts the remaining terms could still add (R) cannot lift an unseen doc to the
- * current k-th score (θ), those terms no longer open new candidates: candidates that cannot
- * reach θ are dropped and the rest are completed by galloping search in the long posting lists.
- * The top k is the same as the exhaustive one; ties are broken by doc number (corpus order),
- * so results are identical whichever thread computes them.
+ * Exact top-k BM25 with MaxScore (document at a time). Query terms are ordered by their largest
+ * impact; once the current k-th score θ exceeds what the weakest lists could add together, those
+ * lists stop producing candidates and are only probed (galloping search) for docs found in the
+ * others, and a probe stops as soon as the doc cannot reach θ. Common terms, whose long lists
+ * carry small impacts, are thus mostly skipped. The top k equals the exhaustive one (tested);
+ * ties are broken by doc number (corpus order), so results do not depend on the thread.
  */
 
 /** The postings arrays a scorer reads; SharedArrayBuffer-backed in worker threads. */
@@ -41,65 +40,107 @@ export class Bm25Scorer {
   private touched = new Uint32Array(1024);
   /** Queries whose long posting lists were skipped by MaxScore (for tests and benchmarks). */
   prunedQueries = 0;
+  /** Candidate docs taken from essential lists, over all queries (for benchmarks). */
+  candidates = 0;
 
   constructor(private readonly p: PostingsArrays) {
     this.acc = new Float64Array(p.docCount);
   }
 
-  /** Exact top k, best first. */
+  /** Exact top k, best first (MaxScore, document at a time). */
   topK(q: TermQuery, k: number): TopK {
     const { offsets, docs, impacts, maxImpacts } = this.p;
-    const acc = this.acc;
     const m = q.ids.length;
-    const order = termOrder(q, maxImpacts);
-    const bounds = order.map((j) => q.weights[j] * maxImpacts[q.ids[j]]);
-    let rest = bounds.reduce((x, y) => x + y, 0); // R: most that terms not yet added can give
-    let nTouched = 0;
-    let j = 0;
-    for (; j < m; j++) {
-      if (nTouched >= k && j > 0) {
-        const theta = kthScore(acc, this.touched, nTouched, k);
-        if (rest < theta - slack(theta)) break; // no unseen doc can reach the top k any more
-      }
-      const t = q.ids[order[j]];
-      const w = q.weights[order[j]];
-      const start = offsets[t];
-      const end = offsets[t + 1];
-      if (nTouched + (end - start) > this.touched.length) this.grow(nTouched + (end - start), nTouched);
-      const touched = this.touched;
-      for (let p = start; p < end; p++) {
-        const d = docs[p];
-        // Impacts are > 0 (BM25's Lucene idf is positive), so 0 means "not seen yet".
-        if (acc[d] === 0) touched[nTouched++] = d;
-        acc[d] += w * impacts[p];
-      }
-      rest -= bounds[j];
+    if (m === 0 || k <= 0) return { docs: new Uint32Array(0), scores: new Float64Array(0) };
+    // Lists by increasing upper bound: the reverse of the canonical summation order.
+    const order = termOrder(q, maxImpacts).reverse();
+    const w = new Float64Array(m);
+    const pos = new Float64Array(m);
+    const end = new Float64Array(m);
+    const cum = new Float64Array(m); // cum[i] = bound of lists 0..i
+    let sum = 0;
+    for (let i = 0; i < m; i++) {
+      const t = q.ids[order[i]];
+      w[i] = q.weights[order[i]];
+      pos[i] = offsets[t];
+      end[i] = offsets[t + 1];
+      cum[i] = sum += w[i] * maxImpacts[t];
     }
-    let result: TopK;
-    if (j === m) result = selectTop(acc, this.touched, nTouched, k);
-    else {
-      this.prunedQueries++;
-      // Completion: only docs that can still reach θ, in doc order for galloping.
-      let theta = kthScore(acc, this.touched, nTouched, k);
-      let cands = this.touched.slice(0, nTouched).filter((d) => acc[d] + rest >= theta - slack(theta)).sort();
-      for (; j < m; j++) {
-        const t = q.ids[order[j]];
-        const w = q.weights[order[j]];
-        let p = offsets[t];
-        const end = offsets[t + 1];
-        for (let c = 0; c < cands.length && p < end; c++) {
-          const d = cands[c];
-          p = gallop(docs, p, end, d);
-          if (p < end && docs[p] === d) acc[d] += w * impacts[p];
+    const contrib = new Float64Array(m);
+    const heap = new TopHeap(k);
+    // θ: a lower bound of the final k-th score. Seeded from the full scores of the docs of the
+    // strongest (short) lists, so the long lists of common terms are non-essential from the start.
+    const seedTheta = this.seedThreshold(w, pos, end, k);
+    let theta = seedTheta;
+    let essential = 0; // lists [0, essential) alone cannot reach θ: they are only probed
+    while (essential < m && cum[essential] < theta - slack(theta)) essential++;
+    for (;;) {
+      // Next candidate: the smallest current doc of the essential lists.
+      let d = 0xffffffff;
+      for (let i = essential; i < m; i++) if (pos[i] < end[i] && docs[pos[i]] < d) d = docs[pos[i]];
+      if (d === 0xffffffff) break;
+      this.candidates++;
+      let partial = 0;
+      for (let i = essential; i < m; i++) {
+        contrib[i] = 0;
+        if (pos[i] < end[i] && docs[pos[i]] === d) {
+          contrib[i] = w[i] * impacts[pos[i]];
+          partial += contrib[i];
+          pos[i]++;
         }
-        rest -= bounds[j];
-        theta = kthScore(acc, cands, cands.length, k);
-        cands = cands.filter((d) => acc[d] + rest >= theta - slack(theta));
       }
-      result = selectTop(acc, cands, cands.length, k);
+      let possible = true;
+      for (let i = essential - 1; i >= 0; i--) {
+        contrib[i] = 0;
+        if (partial + cum[i] < theta - slack(theta)) {
+          possible = false;
+          break;
+        }
+        pos[i] = gallop(docs, pos[i], end[i], d);
+        if (pos[i] < end[i] && docs[pos[i]] === d) {
+          contrib[i] = w[i] * impacts[pos[i]];
+          partial += contrib[i];
+        }
+      }
+      if (!possible) continue;
+      // Canonical order (largest bound first), so scores equal the exhaustive sums bit for bit.
+      let score = 0;
+      for (let i = m - 1; i >= 0; i--) if (contrib[i] !== 0) score += contrib[i];
+      if (heap.offer(score, d) && heap.full) {
+        theta = Math.max(heap.minScore(), seedTheta);
+        while (essential < m && cum[essential] < theta - slack(theta)) essential++;
+      }
     }
-    for (let i = 0; i < nTouched; i++) acc[this.touched[i]] = 0;
-    return result;
+    if (essential > 0) this.prunedQueries++;
+    return heap.sorted();
+  }
+
+  /**
+   * The k-th best partial score (strongest lists only, taken while they stay short) or -Infinity
+   * when they hold fewer than k docs. Partial scores are lower bounds of k real scores, so the
+   * result bounds the final k-th score from below.
+   */
+  private seedThreshold(w: Float64Array, start: Float64Array, end: Float64Array, k: number): number {
+    const { docs, impacts } = this.p;
+    const acc = this.acc;
+    let n = 0;
+    for (let i = w.length - 1; i >= 0 && n < k; i--) {
+      if (end[i] - start[i] + n > 16 * k + 16384) break;
+      if (n + (end[i] - start[i]) > this.touched.length) this.grow(n + (end[i] - start[i]), n);
+      for (let q = start[i]; q < end[i]; q++) {
+        const d = docs[q];
+        if (acc[d] === 0) this.touched[n++] = d;
+        acc[d] += w[i] * impacts[q];
+      }
+    }
+    let theta = -Infinity;
+    if (n >= k) {
+      const scores = new Float64Array(n);
+      for (let j = 0; j < n; j++) scores[j] = acc[this.touched[j]];
+      theta = scores.sort()[n - k];
+    }
+    for (let j = 0; j < n; j++) acc[this.touched[j]] = 0;
+    return theta;
   }
 
   /** Exhaustive term-at-a-time top k (no pruning): the reference MaxScore is tested against. */
@@ -160,34 +201,57 @@ function gallop(docs: Uint32Array, lo: number, end: number, d: number): number {
   return hi;
 }
 
-/** The k-th largest score among the first n docs (a lower bound of the final k-th score). */
-function kthScore(acc: Float64Array, docs: Uint32Array, n: number, k: number): number {
-  if (n < k) return -Infinity;
-  const heap = new Float64Array(k); // min-heap of the k largest seen
-  let h = 0;
-  for (let i = 0; i < n; i++) {
-    const s = acc[docs[i]];
-    if (h < k) {
-      let c = h++;
-      while (c > 0 && heap[(c - 1) >> 1] > s) {
-        heap[c] = heap[(c - 1) >> 1];
-        c = (c - 1) >> 1;
-      }
-      heap[c] = s;
-    } else if (s > heap[0]) {
-      let c = 0;
-      for (;;) {
-        const l = 2 * c + 1;
-        if (l >= k) break;
-        const m = l + 1 < k && heap[l + 1] < heap[l] ? l + 1 : l;
-        if (heap[m] >= s) break;
-        heap[c] = heap[m];
-        c = m;
-      }
-      heap[c] = s;
-    }
+/** Min-heap of the best k (score desc, doc asc); the root is the worst kept. */
+class TopHeap {
+  private readonly s: Float64Array;
+  private readonly d: Uint32Array;
+  private n = 0;
+  constructor(private readonly k: number) {
+    this.s = new Float64Array(k);
+    this.d = new Uint32Array(k);
   }
-  return heap[0];
+  get full(): boolean {
+    return this.n === this.k;
+  }
+  minScore(): number {
+    return this.s[0];
+  }
+  /** Adds (score, doc) if it belongs in the top k; true when it was kept. */
+  offer(score: number, doc: number): boolean {
+    const { s, d } = this;
+    if (this.n < this.k) {
+      let c = this.n++;
+      while (c > 0) {
+        const parent = (c - 1) >> 1;
+        if (!worse(score, doc, s[parent], d[parent])) break;
+        s[c] = s[parent];
+        d[c] = d[parent];
+        c = parent;
+      }
+      s[c] = score;
+      d[c] = doc;
+      return true;
+    }
+    if (!worse(s[0], d[0], score, doc)) return false;
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= this.k) break;
+      const r = l + 1;
+      const m = r < this.k && worse(s[r], d[r], s[l], d[l]) ? r : l;
+      if (!worse(s[m], d[m], score, doc)) break;
+      s[c] = s[m];
+      d[c] = d[m];
+      c = m;
+    }
+    s[c] = score;
+    d[c] = doc;
+    return true;
+  }
+  sorted(): TopK {
+    const idx = Array.from({ length: this.n }, (_, i) => i).sort((a, b) => this.s[b] - this.s[a] || this.d[a] - this.d[b]);
+    return { docs: Uint32Array.from(idx, (i) => this.d[i]), scores: Float64Array.from(idx, (i) => this.s[i]) };
+  }
 }
 
 /** True when (sa, da) ranks below (sb, db): lower score, or equal score and later doc. */
