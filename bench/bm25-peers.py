@@ -4,7 +4,7 @@
   bm25-peers.py xapian build CORPUS DBDIR         index with BM25-ready stats, no stemming
   bm25-peers.py xapian query DBDIR QUERIES K      BM25Weight(k1=1.2, k2=0, k3=1, b=0.75), OR query
   bm25-peers.py fts5 build CORPUS DBFILE          FTS5 unicode61 tokenizer (bm25() has k1 1.2, b 0.75)
-  bm25-peers.py fts5 query DBFILE QUERIES K       ORDER BY bm25() LIMIT K, OR query
+  bm25-peers.py fts5 query DBFILE QUERIES K [MAX] ORDER BY bm25() LIMIT K, OR query (first MAX queries)
 Each prints one JSON line with its timing.
 """
 import json, sys, time
@@ -65,6 +65,7 @@ def main():
         else:
             db = sqlite3.connect(sys.argv[3])
             qs = queries(sys.argv[4]); k = int(sys.argv[5])
+            if len(sys.argv) > 6: qs = qs[:int(sys.argv[6])]
             t = time.perf_counter(); hits = 0
             for q in qs:
                 match = ' OR '.join(q.split())

@@ -13,7 +13,7 @@
  * (none, or all empty); with no positive_ctxs; or with a positive whose passage_id is not in the
  * corpus. When every record is skipped for that last reason the corpus is the wrong one: error.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DprRecord, MatchMode } from '../types.ts';
@@ -29,6 +29,7 @@ import { Summary } from '../util/summary.ts';
 import { addCounts, emptyCounts, normalizeForDedup, type FilterCounts, type SamplingStrategy } from './filter.ts';
 import { buildBm25Index } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
+import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Runner } from '../search/bm25/pool.ts';
 import type { MineJob, MineResult, MineSettings } from '../search/bm25/tasks.ts';
 
@@ -99,7 +100,15 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
       indexDir = join(tempDir, 'index');
     }
     await buildIndexFromCorpus(opts.corpus, indexDir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b }, log);
-  } else checkIndexAgrees(indexDir, opts);
+  } else {
+    const header = checkIndexAgrees(indexDir, opts);
+    if (opts.corpus && header.source) {
+      const st = statSync(opts.corpus);
+      if (st.size !== header.source.bytes || st.mtimeMs !== header.source.mtimeMs) {
+        log(`warning: ${opts.corpus} is not the file index ${indexDir} was built from (${header.source.file}, ${header.source.bytes} bytes); mining uses the index's passages`);
+      }
+    }
+  }
 
   const index = Bm25Index.open(indexDir, { shared: opts.threads > 1 });
   const settings: MineSettings = {
@@ -229,12 +238,12 @@ export async function buildIndexFromCorpus(
   const stats = await buildBm25Index(readCorpus(corpus, { onRawBytes: (n) => progress.tick(n) }), dir, { ...opts, sourceFile: corpus });
   progress.finish();
   const h = stats.header;
-  log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s → ${dir}`);
+  log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s (merge ${stats.mergeSeconds.toFixed(1)}s) → ${dir}`);
   return stats;
 }
 
 /** An existing index must have been built with the analyzer and k1/b the user asks for. */
-function checkIndexAgrees(dir: string, opts: MineBm25Options): void {
+function checkIndexAgrees(dir: string, opts: MineBm25Options): Bm25Header {
   const h = readHeader(dir);
   const clash: string[] = [];
   if (opts.k1 !== undefined && opts.k1 !== h.k1) clash.push(`k1 ${h.k1}`);
@@ -244,4 +253,5 @@ function checkIndexAgrees(dir: string, opts: MineBm25Options): void {
     if (want !== undefined && want !== h.analyzer[key]) clash.push(`${key} ${h.analyzer[key]}`);
   }
   if (clash.length) throw new UsageError(`index ${dir} was built with ${clash.join(', ')}; omit those options or rebuild the index`);
+  return h;
 }

@@ -30,6 +30,7 @@ export interface Analyzer {
 export const DEFAULT_ANALYZER: AnalyzerConfig = { lang: 'en', stopwords: true, stem: true };
 
 const WORD_RE = /[\p{L}\p{N}\p{M}]+/gu;
+const NON_ASCII_RE = /[^\x00-\x7f]/;
 // An elided French word: one of these, then an apostrophe (straight or curly), then a letter.
 const FR_ELISION_RE = /(?<![\p{L}\p{N}\p{M}])(?:l|d|j|m|n|s|t|c|ç|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)['’ʼ](?=\p{L})/giu;
 
@@ -87,11 +88,14 @@ export function createAnalyzer(partial: Partial<AnalyzerConfig> = {}): Analyzer 
   return {
     config,
     analyze(text: string): string[] {
-      let s = text.normalize('NFC').toLowerCase();
+      // NFC only matters outside ASCII; the test is much cheaper than normalizing.
+      let s = (NON_ASCII_RE.test(text) ? text.normalize('NFC') : text).toLowerCase();
       if (french) s = s.replace(FR_ELISION_RE, ' ');
+      const words = s.match(WORD_RE);
+      if (!words) return [];
+      if (!stop && !stem) return words;
       const out: string[] = [];
-      for (const m of s.matchAll(WORD_RE)) {
-        let term = m[0];
+      for (let term of words) {
         if (stop?.has(term)) continue;
         if (stem) {
           let stemmed = stemCache.get(term);

@@ -35,6 +35,8 @@ export interface BuildStats {
   header: Bm25Header;
   segments: number;
   seconds: number;
+  /** Of `seconds`, the time spent merging runs and computing impacts. */
+  mergeSeconds: number;
 }
 
 /** Growable typed array with amortized doubling. */
@@ -249,6 +251,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
     checkDuplicateIds(tmp, hashes.view(), pidOffsets.view(), source);
 
     // Merge: per term, concatenate each run's postings (runs are in doc order).
+    const mergeStarted = Date.now();
     const vocab = termIds.size;
     termIds.clear();
     const runCounts = runs.map((r) => {
@@ -332,7 +335,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
 
     rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
-    return { header, segments: runs.length, seconds: (Date.now() - started) / 1000 };
+    return { header, segments: runs.length, seconds: (Date.now() - started) / 1000, mergeSeconds: (Date.now() - mergeStarted) / 1000 };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
