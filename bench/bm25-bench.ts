@@ -36,7 +36,8 @@ if (cmd === 'gen') {
   const queries = readQueries(queriesFile);
   const termQueries = queries.map((q) => index.toTermQuery(q));
   const runner = await startBm25Runner(index, threads);
-  await runner.search(termQueries.slice(0, threads).map((query) => ({ query, k }))); // workers warm
+  // Warm the JIT in every worker (same warm-up for any thread count): 100 queries per thread.
+  await Promise.all(Array.from({ length: threads }, (_, i) => runner.search(termQueries.slice(i * 100, (i + 1) * 100).map((query) => ({ query, k })))));
   const loadSeconds = (performance.now() - t) / 1000;
   t = performance.now();
   const batches = [];
