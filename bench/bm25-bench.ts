@@ -3,7 +3,7 @@
  * each one's peak RSS):
  *   gen   N Q DIR                 Zipf corpus (DIR/corpus-N.jsonl) and Q queries (DIR/queries-N-Q.tsv)
  *   query INDEX QUERIES K THREADS dprep: load the index, then time only the queries; JSON line out
- *   wink  CORPUS QUERIES K        wink-bm25-text-search: build + query in one process; JSON line out
+ *   wink  CORPUS QUERIES K [MAX]  wink-bm25-text-search: build + query (first MAX queries) in one process
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -56,7 +56,7 @@ if (cmd === 'gen') {
   for await (const p of readCorpus(corpus)) passages.push(p);
   const ref = createWinkReference(passages, createAnalyzer({ lang: 'none' }), { k1: 1.2, b: 0.75 }, { precision: 4 });
   const buildSeconds = (performance.now() - t) / 1000;
-  const queries = readQueries(queriesFile);
+  const queries = readQueries(queriesFile).slice(0, args[3] ? Number(args[3]) : undefined);
   t = performance.now();
   let hits = 0;
   for (const q of queries) hits += ref.search(q, k).length;

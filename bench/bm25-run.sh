@@ -28,4 +28,5 @@ if has fts5; then
   # FTS5 OR queries are slow on common terms: time the first FTS5_QUERIES (default 500) only.
   T fts5-query nice /usr/bin/python3 bench/bm25-peers.py fts5 query "$D/fts5-$N.db" "$QF" 100 "${FTS5_QUERIES:-500}"
 fi
-if has wink; then T wink nice node --import tsx bench/bm25-bench.ts wink "$C" "$QF" 100; fi
+# wink sorts every matching doc per query (slow on common terms): first WINK_QUERIES (default 200).
+if has wink; then T wink nice node --import tsx bench/bm25-bench.ts wink "$C" "$QF" 100 "${WINK_QUERIES:-200}"; fi

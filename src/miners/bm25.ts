@@ -31,7 +31,7 @@ import { buildBm25Index } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Runner } from '../search/bm25/pool.ts';
-import type { MineJob, MineResult, MineSettings } from '../search/bm25/tasks.ts';
+import { toNegativeCtxs, type MineJob, type MineResult, type MineSettings } from '../search/bm25/tasks.ts';
 
 export interface MineBm25Options {
   examples: string;
@@ -136,7 +136,8 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
       const mined = await results;
       for (let i = 0; i < items.length; i++) {
         const { record, where } = items[i];
-        const { negatives, counts } = mined[i];
+        const { counts } = mined[i];
+        const negatives = toNegativeCtxs(index.store, mined[i]);
         await writer.write({ ...record, hard_negative_ctxs: negatives });
         summary.converted++;
         addCounts(totals, counts);

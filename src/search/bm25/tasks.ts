@@ -41,9 +41,22 @@ export interface MineJob {
   positiveTexts: string[];
 }
 
+/**
+ * Negatives as doc numbers and BM25 scores, best first. Kept compact on purpose: copying whole
+ * passages back from a worker cost as much as mining them; the caller reads them from its store.
+ */
 export interface MineResult {
-  negatives: Ctx[];
+  docs: number[];
+  scores: number[];
   counts: FilterCounts;
+}
+
+/** A mined result as DPR ctxs, passages read from `store`. */
+export function toNegativeCtxs(store: PassageStore, result: MineResult): Ctx[] {
+  return result.docs.map((doc, i) => {
+    const p = store.get(doc);
+    return { title: p.title, text: p.text, score: result.scores[i], passage_id: p.passage_id };
+  });
 }
 
 /** Runs search jobs against one scorer and store. */
@@ -68,9 +81,6 @@ export function runMine(scorer: Bm25Scorer, store: PassageStore, settings: MineS
       strategy: settings.strategy,
       rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.ordinal)),
     });
-    return {
-      negatives: negatives.map((h) => ({ title: h.passage.title, text: h.passage.text, score: h.score, passage_id: h.passage.passage_id })),
-      counts,
-    };
+    return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts };
   });
 }
