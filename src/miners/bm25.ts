@@ -13,9 +13,8 @@
  * (none, or all empty); with no positive_ctxs; or with a positive whose passage_id is not in the
  * corpus. When every record is skipped for that last reason the corpus is the wrong one: error.
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord, MatchMode } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
@@ -96,10 +95,17 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   if (!indexDir || !existsSync(indexDir)) {
     if (!opts.corpus) throw new UsageError(opts.index ? `index ${opts.index} does not exist and no --corpus was given to build it` : 'give --corpus (and optionally --index to keep the index)');
     if (!indexDir) {
-      tempDir = mkdtempSync(join(tmpdir(), 'dprep-bm25-'));
+      // Beside the output, not in /tmp: an index is about twice the corpus size.
+      mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+      tempDir = mkdtempSync(join(dirname(resolve(opts.out)), `.${basename(opts.out)}.bm25-`));
       indexDir = join(tempDir, 'index');
     }
-    await buildIndexFromCorpus(opts.corpus, indexDir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b }, log);
+    try {
+      await buildIndexFromCorpus(opts.corpus, indexDir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b }, log);
+    } catch (err) {
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      throw err;
+    }
   } else {
     const header = checkIndexAgrees(indexDir, opts);
     if (opts.corpus && header.source) {

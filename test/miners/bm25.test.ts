@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import { CLI, SHARED_DATA } from '../_paths.ts';
 import { squadToDpr } from '../search/_squad.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dprep-mine-bm25-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function writeDataset(name: string, data: { passages: { passage_id: string; title: string; text: string }[]; records: DprRecord[] }) {
   const corpus = join(tmp, `${name}.corpus.jsonl`);
@@ -183,4 +184,12 @@ test('CLI: index bm25, then mine bm25 --index (2 threads, workers through bin/dp
   r = run(['search', 'bm25', '--index', index, '--queries', queries, '--out', join(tmp, 'run2.trec')]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /line 2, field "id"/);
+});
+
+test('empty corpus: clear error, no output and no temporary index left next to the output', async () => {
+  const dir = mkdtempSync(join(tmp, 'empty-'));
+  const corpus = join(dir, 'empty.jsonl');
+  writeFileSync(corpus, '\n');
+  await assert.rejects(mineBm25(base({ corpus, examples: squadFiles.examples }, 'empty-out/neg.json')), (e: unknown) => e instanceof InputError && e.file === corpus && /no passages/.test(e.message));
+  assert.deepEqual(readdirSync(join(tmp, 'empty-out')), []);
 });

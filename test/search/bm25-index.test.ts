@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBm25Index } from '../../src/search/bm25/builder.ts';
@@ -16,6 +16,7 @@ import { squadToDpr } from './_squad.ts';
 import { zipfPassages, zipfQueries } from '../../bench/bm25-zipf.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dprep-bm25-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const squad = squadToDpr(join(SHARED_DATA, 'squad_v1.1', 'dev-v1.1.json'), { articles: 12 });
 const piaf = squadToDpr(join(SHARED_DATA, 'piaf', 'piaf-v1.1.json'), { articles: 60, dataset: 'piaf' });
 
