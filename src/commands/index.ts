@@ -1,9 +1,11 @@
 /** Every command dprep has. The CLI and the pipeline runner both read this list. */
 import type { CommandSpec } from '../options.ts';
 import { matchCommand } from './match.ts';
+import { convertNqCommand } from './convert-nq.ts';
 
 export const commands: CommandSpec<any>[] = [
   matchCommand,
+  convertNqCommand,
 ];
 
 export function findCommand(id: string): CommandSpec<any> | undefined {
