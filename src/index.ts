@@ -9,3 +9,6 @@ export { Summary } from './util/summary.ts';
 export { defineCommand, resolveOptions, type CommandSpec, type OptionsSpec, type RunContext } from './options.ts';
 export { commands, findCommand } from './commands/index.ts';
 export { DPREP_VERSION } from './version.ts';
+export { convertNq, detectNqFormat, convertDprBiencoder, convertDprQa, convertNqOpen, type NqInputFormat, type NqSink, type NqOptions } from './converters/nq.ts';
+export { convertNqSimplified } from './converters/nq-simplified.ts';
+export { parsePythonStringList } from './converters/python-literal.ts';
