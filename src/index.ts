@@ -9,3 +9,6 @@ export { Summary } from './util/summary.ts';
 export { defineCommand, resolveOptions, type CommandSpec, type OptionsSpec, type RunContext } from './options.ts';
 export { commands, findCommand } from './commands/index.ts';
 export { DPREP_VERSION } from './version.ts';
+export { chunkText, chunkIndexOf, type Chunk, type Span } from './converters/chunk.ts';
+export { convertSquad, convertSquadJson, type SquadConvertOptions, type SquadSink, type UnanswerableRecord } from './converters/squad.ts';
+export { convertOptions, openConvertOutputs } from './converters/common.ts';

@@ -1,9 +1,13 @@
 /** Every command dprep has. The CLI and the pipeline runner both read this list. */
 import type { CommandSpec } from '../options.ts';
 import { matchCommand } from './match.ts';
+import { convertSquadCommand } from './convert-squad.ts';
+import { convertPiafCommand } from './convert-piaf.ts';
 
 export const commands: CommandSpec<any>[] = [
   matchCommand,
+  convertSquadCommand,
+  convertPiafCommand,
 ];
 
 export function findCommand(id: string): CommandSpec<any> | undefined {
