@@ -45,9 +45,12 @@ export async function isGzip(file: string): Promise<boolean> {
  */
 export async function openByteStream(file: string, onRawBytes?: (n: number) => void): Promise<Readable> {
   await assertReadableFile(file);
+  // Sniff before the stream exists: a 'data' listener starts the flow at once, and chunks read
+  // while awaiting would reach no consumer (a small file came back empty).
+  const gzip = await isGzip(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   if (onRawBytes) raw.on('data', (chunk) => onRawBytes((chunk as Buffer).length));
-  return (await isGzip(file)) ? raw.pipe(createGunzip()) : raw;
+  return gzip ? raw.pipe(createGunzip()) : raw;
 }
 
 /** Yields each line (without its line end). A BOM at the start of the file is dropped. */
