@@ -45,10 +45,10 @@ export async function isGzip(file: string): Promise<boolean> {
  */
 export async function openByteStream(file: string, onRawBytes?: (n: number) => void): Promise<Readable> {
   await assertReadableFile(file);
-  // Sniff before the stream exists: a 'data' listener starts the flow at once, and chunks read
-  // while awaiting would reach no consumer (a small file came back empty).
   const gzip = await isGzip(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  // A 'data' listener starts the flow at once: the gunzip pipe must be attached in the same tick,
+  // or the chunks read while awaiting would be lost (truncated gzip input).
   if (onRawBytes) raw.on('data', (chunk) => onRawBytes((chunk as Buffer).length));
   return gzip ? raw.pipe(createGunzip()) : raw;
 }
