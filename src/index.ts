@@ -12,3 +12,4 @@ export { DPREP_VERSION } from './version.ts';
 export { chunkText, chunkIndexOf, type Chunk, type Span } from './converters/chunk.ts';
 export { convertSquad, convertSquadJson, type SquadConvertOptions, type SquadSink, type UnanswerableRecord } from './converters/squad.ts';
 export { convertOptions, openConvertOutputs } from './converters/common.ts';
+export { convertMsmarco, parseQrelsLine, parseNegativesLine, type MsmarcoConvertOptions, type MsmarcoSink, type Qrel } from './converters/msmarco.ts';
