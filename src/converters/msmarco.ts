@@ -288,7 +288,9 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
     seenPids.add(p.passage_id);
     passages++;
     await sink.passage?.(p);
-    if (needed.has(p.passage_id)) texts.set(p.passage_id, p.text);
+    // A copy, not the line's substring: V8 substrings keep their whole 1 MB read chunk alive,
+    // so keeping a few texts per chunk would hold the entire collection.
+    if (needed.has(p.passage_id)) texts.set(p.passage_id, Buffer.from(p.text, 'utf8').toString('utf8'));
   }
   summary.count(EXTRA.passages, passages);
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -160,6 +162,37 @@ test('CLI: a missing input exits 2 naming it and leaves no output', async () => 
     assert.equal(res.status, 2, res.stderr);
     assert.match(res.stderr, /nope\.tsv/);
     assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('streaming: a collection twice the size of the heap converts under --max-old-space-size=32', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dprep-marco-'));
+  try {
+    const collection = join(dir, 'collection.tsv');
+    const out = createWriteStream(collection);
+    // 200k passages of ~320 bytes (64 MB); every 200th is a positive, so texts must be kept from all over the file.
+    const filler = Array.from({ length: 50 }, (_, i) => `word${i}`).join(' ');
+    for (let pid = 0; pid < 200_000; pid++) {
+      if (!out.write(`${pid}\tpassage ${pid} ${filler}\n`)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    const queries = Array.from({ length: 1000 }, (_, q) => `${q}\tquery ${q}\n`).join('');
+    const qrels = Array.from({ length: 1000 }, (_, q) => `${q} 0 ${q * 200 + 7} 1\n`).join('');
+    await writeFile(join(dir, 'queries.tsv'), queries);
+    await writeFile(join(dir, 'qrels.txt'), qrels);
+    const size = (await stat(collection)).size;
+    assert.ok(size > 2 * 32 * 2 ** 20, `collection is ${size} bytes`);
+    const res = spawnSync(process.execPath, ['--max-old-space-size=32', CLI, 'convert', 'msmarco', '--collection', collection,
+      '--queries', join(dir, 'queries.tsv'), '--qrels', join(dir, 'qrels.txt'), '--out', join(dir, 'o.jsonl'), '--corpus', join(dir, 'c.jsonl')],
+      { encoding: 'utf8', env: { ...process.env, DPREP_QUIET: '1' } });
+    assert.equal(res.status, 0, res.stderr.slice(0, 2000));
+    assert.match(res.stderr, /read 1000, converted 1000, skipped 0/);
+    const records = await readJsonl(join(dir, 'o.jsonl'));
+    assert.equal(records[999].positive_ctxs[0].text, `passage ${999 * 200 + 7} ${filler}`);
+    assert.equal((await stat(join(dir, 'c.jsonl'))).size > size, true, 'the whole collection went to the corpus');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
