@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstAnswerRank, topKAccuracy } from '../../src/eval/topk.ts';
-import { renderReportMarkdown, reportJson } from '../../src/eval/report.ts';
+import { renderReportMarkdown, reportJson, type ReportRow } from '../../src/eval/report.ts';
 
 const p = (text: string, title = '') => ({ passage_id: text.slice(0, 8), title, text });
 
@@ -23,7 +23,7 @@ test('top-k accuracy counts questions with an answer in the top k', () => {
 });
 
 test('report puts runs side by side; missing metrics show as – and null', () => {
-  const rows = [
+  const rows: ReportRow[] = [
     { label: 'bm25', metrics: { 'mrr@10': 0.1874, 'recall@100': 0.6 }, queries: 10 },
     { label: 'stage2', metrics: { 'mrr@10': 0.3 } },
   ];
