@@ -1,9 +1,20 @@
 /** Every command dprep has. The CLI and the pipeline runner both read this list. */
 import type { CommandSpec } from '../options.ts';
 import { matchCommand } from './match.ts';
+import { runCommand } from './run.ts';
+import { dagCommand } from './dag.ts';
+import { statusCommand } from './status.ts';
+import { validateCommand } from './validate.ts';
+import { debugCommands } from './debug.ts';
 
 export const commands: CommandSpec<any>[] = [
   matchCommand,
+  runCommand,
+  dagCommand,
+  statusCommand,
+  validateCommand,
+  // Test-only commands, for pipeline kill/resume tests that spawn the real CLI.
+  ...(process.env.DPREP_TEST_COMMANDS === '1' ? debugCommands : []),
 ];
 
 export function findCommand(id: string): CommandSpec<any> | undefined {
