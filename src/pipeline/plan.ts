@@ -81,7 +81,7 @@ export const RESERVED_OUTPUTS = ['.dprep', 'runs', 'dprep.lock.yaml'];
  */
 export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   const registry = opts.commands ?? defaultCommands;
-  const issues = new Issues(relative(process.cwd(), spec.file) || spec.file);
+  const issues = new Issues(spec.shown);
   const at = (loc: Loc) => `${issues.file}:${loc.line}:${loc.col}`;
 
   const root = resolve(spec.dir, spec.root?.value ?? '.');

@@ -170,7 +170,12 @@ export async function assessStep(
   pending: ReadonlyMap<string, string>,
 ): Promise<Assessment> {
   const upstream = step.deps.filter((d) => pending.has(d)).map((d) => `upstream step ${d} is ${pending.get(d)}`);
-  if (upstream.length) return { state: entry ? 'stale' : 'missing', reasons: upstream };
+  if (upstream.length) {
+    // Inputs are about to change, so hashing them says nothing; missing outputs are still worth saying.
+    const gone = entry ? Object.entries(entry.outputs).filter(([, o]) => !existsSync(join(plan.workdir, o.path))) : [];
+    const reasons = [...upstream, ...gone.map(([k, o]) => `output ${k} (${o.path}) is missing`)];
+    return { state: entry && !gone.length ? 'stale' : 'missing', reasons };
+  }
 
   const inputs: Record<string, LockedInput[]> = {};
   const missing: string[] = [];
@@ -238,7 +243,11 @@ function diffReasons(entry: LockEntry, now: KeyMaterial): string[] {
     if (JSON.stringify(was) === JSON.stringify(is)) continue;
     if (!was) reasons.push(`input option ${k} added`);
     else if (!is) reasons.push(`input option ${k} removed`);
-    else reasons.push(`input file changed: ${entry.inputs[k].map((i) => i.from ?? i.path).join(', ')} (option ${k})`);
+    else if (was.length !== is.length) reasons.push(`input option ${k} now has ${is.length} files, had ${was.length}`);
+    else {
+      const changed = entry.inputs[k].filter((_, i) => was[i] !== is[i]).map((i) => i.from ?? i.path);
+      reasons.push(`input file changed: ${changed.join(', ')} (option ${k})`);
+    }
   }
   for (const k of union(entry.outputs, now.outputs)) {
     if (entry.outputs[k]?.path !== now.outputs[k]) reasons.push(`output ${k} path changed: ${show(entry.outputs[k]?.path)} → ${show(now.outputs[k])}`);

@@ -47,6 +47,8 @@ export interface StepSpec {
 export interface PipelineSpec {
   /** Absolute path of the pipeline file. */
   file: string;
+  /** The file as the user named it, for messages. */
+  shown: string;
   /** Directory of the pipeline file: relative paths in it are resolved from here. */
   dir: string;
   /** The file's text (its sha256 goes into the run manifest). */
@@ -76,8 +78,14 @@ export class Issues {
   add(loc: Loc | undefined, message: string): void {
     this.list.push(loc ? `${this.file}:${loc.line}:${loc.col}: ${message}` : `${this.file}: ${message}`);
   }
+  /** Throws every issue, in file order (those without a line last). */
   throwIfAny(): void {
-    if (this.list.length) throw new PipelineError(this.list);
+    if (!this.list.length) return;
+    const pos = (m: string) => {
+      const at = /^[^\n]*?:(\d+):(\d+): /.exec(m);
+      return at ? Number(at[1]) * 1e4 + Number(at[2]) : Infinity;
+    };
+    throw new PipelineError([...this.list].sort((a, b) => pos(a) - pos(b)));
   }
 }
 
@@ -208,6 +216,7 @@ export function parsePipeline(text: string, file: string, shownAs = file): Pipel
   issues.throwIfAny();
   return {
     file,
+    shown: shownAs,
     dir: dirname(file),
     text,
     name: name!,
