@@ -15,7 +15,7 @@ export const LOCKFILE_NAME = 'dprep.lock.yaml';
 const LOCKFILE_VERSION = 1;
 
 export interface LockedInput {
-  /** Relative to the pipeline file's directory (or absolute when outside it). */
+  /** Relative to the pipeline file's directory; relative to the workdir for another step's output (`from`). */
   path: string;
   hash: string;
   /** `step.output` when the input is another step's output. */

@@ -187,9 +187,10 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
         ok = false;
         continue;
       }
+      let optionOk = true;
       const fail = (msg: string) => {
         issues.add(loc.line ? loc : undefined, `steps.${step.name}.with.${rawKey}: ${msg}`);
-        ok = false;
+        ok = optionOk = false;
       };
       if (opt.role === 'output') {
         const out = outputsByStep.get(step.name)?.get(kebab(key));
@@ -204,7 +205,7 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
         return substituteAll(v, params, outputsByStep, (msg) => fail(msg), opt.role === 'input', mine, step.name);
       };
       const value = Array.isArray(entry.value) ? entry.value.map(substitute) : substitute(entry.value);
-      if (!ok) continue;
+      if (!optionOk) continue;
       try {
         // Coerce this one option now, so a wrong type is reported at its own line.
         raw[key] = resolveOptions({ [key]: opt }, { [key]: value }, where(loc))[key];

@@ -186,7 +186,9 @@ export async function assessStep(
         missing.push(`input ${binding.key} not found: ${shown(p.abs)}${p.fromStep ? ` (output ${p.fromOutput} of step ${p.fromStep})` : ''}`);
         continue;
       }
-      const locked: LockedInput = { path: relative(plan.spec.dir, p.abs).replaceAll('\\', '/'), hash: await hashes.hashPath(p.abs) };
+      // Another step's output is named by its workdir path, so lockfiles of two workdirs compare equal.
+      const path = relative(p.fromStep ? plan.workdir : plan.spec.dir, p.abs).replaceAll('\\', '/');
+      const locked: LockedInput = { path, hash: await hashes.hashPath(p.abs) };
       if (p.fromStep) locked.from = `${p.fromStep}.${p.fromOutput}`;
       inputs[binding.key].push(locked);
     }
