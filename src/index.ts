@@ -9,3 +9,8 @@ export { Summary } from './util/summary.ts';
 export { defineCommand, resolveOptions, type CommandSpec, type OptionsSpec, type RunContext } from './options.ts';
 export { commands, findCommand } from './commands/index.ts';
 export { DPREP_VERSION } from './version.ts';
+export { readPipelineFile, parsePipeline, PipelineError, type PipelineSpec } from './pipeline/schema.ts';
+export { planPipeline, type Plan, type PlannedStep, type PlanOptions } from './pipeline/plan.ts';
+export { runPipeline, pipelineStatus, summaryTable, StepFailedError, type RunOptions, type RunResult } from './pipeline/runner.ts';
+export { dagText, dagMermaid } from './pipeline/dag.ts';
+export { HashCache } from './pipeline/hash.ts';

@@ -3,7 +3,8 @@
  * checkpointing, failing on demand, so pipeline tests can kill and resume the real CLI at a
  * known point without waiting for real training.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +32,7 @@ by the pipeline runner) progress is checkpointed after every line and resumed af
   },
   async run(opts, context) {
     const digest = createHash('sha256');
-    for (const file of opts.input ?? []) digest.update(await readTree(file));
+    for (const file of opts.input ?? []) await hashTree(file, digest);
     const base = digest.digest('hex');
     const checkpoint = context.stateDir ? join(context.stateDir, 'progress.json') : undefined;
     let lines: string[] = [];
@@ -64,12 +65,16 @@ by the pipeline runner) progress is checkpointed after every line and resumed af
   },
 });
 
-/** Bytes of a file, or of every file under a directory in name order (with names). */
-async function readTree(path: string): Promise<Buffer> {
-  if (!(await stat(path)).isDirectory()) return readFile(path);
-  const parts: Buffer[] = [];
-  for (const name of (await readdir(path)).sort()) parts.push(Buffer.from(name + '\0'), await readTree(join(path, name)));
-  return Buffer.concat(parts);
+/** Feeds the bytes of a file, or of every file under a directory in name order (with names), to `hash`. */
+async function hashTree(path: string, hash: Hash): Promise<void> {
+  if (!(await stat(path)).isDirectory()) {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return;
+  }
+  for (const name of (await readdir(path)).sort()) {
+    hash.update(name + '\0');
+    await hashTree(join(path, name), hash);
+  }
 }
 
 export const debugCommands = [debugWriteCommand];
