@@ -112,6 +112,10 @@ test('runner: --from and --until select a slice of the graph', async () => {
   const from = await run(file, {}, { from: 'c', force: ['c'] });
   assert.deepEqual(from.byStep, { a: 'not-selected', b: 'not-selected', c: 'ran', d: 'ran' });
   await assert.rejects(run(file, {}, { from: 'zz' }), /--from zz: no such step; steps: a, b, c, d/);
+  const empty = await diamond();
+  const orphan = await run(empty.file, {}, { from: 'c' });
+  assert.equal(orphan.byStep.c, 'failed');
+  assert.match(orphan.error!.message, /input input not found: .*a\.txt \(output out of step a\); run the steps that produce it first/);
 });
 
 test('runner: a failing step is named, keeps no outputs, and later steps do not run', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePipeline, PipelineError } from '../../src/pipeline/schema.ts';
-import { planPipeline } from '../../src/pipeline/plan.ts';
+import { joinOverrides, planPipeline } from '../../src/pipeline/plan.ts';
 import { TEST_COMMANDS, tempProject } from './_helpers.ts';
 
 const dir = await tempProject();
@@ -123,3 +123,13 @@ test('plan: root widens where inputs may come from; allow-outside lifts the fenc
   assert.equal(planPipeline(parsePipeline(yaml('root: ..\n'), sub), { commands: TEST_COMMANDS }).steps.length, 1);
   assert.equal(planPipeline(parsePipeline(yaml('allow-outside: true\n'), sub), { commands: TEST_COMMANDS }).steps.length, 1);
 });
+
+// [--set items as the list option split them, the overrides they were]
+const joinCases: [string[], string[]][] = [
+  [['a.x=1'], ['a.x=1']],
+  [['a.fields=title', 'text', 'params.n=2'], ['a.fields=title,text', 'params.n=2']],
+  [['a.q=p', 'q=r'], ['a.q=p,q=r']],
+];
+for (const [items, expected] of joinCases) {
+  test(`plan: joinOverrides ${JSON.stringify(items)}`, () => assert.deepEqual(joinOverrides(items), expected));
+}
