@@ -18,3 +18,8 @@ export { readRun, readQrels, writeRun, writeQrels, type Run, type Qrels } from '
 export { topKAccuracy, firstAnswerRank } from './eval/topk.ts';
 export { dprAccuracy, denseRun } from './eval/retrieval.ts';
 export { renderReportMarkdown, reportJson, writeReport, type ReportRow } from './eval/report.ts';
+export { readPipelineFile, parsePipeline, PipelineError, type PipelineSpec } from './pipeline/schema.ts';
+export { planPipeline, type Plan, type PlannedStep, type PlanOptions } from './pipeline/plan.ts';
+export { runPipeline, pipelineStatus, summaryTable, StepFailedError, type RunOptions, type RunResult } from './pipeline/runner.ts';
+export { dagText, dagMermaid } from './pipeline/dag.ts';
+export { HashCache } from './pipeline/hash.ts';

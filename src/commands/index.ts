@@ -5,13 +5,27 @@ import { encodeCommand } from './encode.ts';
 import { mineDenseCommand } from './mine-dense.ts';
 import { evalCommand } from './eval.ts';
 import { evalReportCommand } from './eval-report.ts';
+import { runCommand } from './run.ts';
+import { dagCommand } from './dag.ts';
+import { statusCommand } from './status.ts';
+import { validateCommand } from './validate.ts';
+import { debugCommands } from './debug.ts';
 
 export const commands: CommandSpec<any>[] = [
+  // pipelines
+  runCommand,
+  statusCommand,
+  dagCommand,
+  validateCommand,
+  // answers
   matchCommand,
+  // dense retrieval
   encodeCommand,
   mineDenseCommand,
   evalCommand,
   evalReportCommand,
+  // Test-only commands, for pipeline kill/resume tests that spawn the real CLI.
+  ...(process.env.DPREP_TEST_COMMANDS === '1' ? debugCommands : []),
 ];
 
 export function findCommand(id: string): CommandSpec<any> | undefined {
