@@ -49,7 +49,14 @@ export async function openByteStream(file: string, onRawBytes?: (n: number) => v
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   // A 'data' listener starts the flow at once: the gunzip pipe must be attached in the same tick,
   // or the chunks read while awaiting would be lost (truncated gzip input).
-  if (onRawBytes) raw.on('data', (chunk) => onRawBytes((chunk as Buffer).length));
+  if (onRawBytes) {
+    // Count file bytes, not chunk lengths: readLines sets an encoding, and then chunks are strings.
+    let counted = 0;
+    raw.on('data', () => {
+      onRawBytes(raw.bytesRead - counted);
+      counted = raw.bytesRead;
+    });
+  }
   return gzip ? raw.pipe(createGunzip()) : raw;
 }
 
