@@ -66,6 +66,7 @@ Example:  dprep convert nq --input biencoder-nq-dev.json --out nq.dpr.jsonl --co
     progress.finish();
     if (corpus) summary.count('corpus passages written', corpus.count);
     context.log(`${summary.render()}\n  input format: ${format}`);
+    if (corpus && (format === 'dpr-qa' || format === 'nq-open')) context.log(`  note: ${format} input has no passages; ${opts.corpus} is empty`);
     await summary.write(opts.out);
     return { metrics: { read: summary.read, converted: summary.converted, skipped: summary.skippedTotal, inputFormat: format } };
   },
