@@ -195,3 +195,20 @@ test('dprep convert nq --input-format overrides detection', () => {
   assert.equal(res.status, 2, 'NQ-open lines are not simplified examples');
   assert.match(res.stderr, /nq-open-sample\.jsonl, line 1, field "question_text"/);
 });
+
+test('dprep convert nq --corpus writes each passage of the DPR sample once (751), in TSV and Parquet', async () => {
+  const { readCorpus } = await import('../../src/io/corpus.ts');
+  for (const ext of ['tsv', 'parquet']) {
+    const corpus = join(dir, `sample-corpus.${ext}`);
+    const res = spawnSync(process.execPath, [CLI, 'convert', 'nq', '--input', join(NQ, 'dpr_biencoder/haystack_dpr_sample.json'), '--out', join(dir, `sample-${ext}.json`), '--corpus', corpus], {
+      encoding: 'utf8',
+      env: { ...process.env, DPREP_QUIET: '1' },
+    });
+    assert.equal(res.status, 0, res.stderr);
+    const ids: string[] = [];
+    for await (const p of readCorpus(corpus)) ids.push(p.passage_id);
+    assert.equal(ids.length, 751);
+    assert.equal(new Set(ids).size, 751);
+    assert.equal(JSON.parse(readFileSync(join(dir, `sample-${ext}.json`), 'utf8')).length, 5, 'a DPR JSON array with 5 records');
+  }
+});
