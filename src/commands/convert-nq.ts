@@ -23,7 +23,8 @@ class IdSet {
   add(id: string): boolean {
     const set = this.bucket(id);
     if (set.has(id)) return false;
-    set.add(id);
+    // A copy: an id cut from an input line (a V8 sliced string) would keep the whole line alive.
+    set.add(Buffer.from(id, 'utf8').toString('utf8'));
     return true;
   }
 }

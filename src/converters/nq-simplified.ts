@@ -111,7 +111,8 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
     if (typeof doc !== 'string') throw new InputError(file, where, 'document_text', 'expected a string');
     if (!Array.isArray(annotations)) throw new InputError(file, where, 'annotations', 'expected an array');
     // JSON.parse rounds ids past 2^53; take the digits as written.
-    const exampleId = /"example_id"\s*:\s*"?(-?\d+)/.exec(text)?.[1] ?? String(lineNo);
+    // Copied out of the line: a V8 substring would keep the whole (~100 KB) line alive with the id.
+    const exampleId = Buffer.from(/"example_id"\s*:\s*"?(-?\d+)/.exec(text)?.[1] ?? String(lineNo), 'latin1').toString('latin1');
     const label = `${where} example_id=${exampleId}`;
     const tokens = doc.split(' ');
 
