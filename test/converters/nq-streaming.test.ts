@@ -10,6 +10,7 @@ import { CLI, SHARED_DATA } from '../_paths.ts';
 
 const HEAP_MB = 64;
 const FILE_MB = 200;
+const SIMPLIFIED_MB = 80;
 
 /**
  * Streaming is proven, not timed: a DPR JSON array 3x larger than the V8 heap the CLI may use
@@ -57,6 +58,50 @@ test(`convert nq streams a ${FILE_MB} MB DPR JSON array under --max-old-space-si
     let lines = 0;
     for await (const line of createInterface({ input: createReadStream(output) })) if (line) lines++;
     assert.equal(lines, records);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test(`convert nq streams NQ simplified (${SIMPLIFIED_MB} MB of 300 KB documents) with --corpus under a ${HEAP_MB} MB heap`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dprep-nq-stream-'));
+  try {
+    // Long documents, as in NQ (the real train file averages ~130 KB per line): every kept id or
+    // text that were a substring of its line would keep the whole line alive.
+    const input = join(dir, 'simplified.jsonl');
+    const out = createWriteStream(input);
+    const filler = Array.from({ length: 40000 }, (_, i) => `w${i % 97}`).join(' ');
+    let bytes = 0;
+    let examples = 0;
+    while (bytes < SIMPLIFIED_MB * 1e6) {
+      const doc = `<P> The answer is Alice Smith here . </P> ${filler}`;
+      const line = JSON.stringify({
+        document_text: doc,
+        question_text: `who is it ${examples}`,
+        annotations: [{ long_answer: { start_token: 0, end_token: 8, candidate_index: 0 }, short_answers: [{ start_token: 4, end_token: 6 }], yes_no_answer: 'NONE' }],
+        document_url: `https://en.wikipedia.org//w/index.php?title=Doc_${examples}&oldid=1`,
+        example_id: 0,
+      }).replace('"example_id":0', `"example_id":${9000000000000000000n + BigInt(examples)}`);
+      bytes += line.length + 1;
+      examples++;
+      if (!out.write(line + '\n')) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'close');
+
+    const output = join(dir, 'out.jsonl');
+    const corpus = join(dir, 'corpus.jsonl');
+    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, CLI, 'convert', 'nq', '--input', input, '--out', output, '--corpus', corpus], {
+      env: { ...process.env, DPREP_QUIET: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const [code] = await once(child, 'close');
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, new RegExp(`read ${examples}, converted ${examples}, skipped 0`));
+    const first = JSON.parse(readFileSync(output, 'utf8').split('\n')[0]);
+    assert.deepEqual([first.id, first.answers, first.positive_ctxs[0].text], ['9000000000000000000', ['Alice Smith'], 'The answer is Alice Smith here .']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
