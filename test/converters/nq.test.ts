@@ -212,3 +212,13 @@ test('dprep convert nq --corpus writes each passage of the DPR sample once (751)
     assert.equal(JSON.parse(readFileSync(join(dir, `sample-${ext}.json`), 'utf8')).length, 5, 'a DPR JSON array with 5 records');
   }
 });
+
+test('DPR biencoder JSON gzipped (as DPR distributes it) converts like the plain file', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const gz = join(dir, 'biencoder-small.json.gz');
+  writeFileSync(gz, gzipSync(readFileSync(join(FIX, 'dpr-biencoder-small.json'))));
+  assert.equal(await detectNqFormat(gz), 'dpr');
+  const { records } = await convert(gz);
+  const golden = readFileSync(join(FIX, 'golden', 'dpr-biencoder-small.jsonl'), 'utf8');
+  assert.equal(records.map((r) => JSON.stringify(r) + '\n').join(''), golden);
+});
