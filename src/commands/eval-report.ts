@@ -5,11 +5,14 @@ export const evalReportCommand = defineCommand({
   id: 'eval.report',
   summary: 'Put several runs\' metrics side by side as a markdown table and JSON',
   description: `
-Each --input is LABEL=FILE, FILE being a metrics JSON written by "dprep eval --out", in table order.
-Example:  dprep eval report --input bm25=bm25.metrics.json --input stage1=s1.metrics.json \\
-            --input stage2=s2.metrics.json --out report.md --json-out report.json`,
+Each --input is a metrics JSON written by "dprep eval --out", in table order; --label names the rows
+in the same order (default: the file names without .json). In a pipeline the inputs are usually
+other steps' outputs, so the report runs after them. LABEL=FILE items are accepted too.
+Example:  dprep eval report --input bm25.metrics.json,s1.metrics.json,s2.metrics.json \\
+            --label bm25,stage1,stage2 --out report.md --json-out report.json`,
   options: {
-    input: { type: 'list', required: true, help: 'LABEL=metrics.json, repeatable or comma-separated' },
+    input: { type: 'list', required: true, role: 'input', help: 'metrics JSON files (or LABEL=FILE), repeatable or comma-separated' },
+    label: { type: 'list', help: 'row labels, in the order of --input (default: file names)' },
     out: { type: 'string', required: true, role: 'output', help: 'markdown table file' },
     jsonOut: { type: 'string', role: 'output', help: 'the same as JSON' },
   },
@@ -17,11 +20,16 @@ Example:  dprep eval report --input bm25=bm25.metrics.json --input stage1=s1.met
     const { readFile } = await import('node:fs/promises');
     const { UsageError, InputError } = await import('../util/errors.ts');
     const { renderReportMarkdown, writeReport } = await import('../eval/report.ts');
+    const { basename } = await import('node:path');
+    const labels = opts.label ?? [];
+    if (labels.length > 0 && labels.length !== opts.input.length) {
+      throw new UsageError(`--label: ${labels.length} labels for ${opts.input.length} inputs; give one per input, in order`);
+    }
     const rows = [];
-    for (const item of opts.input) {
+    for (const [i, item] of opts.input.entries()) {
       const eq = item.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--input: expected LABEL=FILE, got "${item}"`);
-      const file = item.slice(eq + 1);
+      const file = eq > 0 && !item.slice(0, eq).includes('/') ? item.slice(eq + 1) : item;
+      const label = labels[i] ?? (file === item ? basename(file).replace(/(\.metrics)?\.json$/, '') : item.slice(0, eq));
       let data: Record<string, unknown>;
       try {
         data = JSON.parse(await readFile(file, 'utf8'));
@@ -30,7 +38,7 @@ Example:  dprep eval report --input bm25=bm25.metrics.json --input stage1=s1.met
       }
       const metrics: Record<string, number> = {};
       for (const [k, v] of Object.entries(data)) if (k !== 'queries' && typeof v === 'number') metrics[k] = v;
-      rows.push({ label: item.slice(0, eq), metrics, queries: typeof data.queries === 'number' ? data.queries : undefined });
+      rows.push({ label, metrics, queries: typeof data.queries === 'number' ? data.queries : undefined });
     }
     await writeReport(rows, opts.out, opts.jsonOut);
     console.log(renderReportMarkdown(rows));

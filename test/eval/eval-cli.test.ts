@@ -37,3 +37,12 @@ test('dprep eval report tables several runs; bad usage exits 2', async () => {
   assert.equal(dprep('eval', '--qrels', 'x').status, 2);
   assert.equal(dprep('eval', '--run', 'r', '--qrels', 'q', '--metrics', 'f1').status, 2);
 });
+
+test('dprep eval report takes plain paths with --label, and names a label/input count mismatch', async () => {
+  const r = dprep('eval', 'report', '--input', `${join(dir, 'bm25.json')},${join(dir, 's2.json')}`, '--label', 'BM25,stage 2', '--out', join(dir, 'report2.md'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(await readFile(join(dir, 'report2.md'), 'utf8'), /\| BM25 \| 0\.7500 \|[\s\S]*\| stage 2 \| 0\.9000 \|/);
+  const bad = dprep('eval', 'report', '--input', join(dir, 'bm25.json'), '--label', 'a,b', '--out', join(dir, 'r3.md'));
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /2 labels for 1 inputs/);
+});
