@@ -179,7 +179,7 @@ export class BertModel {
       return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
     };
     const dense = (x: Tensor, prefix: string): Tensor2D =>
-      tf.fused.matMul({ a: x as Tensor2D, b: this.p(`${prefix}.weight`) as unknown as Tensor2D, bias: this.p(`${prefix}.bias`) });
+      tf.fused.matMul({ a: x as Tensor2D, b: this.p(`${prefix}.weight`) as unknown as Tensor2D, bias: this.p(`${prefix}.bias`) }) as Tensor2D;
     const act = (x: Tensor): Tensor => {
       if (c.hidden_act === 'relu') return tf.relu(x);
       if (c.hidden_act === 'gelu_new') {
