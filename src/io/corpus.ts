@@ -1,0 +1,134 @@
+/**
+ * Corpora of passages in and out: JSON lines, DPR's psgs_w100 TSV (`id\ttext\ttitle`), MS MARCO's
+ * collection TSV (`pid\tpassage`), or Parquet ({passage_id, title, text}). Streamed both ways.
+ */
+import { extname } from 'node:path';
+import type { Passage } from '../types.ts';
+import { InputError, UsageError } from '../util/errors.ts';
+import { AtomicFile } from './atomic.ts';
+import { readLines } from './lines.ts';
+import { ParquetRowWriter, corpusSchemaFields, readParquetRows } from './parquet.ts';
+import { formatTsvField, readTsv } from './tsv.ts';
+
+export type CorpusFormat = 'jsonl' | 'tsv' | 'parquet';
+export const CORPUS_FORMATS: readonly CorpusFormat[] = ['jsonl', 'tsv', 'parquet'];
+
+/** The corpus format a path implies (.jsonl, .tsv, .parquet; a trailing .gz is ignored). */
+export function corpusFormatFromPath(file: string, explicit?: string): CorpusFormat {
+  if (explicit) {
+    if (!(CORPUS_FORMATS as readonly string[]).includes(explicit)) {
+      throw new UsageError(`unknown corpus format "${explicit}"; expected one of ${CORPUS_FORMATS.join(', ')}`);
+    }
+    return explicit as CorpusFormat;
+  }
+  const ext = extname(file.replace(/\.gz$/, '')).toLowerCase();
+  if (ext === '.jsonl' || ext === '.json') return 'jsonl';
+  if (ext === '.tsv' || ext === '.txt') return 'tsv';
+  if (ext === '.parquet') return 'parquet';
+  throw new UsageError(`${file}: cannot tell the corpus format from "${ext}"; use .jsonl, .tsv or .parquet`);
+}
+
+export interface CorpusWriter {
+  write(passage: Passage): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+  readonly count: number;
+}
+
+/**
+ * Opens an atomic corpus writer. TSV is DPR's psgs_w100 layout with its `id text title` header.
+ * @example
+ * const out = await openCorpusWriter('corpus.parquet'); await out.write({ passage_id: '1', title: 'T', text: '...' }); await out.close();
+ */
+export async function openCorpusWriter(file: string, format: CorpusFormat = corpusFormatFromPath(file)): Promise<CorpusWriter> {
+  let count = 0;
+  if (format === 'parquet') {
+    const pq = await ParquetRowWriter.create(file, corpusSchemaFields, 8192);
+    return {
+      get count() {
+        return count;
+      },
+      async write(p) {
+        count++;
+        await pq.append({ passage_id: p.passage_id, title: p.title, text: p.text });
+      },
+      close: () => pq.close(),
+      abort: () => pq.abort(),
+    };
+  }
+  const out = await AtomicFile.create(file);
+  if (format === 'tsv') await out.write('id\ttext\ttitle\n');
+  return {
+    get count() {
+      return count;
+    },
+    async write(p) {
+      count++;
+      if (format === 'tsv') await out.write(`${formatTsvField(p.passage_id)}\t${formatTsvField(p.text)}\t${formatTsvField(p.title)}\n`);
+      else await out.write(JSON.stringify({ passage_id: p.passage_id, title: p.title, text: p.text }) + '\n');
+    },
+    close: () => out.commit(),
+    abort: () => out.abort(),
+  };
+}
+
+const ID_KEYS = ['passage_id', 'id', '_id', 'docid', 'pid'] as const;
+
+/** Passage from a JSON object: ids under passage_id|id|_id|docid|pid; text under text|contents. */
+export function passageFromJson(obj: unknown, file: string, where: string): Passage {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(file, where, undefined, 'expected a JSON object');
+  const o = obj as Record<string, unknown>;
+  const idKey = ID_KEYS.find((k) => o[k] !== undefined && o[k] !== null);
+  if (!idKey) throw new InputError(file, where, 'passage_id', `missing passage id (looked for ${ID_KEYS.join(', ')})`);
+  const id = o[idKey];
+  if (typeof id !== 'string' && typeof id !== 'number') throw new InputError(file, where, idKey, 'expected a string or number');
+  let title = o.title ?? '';
+  let text = o.text;
+  if (text === undefined && typeof o.contents === 'string') {
+    // pyserini's DPR-wiki JsonCollection stores "title\ttext" in one contents field.
+    const tab = o.contents.indexOf('\t');
+    if (tab >= 0 && o.title === undefined) {
+      title = o.contents.slice(0, tab);
+      text = o.contents.slice(tab + 1);
+    } else text = o.contents;
+  }
+  if (typeof text !== 'string') throw new InputError(file, where, 'text', 'expected a string');
+  if (typeof title !== 'string') throw new InputError(file, where, 'title', 'expected a string');
+  return { passage_id: String(id), title, text };
+}
+
+/**
+ * Streams the passages of a corpus file. TSV: `id\ttext\ttitle` with an optional header row
+ * (DPR's psgs_w100), or two columns `pid\tpassage` (MS MARCO collection, empty title).
+ */
+export async function* readCorpus(file: string, opts: { format?: CorpusFormat; onRawBytes?: (n: number) => void } = {}): AsyncGenerator<Passage> {
+  const format = opts.format ?? corpusFormatFromPath(file);
+  if (format === 'parquet') {
+    let i = 0;
+    for await (const row of readParquetRows(file)) yield passageFromJson(row, file, `row ${i++}`);
+    return;
+  }
+  if (format === 'jsonl') {
+    for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
+      if (text.trim() === '') continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch (err) {
+        throw new InputError(file, `line ${lineNo}`, undefined, `invalid JSON (${(err as Error).message})`);
+      }
+      yield passageFromJson(obj, file, `line ${lineNo}`);
+    }
+    return;
+  }
+  let first = true;
+  for await (const { lineNo, fields } of readTsv(file, opts.onRawBytes)) {
+    if (first) {
+      first = false;
+      if (fields[0] === 'id' || fields[0] === 'pid' || fields[0] === 'docid') continue; // header row
+    }
+    if (fields.length === 2) yield { passage_id: fields[0], text: fields[1], title: '' };
+    else if (fields.length === 3) yield { passage_id: fields[0], text: fields[1], title: fields[2] };
+    else throw new InputError(file, `line ${lineNo}`, undefined, `expected 2 (pid, passage) or 3 (id, text, title) tab-separated fields, got ${fields.length}`);
+  }
+}
