@@ -13,7 +13,7 @@
 import { register } from 'node:module';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { registerSegmentSumKernels } from './kernels.ts';
+import { registerSegmentSumKernels, registerWasmMatMul } from './kernels.ts';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -75,6 +75,7 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
     // setWasmPaths wants a directory prefix ending in '/'; a file path works in Node.
     wasm.setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
     registerSegmentSumKernels(tf, 'wasm');
+    registerWasmMatMul(tf);
     if (await tf.setBackend('wasm')) backend = 'wasm';
     else if (choice === 'wasm') throw new Error('the tfjs wasm backend failed to initialize');
   }
