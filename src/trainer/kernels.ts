@@ -99,7 +99,7 @@ export function registerWasmMatMul(tf: TF): void {
     backendName: 'wasm',
     setupFunc: original.setupFunc,
     dprep: true,
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    kernelFunc: ({ inputs, backend, attrs }: { inputs: any; backend: any; attrs: any }) => {
       const wasm = backend as any;
       const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
       let { a, b } = inputs as unknown as { a: TensorInfoLike; b: TensorInfoLike };
