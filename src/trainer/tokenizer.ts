@@ -132,15 +132,18 @@ export class WordPieceTokenizer implements TextTokenizer {
   }
 }
 
-/** Shortens the longer of two sequences one token at a time until they fit (HF "longest_first"). */
+/**
+ * Longest-first pair truncation as the `tokenizers` package does it: the shorter sequence keeps
+ * its length if it fits in half the budget, else gets floor(budget/2); the longer gets the rest.
+ * @example truncateLongestFirst([1, 2], [5, 6, 7], 3) // [[1], [5, 6]]
+ */
 export function truncateLongestFirst(a: number[], b: number[], budget: number): [number[], number[]] {
-  let na = a.length;
-  let nb = b.length;
-  while (na + nb > budget && na + nb > 0) {
-    if (na > nb) na--;
-    else nb--;
-  }
-  return [a.slice(0, na), b.slice(0, nb)];
+  if (a.length + b.length <= budget) return [a, b];
+  const swap = a.length > b.length;
+  const shorter = swap ? b.length : a.length;
+  const keepShort = Math.min(shorter, Math.floor(Math.max(budget, 0) / 2));
+  const keepLong = Math.max(budget, 0) - keepShort;
+  return swap ? [a.slice(0, keepLong), b.slice(0, keepShort)] : [a.slice(0, keepShort), b.slice(0, keepLong)];
 }
 
 /** tokenizer.json through the `tokenizers` npm package (its post-processor adds the specials). */
