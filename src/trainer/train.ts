@@ -168,7 +168,10 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   let questionsDone = 0;
 
+  let savedAtStep = resumeDir ? state.step : -1;
   const evaluateAndSave = async (trainLoss: number | null) => {
+    if (savedAtStep === state.step) return;
+    savedAtStep = state.step;
     const row: Record<string, number> = { step: state.step, epoch: state.epoch, lr: o.lr * linearSchedule(Math.max(0, state.step - 1), o.warmup, scheduleSteps) };
     if (trainLoss !== null) row['train.loss'] = trainLoss;
     let improved = false;
