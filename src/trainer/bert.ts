@@ -127,6 +127,21 @@ export class BertModel {
       }
       this.params.set(key, tf.variable(tf.tensor(data, shape, 'float32'), true, `${name}/${key}`));
     }
+    const custom = tf.customGrad(((x: Tensor, w: Tensor, b: Tensor, save: (ts: Tensor[]) => void) => {
+      save([x, w]);
+      return {
+        value: tf.fused.matMul({ a: x as Tensor2D, b: w as Tensor2D, bias: b }), // [N, out]
+        gradFunc: (dy: Tensor, saved: Tensor[]) => {
+          const [xs, ws] = saved as [Tensor2D, Tensor2D];
+          const g = dy as Tensor2D; // [N, out]
+          const dx = tf.matMul(g, ws, false, true); // [N, in]
+          const dw = tf.matMul(xs, g, true, false); // [in, out]
+          const db = tf.reshape(tf.matMul(tf.ones([1, g.shape[0]]) as Tensor2D, g), [g.shape[1]]); // [out]
+          return [dx, dw, db];
+        },
+      };
+    }) as any);
+    this.dense = custom as unknown as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
   }
 
   /** The parameters in HF layout (`[out, in]` dense weights), for safetensors. */
@@ -155,6 +170,12 @@ export class BertModel {
     return v;
   }
 
+  /**
+   * x·W + b with a hand-written gradient: tfjs's own takes the bias gradient with a Sum over
+   * rows, which the wasm backend runs as a transpose plus reduction; a ones-row matmul is faster.
+   */
+  private readonly dense: (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
+
   /** Sequence output `[batch, seqLen, hidden]` for a padded token batch. Call inside tf.tidy. */
   forward(batch: TokenBatch, opts: ForwardOptions = {}): Tensor {
     const { tf, config: c } = this;
@@ -178,8 +199,7 @@ export class BertModel {
       const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, c.layer_norm_eps))); // [N, H]
       return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
     };
-    const dense = (x: Tensor, prefix: string): Tensor2D =>
-      tf.fused.matMul({ a: x as Tensor2D, b: this.p(`${prefix}.weight`) as unknown as Tensor2D, bias: this.p(`${prefix}.bias`) }) as Tensor2D;
+    const dense = (x: Tensor, prefix: string): Tensor2D => this.dense(x as Tensor2D, this.p(`${prefix}.weight`) as unknown as Tensor2D, this.p(`${prefix}.bias`));
     const act = (x: Tensor): Tensor => {
       if (c.hidden_act === 'relu') return tf.relu(x);
       if (c.hidden_act === 'gelu_new') {
