@@ -45,7 +45,11 @@ Example:  dprep train --train squad.bm25neg.json --dev squad-dev.bm25neg.json --
   },
   async run(opts, ctx) {
     const { trainBiEncoder } = await import('../trainer/train.ts');
-    const { metrics } = await trainBiEncoder({ ...opts, seed: opts.seed ?? ctx.seed ?? 12345, log: ctx.log });
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    // Under the pipeline runner a killed step continues from its own last checkpoint.
+    const resume = opts.resume ?? (ctx.stateDir && existsSync(join(opts.out, 'last', 'trainer_state.json')) ? opts.out : undefined);
+    const { metrics } = await trainBiEncoder({ ...opts, resume, seed: opts.seed ?? ctx.seed ?? 12345, log: ctx.log });
     ctx.log(`train: ${Object.entries(metrics).map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join(', ')}`);
     return { metrics };
   },
