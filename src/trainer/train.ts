@@ -179,9 +179,10 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
       const d = await validate(model, dev, globalBatch, o);
       row['dev.nll'] = d.nll;
       row['dev.avg_rank'] = d.avgRank;
-      state.lastDev = d;
+      for (const [k, v] of Object.entries(d.top)) row[`dev.top${k}`] = v;
+      state.lastDev = { nll: d.nll, avgRank: d.avgRank };
       if (!state.best || d.avgRank < state.best.avgRank || (d.avgRank === state.best.avgRank && d.nll < state.best.nll)) {
-        state.best = { ...d, step: state.step };
+        state.best = { nll: d.nll, avgRank: d.avgRank, step: state.step };
         improved = true;
       }
     }
@@ -252,8 +253,8 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   return { metrics, steps: state.step };
 }
 
-/** Dev NLL (in batches of the training size) and DPR's average rank over all dev passages. */
-export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[], globalBatch: number, o: Pick<TrainOptions, 'embedTitle' | 'seed' | 'batchSize'>): Promise<{ nll: number; avgRank: number }> {
+/** Dev NLL (in batches of the training size), DPR's average rank over all dev passages, and top-k accuracy (positive ranked < k). */
+export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[], globalBatch: number, o: Pick<TrainOptions, 'embedTitle' | 'seed' | 'batchSize'>): Promise<{ nll: number; avgRank: number; top: Record<number, number> }> {
   const all = makeBatch(dev, dev.map((_, i) => i), { positives: 'first', embedTitle: o.embedTitle, seed: o.seed, epoch: 0 });
   const H = model.query.config.hidden_size;
   const qv = await model.embedAll('query', all.questions, o.batchSize);
@@ -282,7 +283,8 @@ export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[
       nllSum += -(scores[i * P + all.positiveIndex[i]] - max - Math.log(z));
     }
   }
-  return { nll: nllSum / Q, avgRank: ranks.reduce((a, b) => a + b, 0) / Q };
+  const top = Object.fromEntries([1, 5, 20].map((k) => [k, ranks.filter((r) => r < k).length / Q]));
+  return { nll: nllSum / Q, avgRank: ranks.reduce((a, b) => a + b, 0) / Q, top };
 }
 
 /** Writes encoders (+ optimizer and trainer state when given) to `dir` atomically as a whole. */
