@@ -45,9 +45,12 @@ export async function isGzip(file: string): Promise<boolean> {
  */
 export async function openByteStream(file: string, onRawBytes?: (n: number) => void): Promise<Readable> {
   await assertReadableFile(file);
+  const gzip = await isGzip(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  // A 'data' listener starts the flow at once: the gunzip pipe must be attached in the same tick,
+  // or the chunks read while awaiting would be lost (truncated gzip input).
   if (onRawBytes) raw.on('data', (chunk) => onRawBytes((chunk as Buffer).length));
-  return (await isGzip(file)) ? raw.pipe(createGunzip()) : raw;
+  return gzip ? raw.pipe(createGunzip()) : raw;
 }
 
 /** Yields each line (without its line end). A BOM at the start of the file is dropped. */
