@@ -70,12 +70,20 @@ export class BiEncoder {
     return out;
   }
 
-  private embedBoth(mb: MicroBatch, training: boolean, seed: number): [Tensor2D, Tensor2D] {
+  private embedSide(role: 'query' | 'passage', mb: MicroBatch, training: boolean, seed: number): Tensor2D {
     const { pooling, normalize } = this.opts;
-    return [
-      this.query.embed(mb.q, pooling, normalize, { training, dropoutSeed: deriveSeed(seed, 'q') }),
-      this.passage.embed(mb.p, pooling, normalize, { training, dropoutSeed: deriveSeed(seed, 'p') }),
-    ];
+    const model = role === 'query' ? this.query : this.passage;
+    return model.embed(role === 'query' ? mb.q : mb.p, pooling, normalize, { training, dropoutSeed: deriveSeed(seed, role === 'query' ? 'q' : 'p') });
+  }
+
+  private embedBoth(mb: MicroBatch, training: boolean, seed: number): [Tensor2D, Tensor2D] {
+    return [this.embedSide('query', mb, training, seed), this.embedSide('passage', mb, training, seed)];
+  }
+
+  /** The variables one side's encoder uses (all of them with a shared encoder). */
+  private sideVariables(role: 'query' | 'passage'): Variable[] {
+    const model = role === 'query' ? this.query : this.passage;
+    return model.trainable();
   }
 
   /**
@@ -117,14 +125,19 @@ export class BiEncoder {
     const dqParts = tf.split(repGrads[0], mbs.map((mb) => mb.q.batch)); // [b_i, H] each
     const dpParts = tf.split(repGrads[1], mbs.map((mb) => mb.p.batch)); // [p_i, H] each
     tf.dispose([value, qAll, pAll, ...repGrads, ...reps.flat()]);
-    // Pass 2: per micro-batch, back-propagate the embedding gradients (d loss / d params = Σ dL/de · de/dθ).
+    // Pass 2: per micro-batch and side, back-propagate the embedding gradients
+    // (d loss / d θ = Σ dL/de · de/dθ). One side at a time keeps only one encoder's activations
+    // and gradients alive: what lets BERT-base fit the 4 GB wasm heap.
+    const sides = [
+      { vars: this.sideVariables('query'), embed: (i: number) => this.embedSide('query', mbs[i], true, deriveSeed(seed, i)), grad: dqParts },
+      { vars: this.sideVariables('passage'), embed: (i: number) => this.embedSide('passage', mbs[i], true, deriveSeed(seed, i)), grad: dpParts },
+    ];
     for (let i = 0; i < mbs.length; i++) {
-      const { value: surrogate, grads: g } = tf.variableGrads(() => {
-        const [q, p] = this.embedBoth(mbs[i], true, deriveSeed(seed, i));
-        return tf.add(tf.sum(tf.mul(q, dqParts[i])), tf.sum(tf.mul(p, dpParts[i])));
-      }, vars);
-      surrogate.dispose();
-      await accumulate(g);
+      for (const side of sides) {
+        const { value: surrogate, grads: g } = tf.variableGrads(() => tf.sum(tf.mul(side.embed(i), side.grad[i])), side.vars);
+        surrogate.dispose();
+        await accumulate(g);
+      }
     }
     tf.dispose([...dqParts, ...dpParts]);
     return { loss, grads };

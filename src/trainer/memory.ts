@@ -23,17 +23,25 @@ function activationBytes(c: BertConfig, sequences: number, len: number): number 
 
 /**
  * Estimates one step with micro-batches of `microQuestions` questions, each with `passagesPerQuestion` passages.
- * @example estimateTrainingMemory(cfg, cfg, { microQuestions: 16, passagesPerQuestion: 2, queryLen: 32, passageLen: 128, shared: false })
+ * With accumulation (GradCache) only one side's activations and gradients are alive at a time.
+ * @example estimateTrainingMemory(cfg, cfg, { microQuestions: 16, passagesPerQuestion: 2, queryLen: 32, passageLen: 128, shared: false, accumulate: false })
  */
 export function estimateTrainingMemory(
   query: BertConfig,
   passage: BertConfig,
-  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean },
+  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean; accumulate: boolean },
 ): MemoryEstimate {
-  const params = paramCount(query) + (o.shared ? 0 : paramCount(passage));
-  const acts = activationBytes(query, o.microQuestions, o.queryLen) + activationBytes(passage, o.microQuestions * o.passagesPerQuestion, o.passageLen);
-  // weights + one micro-batch's grads in the heap; master weights, accumulated grads, m, v in JS.
-  return { tensorBytes: 4 * params * 2 + acts, jsBytes: 4 * params * 4 };
+  const qParams = paramCount(query);
+  const pParams = o.shared ? 0 : paramCount(passage);
+  const qActs = activationBytes(query, o.microQuestions, o.queryLen);
+  const pActs = activationBytes(passage, o.microQuestions * o.passagesPerQuestion, o.passageLen);
+  const embeddings = (c: BertConfig) => (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * c.hidden_size;
+  // XNNPACK keeps a packed copy of every dense weight it has multiplied with.
+  const packed = qParams - embeddings(query) + (o.shared ? 0 : pParams - embeddings(passage));
+  const weights = 4 * (qParams + pParams + packed);
+  const live = o.accumulate ? Math.max(4 * qParams + qActs, 4 * Math.max(qParams, pParams) + pActs) : 4 * (qParams + pParams) + qActs + pActs;
+  // weights + grads + activations in the heap; master weights, accumulated grads, m, v in JS.
+  return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * 4 };
 }
 
 export const GB = 1024 ** 3;

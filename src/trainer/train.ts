@@ -108,7 +108,7 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
 
   // Memory check before any tensor exists.
   const est = estimateTrainingMemory(q.config, p.config, {
-    microQuestions: o.batchSize, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder,
+    microQuestions: o.batchSize, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder, accumulate: o.gradAccum > 1,
   });
   const heapLimit = (o.maxMemoryGb ?? (backend === 'wasm' ? 3.8 : (totalmem() * 0.8) / GB)) * GB;
   log(`trainer: backend ${backend}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`);
