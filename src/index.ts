@@ -8,6 +8,8 @@ export { InputError, UsageError } from './util/errors.ts';
 export { Summary } from './util/summary.ts';
 export { defineCommand, resolveOptions, type CommandSpec, type OptionsSpec, type RunContext } from './options.ts';
 export { commands, findCommand } from './commands/index.ts';
+export { loadEncoder } from './trainer/encoder.ts';
+export { trainBiEncoder, type TrainOptions, type TrainResult } from './trainer/train.ts';
 export { DPREP_VERSION } from './version.ts';
 export { createVectorIndex, exactSearch, exactSearchParallel, mergeTopK, type VectorIndex, type VectorIndexOptions, type TopK } from './search/vector/index.ts';
 export { encodeCorpus } from './search/vector/encode.ts';

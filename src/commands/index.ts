@@ -1,6 +1,9 @@
 /** Every command dprep has. The CLI and the pipeline runner both read this list. */
 import type { CommandSpec } from '../options.ts';
 import { matchCommand } from './match.ts';
+import { initModelCommand } from './init-model.ts';
+import { trainCommand } from './train.ts';
+import { embedCommand } from './embed.ts';
 import { encodeCommand } from './encode.ts';
 import { mineDenseCommand } from './mine-dense.ts';
 import { evalCommand } from './eval.ts';
@@ -28,6 +31,10 @@ export const commands: CommandSpec<any>[] = [
   convertPiafCommand,
   convertMsmarcoCommand,
   convertNqCommand,
+  // trainer
+  initModelCommand,
+  trainCommand,
+  embedCommand,
   // dense retrieval
   encodeCommand,
   mineDenseCommand,
