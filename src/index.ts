@@ -32,3 +32,9 @@ export { convertMsmarco, parseQrelsLine, parseNegativesLine, type MsmarcoConvert
 export { convertNq, detectNqFormat, convertDprBiencoder, convertDprQa, convertNqOpen, type NqInputFormat, type NqSink, type NqOptions } from './converters/nq.ts';
 export { convertNqSimplified } from './converters/nq-simplified.ts';
 export { parsePythonStringList } from './converters/python-literal.ts';
+export { createAnalyzer, type Analyzer, type AnalyzerConfig, type AnalyzerLang } from './text/analyzer.ts';
+export { buildBm25Index, type BuildOptions as Bm25BuildOptions } from './search/bm25/builder.ts';
+export { Bm25Index, type Bm25Hit } from './search/bm25/index.ts';
+export type { Bm25Header, Bm25Params } from './search/bm25/format.ts';
+export { createWinkReference } from './search/bm25/wink.ts';
+export { mineBm25, type MineBm25Options, type MiningReport } from './miners/bm25.ts';

@@ -17,6 +17,9 @@ import { convertSquadCommand } from './convert-squad.ts';
 import { convertPiafCommand } from './convert-piaf.ts';
 import { convertMsmarcoCommand } from './convert-msmarco.ts';
 import { convertNqCommand } from './convert-nq.ts';
+import { indexBm25Command } from './index-bm25.ts';
+import { mineBm25Command } from './mine-bm25.ts';
+import { searchBm25Command } from './search-bm25.ts';
 
 export const commands: CommandSpec<any>[] = [
   // pipelines
@@ -31,6 +34,10 @@ export const commands: CommandSpec<any>[] = [
   convertPiafCommand,
   convertMsmarcoCommand,
   convertNqCommand,
+  // BM25
+  indexBm25Command,
+  mineBm25Command,
+  searchBm25Command,
   // trainer
   initModelCommand,
   trainCommand,

@@ -1,0 +1,19 @@
+/** Analyzer and BM25 options shared by `index bm25` and `mine bm25` (declared once). */
+import type { AnalyzerConfig, AnalyzerLang } from '../text/analyzer.ts';
+
+export const analyzerOptions = {
+  lang: { type: 'string', choices: ['en', 'fr', 'none'] as const, help: 'analyzer language: en (Porter2, English stopwords), fr (elision, French stopwords, light stemmer), none (lowercase words only); default en' },
+  noStopwords: { type: 'boolean', help: 'keep stopwords in the index and queries' },
+  noStem: { type: 'boolean', help: 'do not stem terms' },
+  k1: { type: 'number', help: 'BM25 k1 (term frequency saturation); default 1.2' },
+  b: { type: 'number', help: 'BM25 b (length normalization, 0..1); default 0.75' },
+} as const;
+
+/** The analyzer settings the user asked for; unset keys are left to the index or the defaults. */
+export function analyzerFromOptions(o: { lang?: string; noStopwords: boolean; noStem: boolean }): Partial<AnalyzerConfig> {
+  const out: Partial<AnalyzerConfig> = {};
+  if (o.lang !== undefined) out.lang = o.lang as AnalyzerLang;
+  if (o.noStopwords) out.stopwords = false;
+  if (o.noStem) out.stem = false;
+  return out;
+}

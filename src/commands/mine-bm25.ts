@@ -1,0 +1,66 @@
+/** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
+import { availableParallelism } from 'node:os';
+import { defineCommand } from '../options.ts';
+import { UsageError } from '../util/errors.ts';
+import { analyzerFromOptions, analyzerOptions } from './_bm25-options.ts';
+
+export const mineBm25Command = defineCommand({
+  id: 'mine.bm25',
+  summary: 'Mine BM25 hard negatives (answer-filtered, positives excluded) into DPR records',
+  description: `
+Input: DPR records (--examples: .json array, .jsonl or .parquet) and a corpus (--corpus) or an index
+(--index; built there from --corpus when it does not exist, and kept). Output: the same records,
+positives and answers kept, hard_negative_ctxs = top --depth BM25 hits minus positives (by id and
+by normalized text) minus passages containing an answer (DPR has_answer; --check-title also checks
+titles), then --negatives of them by --strategy (top, or random with --seed, per-record streams:
+same output whatever --threads). score = the BM25 score. Report: <out>.mining.json (filter totals,
+per-record counts incl. answer-bearing hits, skipped records with reasons).
+Skipped and counted (not errors): empty question; no non-empty answer; no positive_ctxs; a positive
+passage_id missing from the corpus. If every record misses its positives, it is an error (wrong corpus).
+Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json --negatives 30`,
+  options: {
+    examples: { type: 'string', required: true, role: 'input', help: 'DPR records to mine negatives for' },
+    corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
+    index: { type: 'string', help: 'BM25 index directory: used if it exists, else built from --corpus and kept' },
+    out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
+    depth: { type: 'integer', default: 100, help: 'BM25 hits retrieved per question before filtering' },
+    negatives: { type: 'integer', default: 30, help: 'hard negatives kept per question' },
+    strategy: { type: 'string', choices: ['top', 'random'] as const, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors' },
+    seed: { type: 'integer', help: 'seed for --strategy random (default: the pipeline seed, else 13)' },
+    match: { type: 'string', choices: ['string', 'regex'] as const, default: 'string', help: 'answer matching: DPR string (token) match or regex' },
+    checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },
+    threads: { type: 'integer', default: 0, help: 'worker threads for querying (0: one per core)' },
+    ...analyzerOptions,
+  },
+  async run(opts, ctx) {
+    if (opts.threads < 0) throw new UsageError(`--threads must be 0 or more, got ${opts.threads}`);
+    const { mineBm25 } = await import('../miners/bm25.ts');
+    const report = await mineBm25({
+      examples: opts.examples,
+      corpus: opts.corpus,
+      index: opts.index,
+      out: opts.out,
+      depth: opts.depth,
+      negatives: opts.negatives,
+      strategy: opts.strategy,
+      seed: opts.seed ?? ctx.seed ?? 13,
+      match: opts.match,
+      checkTitle: opts.checkTitle,
+      threads: opts.threads === 0 ? availableParallelism() : opts.threads,
+      analyzer: analyzerFromOptions(opts),
+      k1: opts.k1,
+      b: opts.b,
+      log: ctx.log,
+    });
+    return {
+      metrics: {
+        records: report.records.converted,
+        skipped: report.records.read - report.records.converted,
+        hits: report.filters.hits,
+        answerHits: report.filters.answer,
+        negatives: report.filters.kept,
+        short: report.short,
+      },
+    };
+  },
+});

@@ -1,0 +1,104 @@
+/**
+ * Batch search to a TREC run file: queries are read in order, searched on the worker pool in
+ * batches, and written in input order.
+ */
+import { extname } from 'node:path';
+import { readLines } from '../../io/lines.ts';
+import { AtomicFile } from '../../io/atomic.ts';
+import { InputError } from '../../util/errors.ts';
+import { Progress } from '../../util/progress.ts';
+import { Bm25Index } from './index.ts';
+import { startBm25Runner } from './pool.ts';
+import type { SearchJob, SearchResult } from './tasks.ts';
+
+export interface QueryLine {
+  qid: string;
+  text: string;
+}
+
+/**
+ * Streams queries from JSON lines ({id|_id|qid|query_id, text|query|question}) or TSV (qid, query).
+ * @example for await (const q of readQueries('topics.tsv')) console.log(q.qid, q.text);
+ */
+export async function* readQueries(file: string): AsyncGenerator<QueryLine> {
+  const jsonl = extname(file.replace(/\.gz$/, '')).toLowerCase() === '.jsonl';
+  for await (const { lineNo, text } of readLines(file)) {
+    if (text.trim() === '') continue;
+    const where = `line ${lineNo}`;
+    if (jsonl) {
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(text) as Record<string, unknown>;
+      } catch (err) {
+        throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
+      }
+      const qid = obj.id ?? obj._id ?? obj.qid ?? obj.query_id;
+      const query = obj.text ?? obj.query ?? obj.question;
+      if (typeof qid !== 'string' && typeof qid !== 'number') throw new InputError(file, where, 'id', 'expected a query id (id, _id, qid or query_id)');
+      if (typeof query !== 'string') throw new InputError(file, where, 'text', 'expected the query text (text, query or question)');
+      yield { qid: String(qid), text: query };
+    } else {
+      const tab = text.indexOf('\t');
+      if (tab <= 0) throw new InputError(file, where, undefined, 'expected "qid<TAB>query"');
+      yield { qid: text.slice(0, tab), text: text.slice(tab + 1) };
+    }
+  }
+}
+
+/**
+ * Searches every query of `queries` and writes a TREC run.
+ * @example await searchBm25ToTrec({ index: 'x.bm25', queries: 'q.jsonl', out: 'run.trec', k: 100, tag: 'bm25', threads: 2 })
+ */
+export async function searchBm25ToTrec(opts: { index: string; queries: string; out: string; k: number; tag: string; threads: number; batchSize?: number }) {
+  const started = Date.now();
+  const index = Bm25Index.open(opts.index, { shared: opts.threads > 1 });
+  const runner = await startBm25Runner(index, opts.threads);
+  const out = await AtomicFile.create(opts.out);
+  const progress = new Progress('search bm25', { unit: 'queries' });
+  let queries = 0;
+  let lines = 0;
+  let empty = 0;
+  try {
+    const window: { qids: string[]; results: Promise<SearchResult[]> }[] = [];
+    const flushOne = async () => {
+      const { qids, results } = window.shift()!;
+      const res = await results;
+      let chunk = '';
+      res.forEach((r, i) => {
+        if (r.passageIds.length === 0) empty++;
+        r.passageIds.forEach((pid, rank) => (chunk += `${qids[i]} Q0 ${pid} ${rank + 1} ${r.scores[rank].toFixed(6)} ${opts.tag}\n`));
+        lines += r.passageIds.length;
+      });
+      await out.write(chunk);
+      progress.tick(qids.length);
+    };
+    let qids: string[] = [];
+    let jobs: SearchJob[] = [];
+    const submit = async () => {
+      if (jobs.length === 0) return;
+      const results = runner.search(jobs);
+      results.catch(() => {});
+      window.push({ qids, results });
+      qids = [];
+      jobs = [];
+      if (window.length > runner.threads * 2) await flushOne();
+    };
+    for await (const q of readQueries(opts.queries)) {
+      queries++;
+      qids.push(q.qid);
+      jobs.push({ query: index.toTermQuery(q.text), k: opts.k });
+      if (jobs.length >= (opts.batchSize ?? 64)) await submit();
+    }
+    await submit();
+    while (window.length > 0) await flushOne();
+    progress.finish();
+    await out.commit();
+  } catch (err) {
+    await out.abort();
+    throw err;
+  } finally {
+    await runner.close();
+    index.close();
+  }
+  return { queries, lines, empty, seconds: (Date.now() - started) / 1000 };
+}

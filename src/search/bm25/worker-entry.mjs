@@ -1,0 +1,7 @@
+// Worker thread entry, plain JavaScript on purpose: on Node 20 a worker started with
+// `execArgv: ['--import', 'tsx']` still cannot load .ts files, so the worker registers tsx's
+// loader itself (as bin/dprep.js does) and then imports the TypeScript body.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./worker.ts');

@@ -1,0 +1,113 @@
+/**
+ * BM25 analyzers: text → index terms. NFC-normalize, lowercase, split into Unicode word runs
+ * (letters, digits, combining marks), then optionally drop stopwords and stem.
+ *
+ * - `en`: Porter2 stemming (wink-porter2-stemmer) and wink's English stopword list.
+ * - `fr`: elided articles and pronouns ("l'Élysée", "qu’il", "jusqu'à") are dropped before the
+ *   split, French stopwords, and a light suffix stemmer (plurals, feminine, -ement adverbs).
+ * - `none`: lowercase word runs only.
+ *
+ * The analyzer's config is stored in an index header so queries are analyzed like the corpus.
+ */
+import { createRequire } from 'node:module';
+
+export type AnalyzerLang = 'en' | 'fr' | 'none';
+
+export interface AnalyzerConfig {
+  lang: AnalyzerLang;
+  /** Drop the language's stopwords (ignored for `none`). */
+  stopwords: boolean;
+  /** Stem each term (Porter2 for English, light suffix stripping for French). */
+  stem: boolean;
+}
+
+export interface Analyzer {
+  readonly config: AnalyzerConfig;
+  /** Terms of a text, in order, duplicates kept (their count is the term frequency). */
+  analyze(text: string): string[];
+}
+
+export const DEFAULT_ANALYZER: AnalyzerConfig = { lang: 'en', stopwords: true, stem: true };
+
+const WORD_RE = /[\p{L}\p{N}\p{M}]+/gu;
+const NON_ASCII_RE = /[^\x00-\x7f]/;
+// An elided French word: one of these, then an apostrophe (straight or curly), then a letter.
+const FR_ELISION_RE = /(?<![\p{L}\p{N}\p{M}])(?:l|d|j|m|n|s|t|c|ç|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)['’ʼ](?=\p{L})/giu;
+
+const require = createRequire(import.meta.url);
+let englishStem: ((word: string) => string) | undefined;
+let englishStopwords: Set<string> | undefined;
+
+function getEnglishStem(): (word: string) => string {
+  englishStem ??= require('wink-porter2-stemmer') as (word: string) => string;
+  return englishStem;
+}
+
+function getEnglishStopwords(): Set<string> {
+  englishStopwords ??= new Set(require('wink-nlp-utils/src/dictionaries/stop_words.json') as string[]);
+  return englishStopwords;
+}
+
+// Common French function words; elided forms are removed before this list applies.
+const FRENCH_STOPWORDS = new Set(
+  `a à au aux avec ce ces cet cette dans de des du elle elles en et eux il ils je la le les leur leurs lui ma mais me
+  même mes moi mon ne nos notre nous on ou où par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une
+  vos votre vous y été être est sont était ont avait avoir fait sans sous si plus comme dont entre aussi très tout
+  tous toute toutes cela ceci celui celle ceux celles lors depuis puis donc car ni`.split(/\s+/),
+);
+
+/**
+ * Light French stemmer: folds the inflections that most often split one word into several index
+ * terms (plural -s/-x, -aux → -al, feminine -e, past participle -é/-ée, -ement adverbs).
+ * Deliberately conservative: it never shortens a word below 3 characters.
+ */
+export function frenchLightStem(word: string): string {
+  let w = word;
+  if (w.length > 6 && w.endsWith('ement')) return w.slice(0, -5);
+  if (w.length > 4 && w.endsWith('aux')) return w.slice(0, -3) + 'al';
+  if (w.length > 3 && (w.endsWith('s') || w.endsWith('x'))) w = w.slice(0, -1);
+  if (w.length > 3 && w.endsWith('e')) w = w.slice(0, -1);
+  if (w.length > 3 && w.endsWith('é')) w = w.slice(0, -1);
+  return w;
+}
+
+/**
+ * Builds an analyzer from a (partial) config; missing keys take `DEFAULT_ANALYZER`'s values.
+ * @example
+ * createAnalyzer({ lang: 'fr' }).analyze("L'Élysée et les palais")  // ['élys', 'palai']
+ * createAnalyzer({ lang: 'en', stem: false }).analyze('The Denver Broncos') // ['denver', 'broncos']
+ */
+export function createAnalyzer(partial: Partial<AnalyzerConfig> = {}): Analyzer {
+  const config: AnalyzerConfig = { ...DEFAULT_ANALYZER, ...partial };
+  if (!['en', 'fr', 'none'].includes(config.lang)) throw new Error(`unknown analyzer language "${config.lang}" (expected en, fr or none)`);
+  const stop = !config.stopwords ? undefined : config.lang === 'en' ? getEnglishStopwords() : config.lang === 'fr' ? FRENCH_STOPWORDS : undefined;
+  const stem = !config.stem ? undefined : config.lang === 'en' ? getEnglishStem() : config.lang === 'fr' ? frenchLightStem : undefined;
+  const french = config.lang === 'fr';
+  // Stemming is the slow step and corpora repeat words heavily: memoize per analyzer (bounded).
+  const stemCache = new Map<string, string>();
+  return {
+    config,
+    analyze(text: string): string[] {
+      // NFC only matters outside ASCII; the test is much cheaper than normalizing.
+      let s = (NON_ASCII_RE.test(text) ? text.normalize('NFC') : text).toLowerCase();
+      if (french) s = s.replace(FR_ELISION_RE, ' ');
+      const words = s.match(WORD_RE);
+      if (!words) return [];
+      if (!stop && !stem) return words;
+      const out: string[] = [];
+      for (let term of words) {
+        if (stop?.has(term)) continue;
+        if (stem) {
+          let stemmed = stemCache.get(term);
+          if (stemmed === undefined) {
+            stemmed = stem(term);
+            if (stemCache.size < 1 << 20) stemCache.set(term, stemmed);
+          }
+          term = stemmed;
+        }
+        out.push(term);
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mineBm25, type MineBm25Options } from '../../src/miners/bm25.ts';
+import { hasAnswer } from '../../src/text/answer.ts';
+import { normalizeForDedup } from '../../src/miners/filter.ts';
+import { InputError } from '../../src/util/errors.ts';
+import type { DprRecord } from '../../src/types.ts';
+import { CLI, SHARED_DATA } from '../_paths.ts';
+import { squadToDpr } from '../search/_squad.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'dprep-mine-bm25-'));
+
+function writeDataset(name: string, data: { passages: { passage_id: string; title: string; text: string }[]; records: DprRecord[] }) {
+  const corpus = join(tmp, `${name}.corpus.jsonl`);
+  const examples = join(tmp, `${name}.dpr.json`);
+  writeFileSync(corpus, data.passages.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  writeFileSync(examples, JSON.stringify(data.records));
+  return { corpus, examples };
+}
+
+const squad = squadToDpr(join(SHARED_DATA, 'squad_v1.1', 'dev-v1.1.json'), { articles: 3 });
+const piaf = squadToDpr(join(SHARED_DATA, 'piaf', 'piaf-v1.1.json'), { articles: 40, dataset: 'piaf' });
+const squadFiles = writeDataset('squad', squad);
+const detFiles = writeDataset('det', { passages: squad.passages, records: squad.records.slice(0, 200) });
+const piafFiles = writeDataset('piaf', piaf);
+
+const base = (files: { corpus: string; examples: string }, out: string, extra: Partial<MineBm25Options> = {}): MineBm25Options => ({
+  ...files,
+  out: join(tmp, out),
+  depth: 50,
+  negatives: 10,
+  strategy: 'top',
+  seed: 13,
+  match: 'string',
+  checkTitle: false,
+  threads: 1,
+  ...extra,
+});
+
+/** The invariants every mined record must hold, checked independently of the miner's code path. */
+function assertInvariants(input: DprRecord[], output: DprRecord[], negatives: number, checkTitle = false) {
+  assert.equal(output.length, input.length, 'every record written');
+  let answerFree = 0;
+  output.forEach((rec, i) => {
+    const src = input[i];
+    assert.equal(rec.question, src.question);
+    assert.deepEqual(rec.answers, src.answers, 'answers kept');
+    assert.deepEqual(rec.positive_ctxs, src.positive_ctxs, 'positives kept');
+    assert.ok(rec.hard_negative_ctxs.length <= negatives);
+    const posIds = new Set(src.positive_ctxs.map((c) => c.passage_id));
+    const posTexts = new Set(src.positive_ctxs.map((c) => normalizeForDedup(c.text)));
+    let last = Infinity;
+    for (const neg of rec.hard_negative_ctxs) {
+      assert.ok(!hasAnswer(src.answers, neg.text), `record ${i}: negative ${neg.passage_id} contains an answer`);
+      if (checkTitle) assert.ok(!hasAnswer(src.answers, neg.title), `record ${i}: negative title contains an answer`);
+      assert.ok(!posIds.has(neg.passage_id), `record ${i}: negative is a positive (id)`);
+      assert.ok(!posTexts.has(normalizeForDedup(neg.text)), `record ${i}: negative is a positive (text)`);
+      assert.equal(typeof neg.score, 'number');
+      assert.ok(neg.score! > 0 && neg.score! <= last, 'scores are BM25 scores, best first');
+      last = neg.score!;
+      answerFree++;
+    }
+    assert.equal(new Set(rec.hard_negative_ctxs.map((c) => c.passage_id)).size, rec.hard_negative_ctxs.length, 'no duplicate negatives');
+  });
+  assert.ok(answerFree > output.length, 'negatives were mined');
+}
+
+test('property: SQuAD v1.1 dev — no negative holds an answer or equals a positive; positives and answers kept; report adds up', async () => {
+  const report = await mineBm25(base(squadFiles, 'squad.neg.jsonl'));
+  const out = readFileSync(join(tmp, 'squad.neg.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DprRecord);
+  assertInvariants(squad.records, out, 10);
+  const saved = JSON.parse(readFileSync(join(tmp, 'squad.neg.jsonl.mining.json'), 'utf8'));
+  assert.deepEqual(saved.filters, report.filters);
+  assert.equal(saved.perRecord.length, squad.records.length);
+  const f = report.filters;
+  assert.equal(f.hits, f.positive + f.answer + f.duplicate + f.kept + (f.hits - f.positive - f.answer - f.duplicate - f.kept));
+  assert.equal(f.kept, out.reduce((n, r) => n + r.hard_negative_ctxs.length, 0));
+  assert.ok(f.answer > 0, 'SQuAD questions do retrieve answer-bearing passages that the filter removed');
+  assert.equal(report.perRecord.reduce((n, r) => n + r.answer, 0), f.answer);
+});
+
+test('property: PIAF (French) with the French analyzer, random strategy and --check-title', async () => {
+  await mineBm25(base(piafFiles, 'piaf.neg.json', { analyzer: { lang: 'fr' }, strategy: 'random', checkTitle: true, negatives: 5 }));
+  const out = JSON.parse(readFileSync(join(tmp, 'piaf.neg.json'), 'utf8')) as DprRecord[];
+  assertInvariants(piaf.records, out, 5, true);
+});
+
+test('property: generated records with planted answers in many passages never get an answer-bearing negative', async () => {
+  // Every passage gets one of 5 planted phrases; each question asks for one of them.
+  const phrases = ['blue heron', 'U.S. Army', 'Élysée palace', '1,204 feet', 'Saint-Exupéry'];
+  const passages = Array.from({ length: 300 }, (_, i) => ({
+    passage_id: `g${i}`,
+    title: `T${i % 7}`,
+    text: `Passage ${i} talks about rivers and the ${phrases[i % 5]} near the old mill, with bridges and ${['roads', 'fields', 'towns'][i % 3]}.`,
+  }));
+  const records: DprRecord[] = Array.from({ length: 60 }, (_, i) => ({
+    dataset: 'gen',
+    question: `Where is the ${phrases[i % 5].split(' ')[0]} near the mill and the bridges?`,
+    answers: [phrases[i % 5]],
+    positive_ctxs: [{ ...passages[i] }],
+    negative_ctxs: [],
+    hard_negative_ctxs: [],
+  }));
+  const files = writeDataset('gen', { passages, records });
+  const report = await mineBm25(base(files, 'gen.neg.jsonl', { depth: 100, negatives: 20 }));
+  const out = readFileSync(join(tmp, 'gen.neg.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DprRecord);
+  assertInvariants(records, out, 20);
+  assert.ok(report.filters.answer >= 60 * 10, `planted answers were filtered (${report.filters.answer})`);
+});
+
+test('deterministic: byte-identical output and report with 1, 2 and 3 threads (random strategy)', async () => {
+  const outputs = [];
+  for (const threads of [1, 2, 3]) {
+    await mineBm25(base(detFiles, `det-${threads}.json`, { threads, strategy: 'random', batchSize: 7 }));
+    const report = JSON.parse(readFileSync(join(tmp, `det-${threads}.json.mining.json`), 'utf8'));
+    delete report.settings.threads;
+    delete report.out;
+    outputs.push({ records: readFileSync(join(tmp, `det-${threads}.json`)), report: JSON.stringify(report) });
+  }
+  assert.ok(outputs[0].records.equals(outputs[1].records), '1 vs 2 threads');
+  assert.ok(outputs[0].records.equals(outputs[2].records), '1 vs 3 threads');
+  assert.equal(outputs[0].report, outputs[2].report);
+  // A different seed changes the random sample: the seed is really used.
+  await mineBm25(base(detFiles, 'det-seed.json', { strategy: 'random', seed: 14 }));
+  assert.ok(!readFileSync(join(tmp, 'det-seed.json')).equals(outputs[0].records));
+});
+
+test('bad records are counted skips with reasons; the rest are mined', async () => {
+  const good = squad.records.slice(0, 5);
+  const bad: DprRecord[] = [
+    { ...good[0], question: '   ' },
+    { ...good[1], answers: [] },
+    { ...good[2], answers: ['', ' '] },
+    { ...good[3], positive_ctxs: [] },
+    { ...good[4], positive_ctxs: [{ title: 'x', text: 'y', passage_id: 'not-in-corpus' }] },
+  ];
+  const files = writeDataset('skips', { passages: squad.passages, records: [...good, ...bad] });
+  const report = await mineBm25(base({ ...files, corpus: squadFiles.corpus }, 'skips.json'));
+  assert.equal(report.records.read, 10);
+  assert.equal(report.records.converted, 5);
+  assert.deepEqual(report.records.skipped, {
+    'empty question': 1,
+    'no positive_ctxs': 1,
+    'no usable answer (none, or all empty)': 2,
+    'positive passage_id not in corpus': 1,
+  });
+  assert.deepEqual(report.records.examples['positive passage_id not in corpus'], ['record [9] passage_id=not-in-corpus']);
+  assert.equal((JSON.parse(readFileSync(join(tmp, 'skips.json'), 'utf8')) as unknown[]).length, 5);
+});
+
+test('wrong corpus (no positive found anywhere) is an error, and no output file appears', async () => {
+  const other = writeDataset('other', { passages: piaf.passages, records: squad.records.slice(0, 20) });
+  await assert.rejects(mineBm25(base(other, 'wrong.json')), (e: unknown) => e instanceof InputError && /wrong|made from/.test(e.message));
+  assert.throws(() => readFileSync(join(tmp, 'wrong.json')));
+});
+
+test('CLI: index bm25, then mine bm25 --index (2 threads, workers through bin/dprep.js) and search bm25 to a TREC run', () => {
+  const index = join(tmp, 'cli.bm25');
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, DPREP_QUIET: '1' } });
+  let r = run(['index', 'bm25', '--corpus', squadFiles.corpus, '--out', index]);
+  assert.equal(r.status, 0, r.stderr);
+  const mineArgs = ['--index', index, '--depth', '50', '--negatives', '10', '--strategy', 'random', '--seed', '13'];
+  r = run(['mine', 'bm25', '--examples', detFiles.examples, ...mineArgs, '--out', join(tmp, 'cli.neg.json'), '--threads', '2']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(readFileSync(join(tmp, 'cli.neg.json')).equals(readFileSync(join(tmp, 'det-1.json'))), 'CLI with worker threads = library in-process');
+  r = run(['mine', 'bm25', '--examples', squadFiles.examples, '--index', index, '--out', join(tmp, 'x.json'), '--k1', '2']);
+  assert.equal(r.status, 2, 'an index built with other k1 is a usage error');
+  assert.match(r.stderr, /built with k1 1.2/);
+
+  const queries = join(tmp, 'q.jsonl');
+  writeFileSync(queries, squad.records.slice(0, 30).map((q, i) => JSON.stringify({ id: `q${i}`, text: q.question })).join('\n') + '\n{"id":"empty","text":"zzzzqqq"}\n');
+  r = run(['search', 'bm25', '--index', index, '--queries', queries, '--k', '5', '--out', join(tmp, 'run.trec'), '--threads', '2']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = readFileSync(join(tmp, 'run.trec'), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 150);
+  assert.match(lines[0], /^q0 Q0 \S+ 1 \d+\.\d{6} dprep-bm25$/);
+  assert.equal(lines.filter((l) => l.startsWith('q1 ')).map((l) => l.split(' ')[3]).join(','), '1,2,3,4,5');
+  writeFileSync(queries, '{"id":"a","text":"x"}\n{"text":"no id"}\n');
+  r = run(['search', 'bm25', '--index', index, '--queries', queries, '--out', join(tmp, 'run2.trec')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /line 2, field "id"/);
+});
