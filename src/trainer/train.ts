@@ -9,7 +9,7 @@
  *   last/{query,passage}_encoder/ + optimizer.safetensors + trainer_state.json   (for --resume)
  *   metrics.jsonl  train_config.json
  */
-import { appendFile, cp, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freemem, totalmem } from 'node:os';
@@ -21,6 +21,7 @@ import { loadTf, type BackendChoice } from './backend.ts';
 import { BiEncoder } from './biencoder.ts';
 import type { Pooling } from './bert.ts';
 import { readModelDir, writeModelDir } from './checkpoint.ts';
+import { ENCODER_SETTINGS_FILE, type EncoderSettings } from './encoder.ts';
 import { makeBatch, readExamples, type BiEncoderExample, type PositiveChoice } from './data.ts';
 import { positiveRanks } from './loss.ts';
 import { estimateTrainingMemory, GB } from './memory.ts';
@@ -237,6 +238,14 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
     await cp(join(o.out, finalFrom, role), tmp, { recursive: true });
     await rm(join(o.out, role), { recursive: true, force: true });
     await rename(tmp, join(o.out, role));
+    // How the encoder was trained, so encode / eval / mine.dense embed the same way by default.
+    const settings: EncoderSettings = {
+      pooling: o.pooling,
+      normalize: o.normalize,
+      embed_title: o.embedTitle,
+      max_length: role === 'query_encoder' ? o.maxQueryLen : o.maxPassageLen,
+    };
+    await writeFile(join(o.out, role, ENCODER_SETTINGS_FILE), JSON.stringify(settings, null, 2) + '\n');
   }
   model.dispose();
   const secs = (Date.now() - started) / 1000;

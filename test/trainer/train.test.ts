@@ -90,3 +90,20 @@ test('records without positives are skipped and counted; a memory estimate over 
     /estimated memory .* exceeds the budget 2\.0 GB.*--grad-accum/,
   );
 });
+
+test('trained encoders record how they embed, and loadEncoder follows it (titles ignored when not trained with them)', async () => {
+  const { loadEncoder } = await import('../../src/trainer/encoder.ts');
+  const model = await smallModel();
+  const out = join(model, '..', 'run-settings');
+  await trainBiEncoder({ ...base(model, out), embedTitle: false, pooling: 'mean', normalize: true, maxSteps: 1, epochs: 1 });
+  const settings = JSON.parse(await readFile(join(out, 'passage_encoder', 'dprep_encoder.json'), 'utf8'));
+  assert.deepEqual(settings, { pooling: 'mean', normalize: true, embed_title: false, max_length: 64 });
+  const q = JSON.parse(await readFile(join(out, 'query_encoder', 'dprep_encoder.json'), 'utf8'));
+  assert.equal(q.max_length, 24);
+  const enc = await loadEncoder(join(out, 'passage_encoder'), { backend: TEST_BACKEND });
+  const [withTitle, without] = [await enc.encode([{ title: 'Geology', text: 'Rocks form.' }]), await enc.encode([{ text: 'Rocks form.' }])];
+  assert.deepEqual(withTitle, without, 'the title must be ignored by an encoder trained without titles');
+  const norm = Math.hypot(...withTitle);
+  assert.ok(Math.abs(norm - 1) < 1e-4, `normalized as trained: |v| = ${norm}`);
+  enc.dispose();
+});
