@@ -38,3 +38,7 @@ export { Bm25Index, type Bm25Hit } from './search/bm25/index.ts';
 export type { Bm25Header, Bm25Params } from './search/bm25/format.ts';
 export { createWinkReference } from './search/bm25/wink.ts';
 export { mineBm25, type MineBm25Options, type MiningReport } from './miners/bm25.ts';
+export { readDprRecords, openRecordWriter, validateDprRecord, type RecordFormat, type RecordWriter } from './io/records.ts';
+export { readCorpus, openCorpusWriter, type CorpusFormat, type CorpusWriter } from './io/corpus.ts';
+export { readJsonArray } from './io/json-array.ts';
+export { selectNegatives, type Hit, type NegativeSelection, type FilterCounts } from './miners/filter.ts';
