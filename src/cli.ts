@@ -58,8 +58,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { raw, positional } = parseFlags(cmd.options, rest, name);
     const keys = cmd.positional ?? [];
-    if (positional.length > keys.length) throw new UsageError(`${name}: unexpected argument "${positional[keys.length]}"`);
-    positional.forEach((value, i) => (raw[keys[i]] = value));
+    // A list option in the last positional slot takes all remaining arguments (`dprep validate a.yaml b.yaml`).
+    const variadic = keys.length > 0 && cmd.options[keys[keys.length - 1]]?.type === 'list';
+    if (positional.length > keys.length && !variadic) throw new UsageError(`${name}: unexpected argument "${positional[keys.length]}"`);
+    keys.forEach((key, i) => {
+      if (variadic && i === keys.length - 1) {
+        if (positional.length > i) raw[key] = positional.slice(i);
+      } else if (i < positional.length) raw[key] = positional[i];
+    });
     const options = resolveOptions(cmd.options, raw, name);
     await cmd.run(options, { log: (m) => process.stderr.write(m + '\n') });
     return 0;

@@ -45,11 +45,16 @@ async function fsyncPath(path: string): Promise<void> {
  * await out.commit();
  */
 export class AtomicFile {
+  /** The first write error (disk full, ...): later writes and commit() throw it instead of crashing the process. */
+  private error: Error | undefined;
+
   private constructor(
     readonly target: string,
     readonly tempPath: string,
     private readonly stream: WriteStream,
-  ) {}
+  ) {
+    stream.on('error', (err) => (this.error ??= err));
+  }
 
   static async create(target: string): Promise<AtomicFile> {
     await mkdir(dirname(target), { recursive: true });
@@ -61,17 +66,24 @@ export class AtomicFile {
 
   /** Writes a chunk; resolves once the stream can take more (backpressure). */
   async write(chunk: string | Uint8Array): Promise<void> {
+    if (this.error) throw this.error;
     if (!this.stream.write(chunk)) await once(this.stream, 'drain');
   }
 
   async commit(): Promise<void> {
+    if (this.error) throw this.error;
     await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await fsyncPath(this.tempPath);
     await rename(this.tempPath, this.target);
   }
 
   async abort(): Promise<void> {
-    this.stream.destroy();
+    // Buffered writes fail with ERR_STREAM_DESTROYED once destroyed; the error listener above takes them.
+    if (!this.stream.closed) {
+      const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve())); // not once(): it rejects on 'error'
+      this.stream.destroy();
+      await closed;
+    }
     await rm(this.tempPath, { force: true });
   }
 }

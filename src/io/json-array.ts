@@ -8,6 +8,7 @@ import { InputError } from '../util/errors.ts';
 
 const OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
 const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c;
+const BOM = [0xef, 0xbb, 0xbf];
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
@@ -27,7 +28,17 @@ export interface ArrayElement {
  * for await (const { index, value } of readJsonArray('biencoder-nq-train.json')) { ... }
  */
 export async function* readJsonArray(file: string, onRawBytes?: (n: number) => void): AsyncGenerator<ArrayElement> {
-  const input = await openByteStream(file, onRawBytes);
+  yield* scanJsonArray((await openByteStream(file, onRawBytes)) as AsyncIterable<Buffer>, file);
+}
+
+/**
+ * The scanner behind `readJsonArray`, over any chunking of the bytes (`file` only names errors).
+ * Element boundaries may fall anywhere in the chunks, even inside a UTF-8 sequence or an escape.
+ *
+ * @example
+ * for await (const { value } of scanJsonArray([Buffer.from('[1,'), Buffer.from('2]')], 'mem')) ...
+ */
+export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buffer>, file: string): AsyncGenerator<ArrayElement> {
   // Scanner state, kept across chunks.
   let started = false; // seen the opening '['
   let ended = false; // seen the closing ']'
@@ -37,7 +48,7 @@ export async function* readJsonArray(file: string, onRawBytes?: (n: number) => v
   let parts: Buffer[] = []; // bytes of the current element from earlier chunks
   let inElement = false;
   let index = 0;
-  let bomChecked = false;
+  let bomMatched = 0; // bytes of a leading UTF-8 BOM seen so far; -1 once past it
   let expectValue = true; // after '[' or ',' a value must come
 
   const parse = (bytes: Buffer): unknown => {
@@ -49,36 +60,51 @@ export async function* readJsonArray(file: string, onRawBytes?: (n: number) => v
     }
   };
 
-  for await (const chunk of input as AsyncIterable<Buffer>) {
-    let buf = chunk;
+  for await (const chunk of input) {
+    const buf = chunk;
     let i = 0;
-    if (!bomChecked && buf.length >= 3) {
-      bomChecked = true;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
+    // A BOM is only a BOM at file offset 0; chunks may be as small as one byte, so match it bytewise.
+    while (bomMatched >= 0 && bomMatched < 3 && i < buf.length) {
+      if (buf[i] !== BOM[bomMatched]) {
+        if (bomMatched > 0) throw new InputError(file, undefined, undefined, 'expected a JSON array (the file starts with a broken byte order mark)');
+        break;
+      }
+      bomMatched++;
+      i++;
     }
+    if (i < buf.length) bomMatched = -1;
     let elementStart = inElement ? 0 : -1;
     const n = buf.length;
+    // Next quote / backslash at or after i, cached so each is searched once per chunk: searching
+    // afresh at every string would rescan to the chunk end when one of them is rare (quadratic).
+    let nextQuote = -1;
+    let nextBackslash = -1;
     while (i < n) {
       if (inString) {
-        // Jump to the next quote or backslash: strings are most of a DPR file.
-        const q = buf.indexOf(QUOTE, i);
-        const bs = escaped ? i : buf.indexOf(BACKSLASH, i);
         if (escaped) {
           escaped = false;
           i++;
           continue;
         }
-        if (q < 0 && bs < 0) {
+        if (nextQuote < i) {
+          nextQuote = buf.indexOf(QUOTE, i);
+          if (nextQuote < 0) nextQuote = n;
+        }
+        if (nextBackslash < i) {
+          nextBackslash = buf.indexOf(BACKSLASH, i);
+          if (nextBackslash < 0) nextBackslash = n;
+        }
+        if (nextBackslash < nextQuote) {
+          escaped = true;
+          i = nextBackslash + 1;
+          continue;
+        }
+        if (nextQuote === n) {
           i = n;
           break;
         }
-        if (bs >= 0 && (q < 0 || bs < q)) {
-          escaped = true;
-          i = bs + 1;
-          continue;
-        }
         inString = false;
-        i = q + 1;
+        i = nextQuote + 1;
         continue;
       }
       const b = buf[i];
@@ -155,7 +181,6 @@ export async function* readJsonArray(file: string, onRawBytes?: (n: number) => v
       i++;
     }
     if (inElement) parts.push(buf.subarray(elementStart));
-    buf = Buffer.alloc(0);
   }
   if (!started) throw new InputError(file, undefined, undefined, 'empty file: expected a JSON array');
   if (!ended) {

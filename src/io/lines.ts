@@ -45,11 +45,18 @@ export async function isGzip(file: string): Promise<boolean> {
  */
 export async function openByteStream(file: string, onRawBytes?: (n: number) => void): Promise<Readable> {
   await assertReadableFile(file);
-  // Sniff before opening: a 'data' listener starts the stream flowing, so nothing may be awaited
-  // between attaching it and handing the stream to its consumer (chunks would be dropped).
   const gzip = await isGzip(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (onRawBytes) raw.on('data', (chunk) => onRawBytes((chunk as Buffer).length));
+  // A 'data' listener starts the flow at once: the gunzip pipe must be attached in the same tick,
+  // or the chunks read while awaiting would be lost (truncated gzip input).
+  if (onRawBytes) {
+    // Count file bytes, not chunk lengths: readLines sets an encoding, and then chunks are strings.
+    let counted = 0;
+    raw.on('data', () => {
+      onRawBytes(raw.bytesRead - counted);
+      counted = raw.bytesRead;
+    });
+  }
   return gzip ? raw.pipe(createGunzip()) : raw;
 }
 

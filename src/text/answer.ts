@@ -28,11 +28,43 @@ export function isEmptyAnswer(answer: string): boolean {
   return !ANY_TOKEN_RE.test(answer.normalize('NFD'));
 }
 
+// Escapes of an ASCII letter that Python's `re` knows; any other (`\e`, `\o`, ...) is a compile error
+// there, so DPR's regex_match says False. JS would take them as the bare letter instead.
+const PYTHON_LETTER_ESCAPES = new Set('AbBdDsSwWZafnrtvxuU');
+
+/** Python `re` pattern → JS source, or null where Python would fail to compile it. */
+function pythonPatternToJs(pattern: string): string | null {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = pattern[i + 1] ?? '';
+    if (/^[A-Za-z]$/.test(e) && !PYTHON_LETTER_ESCAPES.has(e)) return null; // also \N{name}: not supported
+    if (e === 'A') out += '(?<![\\s\\S])'; // start of the text (JS ^ is start of line under 'm')
+    else if (e === 'Z') out += '(?![\\s\\S])'; // end of the text
+    else if (e === 'a') out += '\\x07';
+    else if (e === 'U') {
+      const hex = pattern.slice(i + 2, i + 10);
+      if (!/^[0-9a-fA-F]{8}$/.test(hex) || parseInt(hex, 16) > 0x10ffff) return null;
+      const code = parseInt(hex, 16);
+      out += code <= 0xffff ? `\\u${hex.slice(4)}` : String.fromCodePoint(code); // \U is not JS syntax
+      i += 8;
+    } else out += c + e;
+    i++;
+  }
+  return out;
+}
+
 function compileRegex(pattern: string): RegExp | null {
-  const nfd = pattern.normalize('NFD');
+  // DPR normalizes the pattern to NFD too: `P\étain` becomes `P\e` + U+0301, an error in Python.
+  const source = pythonPatternToJs(pattern.normalize('NFD'));
+  if (source === null) return null;
   for (const flags of ['imu', 'im']) {
     try {
-      return new RegExp(nfd, flags);
+      return new RegExp(source, flags);
     } catch {
       // DPR's regex_match returns False for a pattern that does not compile; try without 'u'
       // first because Python accepts escapes like `\-` that unicode-mode JS rejects.

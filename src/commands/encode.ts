@@ -1,0 +1,53 @@
+/**
+ * `dprep encode`: embeds a corpus with a passage encoder into shards (raw float32 + manifest),
+ * resumable after a kill. Shows progress and passages/s.
+ */
+import { defineCommand } from '../options.ts';
+
+export const encodeCommand = defineCommand({
+  id: 'encode',
+  summary: 'Embed a corpus with a passage encoder into resumable float32 shards',
+  description: `
+Reads the corpus (JSONL, psgs_w100 TSV or Parquet) and writes <out>/manifest.json plus
+shard-NNNNN.f32 (rows × dim little-endian float32) and shard-NNNNN.ids (one JSON id per line).
+Rerunning after a kill keeps the finished shards and continues after them.
+Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus.jsonl --out emb/ --batch 256`,
+  options: {
+    model: { type: 'string', required: true, role: 'input', help: 'passage encoder dir (or a bi-encoder dir holding passage_encoder/)' },
+    corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', help: 'embeddings directory' },
+    batch: { type: 'integer', default: 256, help: 'passages per encoder call' },
+    shardRows: { type: 'integer', default: 100000, help: 'rows per shard file' },
+    maxLength: { type: 'integer', default: 256, help: 'tokens per passage (title + text), specials included' },
+    overwrite: { type: 'boolean', help: 'start over when --out holds embeddings of another model or corpus' },
+  },
+  async run(opts, ctx) {
+    const { stat } = await import('node:fs/promises');
+    const { resolve } = await import('node:path');
+    const { readCorpus } = await import('../io/corpus.ts');
+    const { assertReadableFile } = await import('../io/lines.ts');
+    const { encodeCorpus } = await import('../search/vector/encode.ts');
+    const { openEncoder } = await import('../search/vector/retrieve.ts');
+    await assertReadableFile(opts.corpus);
+    const encoder = await openEncoder(opts.model, 'passage', { maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64) });
+    try {
+      const bytes = (await stat(opts.corpus)).size;
+      const r = await encodeCorpus(readCorpus(opts.corpus), encoder, opts.out, {
+        batchSize: opts.batch,
+        shardRows: opts.shardRows,
+        model: { dir: resolve(opts.model), maxLength: opts.maxLength },
+        corpus: { file: resolve(opts.corpus), bytes },
+        overwrite: opts.overwrite,
+        corpusName: opts.corpus,
+      });
+      ctx.log(
+        r.encoded === 0 && r.resumed > 0
+          ? `encode: ${opts.out} already complete (${r.manifest.count} passages)`
+          : `encode: ${r.manifest.count} passages (${r.encoded} now, ${r.resumed} kept) in ${r.manifest.shards.length} shards, dim ${r.manifest.dim}, ${r.passagesPerSecond.toFixed(1)} passages/s`,
+      );
+      return { metrics: { passages: r.manifest.count, passagesPerSecond: Number(r.passagesPerSecond.toFixed(2)) } };
+    } finally {
+      encoder.dispose();
+    }
+  },
+});

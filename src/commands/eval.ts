@@ -1,0 +1,75 @@
+/**
+ * `dprep eval`: DPR top-k accuracy of a dense model (or of any run file), or qrels metrics
+ * (MRR@k, Recall@k, nDCG@k, MAP) of a run, computed as trec_eval does.
+ */
+import { defineCommand } from '../options.ts';
+
+export const evalCommand = defineCommand({
+  id: 'eval',
+  summary: 'Retrieval metrics: DPR top-k accuracy, or MRR/Recall/nDCG/MAP against qrels',
+  description: `
+Two ways in:
+  dense model:  --model DIR --examples dev.dpr.json --corpus C --k 1,5,20,100 [--embeddings emb/] [--run-out dev.trec]
+  run file:     --run dev.trec --qrels qrels.tsv --metrics mrr@10,recall@100,ndcg@10
+                --run bm25.trec --examples dev.dpr.json --corpus C --k 1,20,100   (DPR accuracy of any run)
+Qrels: "qid 0 docid rel", "qid Q0 docid rel" or "qid<TAB>docid<TAB>rel" (header optional).
+Queries are averaged over those in both run and qrels (trec_eval's default; --complete counts the rest as 0).
+--json prints the metrics as one JSON object keyed by metric name; --out writes it to a file too.`,
+  options: {
+    model: { type: 'string', role: 'input', help: 'bi-encoder dir (query_encoder/ + passage_encoder/) or a shared encoder dir' },
+    queryModel: { type: 'string', role: 'input', help: 'query encoder dir (overrides --model for questions)' },
+    embeddings: { type: 'string', role: 'input', help: 'passage embeddings from dprep encode (else the corpus is encoded now)' },
+    examples: { type: 'string', role: 'input', help: 'DPR records whose questions and answers are evaluated' },
+    corpus: { type: 'string', role: 'input', help: 'corpus the passages come from' },
+    k: { type: 'list', default: ['1', '5', '20', '100'], help: 'top-k cutoffs for DPR accuracy' },
+    runOut: { type: 'string', role: 'output', help: 'write the dense retrieval as a TREC run file' },
+    run: { type: 'string', role: 'input', help: 'TREC run file to evaluate' },
+    qrels: { type: 'string', role: 'input', help: 'relevance judgements for --run' },
+    metrics: { type: 'list', default: ['mrr@10', 'recall@100', 'ndcg@10', 'map'], help: 'qrels metrics: mrr[@k], recall[@k], ndcg[@k], map[@k], p@k' },
+    complete: { type: 'boolean', help: 'average over every qrels query; missing ones count 0 (trec_eval -c)' },
+    match: { type: 'string', choices: ['string', 'regex'] as const, default: 'string', help: 'DPR has_answer match mode' },
+    search: { type: 'string', choices: ['auto', 'faiss', 'exact'] as const, default: 'auto', help: 'vector search backend' },
+    json: { type: 'boolean', help: 'print the metrics as one JSON object' },
+    out: { type: 'string', role: 'output', help: 'also write the metrics JSON here (input to dprep eval report)' },
+  },
+  async run(opts, ctx) {
+    const { UsageError } = await import('../util/errors.ts');
+    const { writeFileAtomic } = await import('../io/atomic.ts');
+    const trec = await import('../eval/trec.ts');
+    const ks = opts.k.map((s) => Number(s));
+    if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UsageError(`--k: expected positive integers, got ${opts.k.join(',')}`);
+    let metrics: Record<string, number>;
+    let queries: number;
+    if (opts.run && opts.qrels) {
+      const { evaluateRun, parseMetrics } = await import('../eval/metrics.ts');
+      const specs = parseMetrics(opts.metrics);
+      const res = evaluateRun(await trec.readRun(opts.run), await trec.readQrels(opts.qrels), specs, { complete: opts.complete });
+      if (res.unjudgedQueries) ctx.log(`eval: ${res.unjudgedQueries} run queries have no qrels and are not averaged`);
+      ({ metrics, queries } = res);
+    } else if (opts.examples && opts.corpus && (opts.run || opts.model || opts.queryModel)) {
+      const { dprAccuracy, denseRun } = await import('../eval/retrieval.ts');
+      let run;
+      if (opts.run) run = await trec.readRun(opts.run);
+      else {
+        const { openEncoder } = await import('../search/vector/retrieve.ts');
+        const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { maxLength: 64 });
+        const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage');
+        try {
+          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, queryEncoder, passageEncoder, embeddings: opts.embeddings, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
+        } finally {
+          queryEncoder.dispose();
+          passageEncoder?.dispose();
+        }
+        if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
+      }
+      ({ metrics, questions: queries } = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match));
+    } else {
+      throw new UsageError('give --run with --qrels, or --examples and --corpus with --model (or --run)');
+    }
+    const rounded = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Number(v.toFixed(6))]));
+    if (opts.out) await writeFileAtomic(opts.out, JSON.stringify({ ...rounded, queries }, null, 2) + '\n');
+    if (opts.json) console.log(JSON.stringify(rounded));
+    else console.log([`queries ${queries}`, ...Object.entries(rounded).map(([k, v]) => `${k.padEnd(12)} ${v.toFixed(4)}`)].join('\n'));
+    return { metrics: { ...rounded, queries } };
+  },
+});

@@ -1,0 +1,56 @@
+/**
+ * `dprep run FILE`: runs a pipeline YAML, skipping steps whose outputs are up to date, and
+ * prints a summary table (step, status, time, key metrics). See docs/pipeline.md.
+ */
+import { defineCommand } from '../options.ts';
+import { InputError, UsageError } from '../util/errors.ts';
+
+export const runCommand = defineCommand({
+  id: 'run',
+  summary: 'Run a pipeline YAML: cached, resumable, reproducible',
+  description: `
+Runs the steps of a pipeline file in dependency order. A step is skipped when its command,
+params, input contents and the dprep version match the workdir's lockfile and its outputs
+still have the recorded hashes; every step that runs says why. A killed run, run again,
+continues from the last finished step (and from a checkpoint inside steps that keep one).
+Example:  dprep run pipelines/squad-two-stage.yaml --set bm25.depth=200 --until bm25`,
+  positional: ['file'],
+  options: {
+    file: { type: 'string', required: true, help: 'pipeline YAML file' },
+    set: { type: 'list', help: 'override STEP.OPTION=VALUE or params.NAME=VALUE (repeatable)' },
+    force: { type: 'list', help: 'steps to rerun even if fresh (repeatable or comma-separated)' },
+    forceAll: { type: 'boolean', help: 'rerun every selected step' },
+    dryRun: { type: 'boolean', help: 'show what would run and why; run and write nothing' },
+    from: { type: 'string', help: 'run only this step and the steps that depend on it' },
+    until: { type: 'string', help: 'run only this step and the steps it depends on' },
+    workdir: { type: 'string', help: "where outputs, lockfile and run manifests go (default: the pipeline's workdir:)" },
+    verifyHashes: { type: 'boolean', help: 're-read every input and output instead of trusting the size/mtime/inode hash cache' },
+  },
+  async run(opts) {
+    const { readPipelineFile } = await import('../pipeline/schema.ts');
+    const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
+    const { runPipeline, summaryTable } = await import('../pipeline/runner.ts');
+    const overrides = joinOverrides(opts.set ?? []);
+    const plan = planPipeline(await readPipelineFile(opts.file), { overrides, workdir: opts.workdir });
+    const result = await runPipeline(plan, {
+      force: opts.forceAll ? 'all' : opts.force,
+      from: opts.from,
+      until: opts.until,
+      dryRun: opts.dryRun,
+      verifyHashes: opts.verifyHashes,
+      overrides,
+    });
+    console.log(summaryTable(result.steps));
+    if (result.manifest) process.stderr.write(`run manifest: ${result.manifest}\n`);
+    const err = result.error;
+    if (err) {
+      // Keep the exit code of the underlying problem (2 for bad input or usage), but name the step.
+      const at = ` [in step ${err.step} (${err.uses})]`;
+      if (err.cause instanceof InputError) throw new InputError(err.cause.file, err.cause.record, err.cause.field, err.cause.problem + at);
+      if (err.cause instanceof UsageError) throw new UsageError(err.cause.message + at);
+      throw err;
+    }
+    const count = (status: string) => result.steps.filter((s) => s.status === status).length;
+    return { metrics: { ran: count('ran'), cached: count('cached') } };
+  },
+});

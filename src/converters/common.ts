@@ -1,0 +1,76 @@
+/**
+ * What every `dprep convert ...` command shares: the output options (declared once, spread into
+ * each command's options) and opening the record + corpus writers so both are committed or
+ * aborted together.
+ *
+ * @example
+ * defineCommand({ id: 'convert.nq', options: { input: {...}, ...convertOptions }, run: ... })
+ */
+import type { OptionSpec } from '../options.ts';
+import { CORPUS_FORMATS, corpusFormatFromPath, openCorpusWriter, type CorpusWriter } from '../io/corpus.ts';
+import { RECORD_FORMATS, openRecordWriter, recordFormatFromPath, type RecordWriter } from '../io/records.ts';
+import { UsageError } from '../util/errors.ts';
+
+/** Options every converter takes. `corpus` is optional: sources without passages (NQ-open) ignore it. */
+export const convertOptions = {
+  out: { type: 'string', required: true, role: 'output', help: 'DPR records to write (.json DPR array, .jsonl, .parquet; or see --format)' },
+  corpus: { type: 'string', role: 'output', help: 'corpus of passages to write (.jsonl, .tsv psgs_w100 layout, .parquet)' },
+  format: { type: 'string', choices: RECORD_FORMATS, help: 'record format, instead of guessing from the --out extension' },
+  corpusFormat: { type: 'string', choices: CORPUS_FORMATS, help: 'corpus format, instead of guessing from the --corpus extension' },
+  passageWords: { type: 'integer', default: 100, help: 'passage size in whitespace words, for sources that are chunked' },
+  dataset: { type: 'string', help: 'value of the "dataset" field of each record (default: named after the source)' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The parsed values of `convertOptions`, as a converter's `run` receives them. */
+export interface ConvertOutputOptions {
+  out: string;
+  corpus?: string;
+  format?: string;
+  corpusFormat?: string;
+  passageWords: number;
+  dataset?: string;
+}
+
+export interface ConvertOutputs {
+  records: RecordWriter;
+  /** Present when --corpus was given. */
+  corpus?: CorpusWriter;
+  /** Moves both files under their final names. */
+  commit(): Promise<void>;
+  /** Removes both temp files: a failed run leaves no half-written output. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Checks the formats and `--passage-words` before any work, then opens both writers (atomic).
+ * @example
+ * const outputs = await openConvertOutputs(opts);
+ * try { ...; await outputs.commit(); } catch (e) { await outputs.abort(); throw e; }
+ */
+export async function openConvertOutputs(opts: ConvertOutputOptions): Promise<ConvertOutputs> {
+  if (!Number.isInteger(opts.passageWords) || opts.passageWords < 1) {
+    throw new UsageError(`--passage-words must be a positive integer, got ${opts.passageWords}`);
+  }
+  const recordFormat = recordFormatFromPath(opts.out, opts.format);
+  const corpusFormat = opts.corpus ? corpusFormatFromPath(opts.corpus, opts.corpusFormat) : undefined;
+  const records = await openRecordWriter(opts.out, recordFormat);
+  let corpus: CorpusWriter | undefined;
+  try {
+    if (opts.corpus) corpus = await openCorpusWriter(opts.corpus, corpusFormat);
+  } catch (err) {
+    await records.abort();
+    throw err;
+  }
+  return {
+    records,
+    corpus,
+    async commit() {
+      await records.close();
+      await corpus?.close();
+    },
+    async abort() {
+      await records.abort();
+      await corpus?.abort();
+    },
+  };
+}

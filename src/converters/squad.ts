@@ -1,0 +1,322 @@
+/**
+ * SQuAD v1.1 / v2.0 and PIAF (French, SQuAD format) → DPR records + a corpus of passages.
+ *
+ * Input: one JSON object `{"data":[{"title","paragraphs":[{"context","qas":[{"id","question",
+ * "answers":[{"text","answer_start"}],"is_impossible"?,"plausible_answers"?}]}]}],"version"?}`.
+ * The file is read whole: SQuAD-format files are tens of MB at most, and the answer-aware
+ * chunking needs all questions of a paragraph before it can cut the paragraph.
+ *
+ * Output:
+ * - corpus: every context split into passages of about `passageWords` words (see chunk.ts),
+ *   titled with the article title (underscores shown as spaces), ids `<dataset>-<n>` in corpus
+ *   order. Boundaries never cut a gold answer span (they move to the span's end; counted).
+ * - records: one per answerable question; `id` = the question id, `question` trimmed, `answers`
+ *   the distinct answer texts in order, `positive_ctxs` the passages that hold the answer spans
+ *   by character offset (the first answer's passage first), no negatives.
+ *
+ * Per answer (counted in the summary's extra counts, never silently):
+ * - empty text (no DPR tokens) → dropped;
+ * - `answer_start` missing/null or not an integer → dropped; outside the context → dropped;
+ * - `context.slice(start, start + text.length) !== text` → the nearest occurrence of the text
+ *   within ±`window` characters is used ("answer_start corrected", e.g. PIAF's off-by-one);
+ *   none → dropped;
+ * - same text at the same start as an earlier answer → removed as duplicate;
+ * - its passage does not contain it by DPR's `has_answer` (string mode; a span that is not whole
+ *   tokens, such as "art" inside "party") → dropped, so every positive passes the DPR filter.
+ * Per question (skipped with a reason): v2 `is_impossible` (or written to the unanswerable
+ * sink), no answers given, no usable answer left, empty question, duplicate id (the later one).
+ * Wrong JSON types (context not a string, qas not an array, answer_start a string ...) stop with
+ * an InputError naming the JSON path, e.g. `data[3].paragraphs[1].qas[0].answers[0].answer_start`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Ctx, DprRecord, Passage } from '../types.ts';
+import { AnswerMatcher, dprTokens, isEmptyAnswer } from '../text/answer.ts';
+import { assertReadableFile } from '../io/lines.ts';
+import { InputError } from '../util/errors.ts';
+import { Summary } from '../util/summary.ts';
+import { Progress } from '../util/progress.ts';
+import { chunkIndexOf, chunkText, trimSpan, type Chunk, type Span } from './chunk.ts';
+
+export type SquadSource = 'squad' | 'piaf';
+
+export interface SquadConvertOptions {
+  /** Passage size in whitespace words (default 100). */
+  passageWords?: number;
+  /** The records' `dataset` and the passage id prefix; default "squad1" / "squad2" (from the file) or "piaf". */
+  dataset?: string;
+  source?: SquadSource;
+  /** How far (in characters) to look for a misplaced answer around `answer_start` (default 32). */
+  window?: number;
+}
+
+/** A v2 unanswerable question: no answers, no positives; SQuAD's plausible answers kept for reference. */
+export type UnanswerableRecord = DprRecord & { plausible_answers: string[] };
+
+/** Where the conversion goes; writers are called in corpus / question order. */
+export interface SquadSink {
+  passage(p: Passage): Promise<void>;
+  record(r: DprRecord): Promise<void>;
+  /** When given, v2 unanswerable questions are written here instead of skipped. */
+  unanswerable?(r: UnanswerableRecord): Promise<void>;
+}
+
+const REASON = {
+  unanswerable: 'unanswerable (v2 is_impossible)',
+  unanswerableWritten: 'unanswerable (v2 is_impossible), written to the unanswerable output',
+  noAnswers: 'no answers given',
+  emptyQuestion: 'empty question',
+  duplicateId: 'duplicate question id (later one skipped)',
+} as const;
+
+const ANSWER = {
+  empty: 'answers dropped: empty text',
+  startMissing: 'answers dropped: answer_start missing',
+  startNotInteger: 'answers dropped: answer_start not an integer',
+  startOutOfRange: 'answers dropped: answer_start outside the context',
+  notAtStart: 'answers dropped: text not found at or near answer_start',
+  notDprMatch: 'answers dropped: passage fails DPR has_answer (span not whole tokens)',
+  kept: 'answers: kept (distinct spans in a positive passage)',
+  corrected: 'answers: answer_start corrected',
+  duplicate: 'answers: duplicates removed (same text and start)',
+} as const;
+
+type AnswerDrop = (typeof ANSWER)[Exclude<keyof typeof ANSWER, 'kept' | 'corrected' | 'duplicate'>];
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Converts a SQuAD-format file; returns the summary (also counts passages and moved boundaries).
+ * @example
+ * const summary = await convertSquad('dev-v1.1.json', { passageWords: 100 }, { passage: ..., record: ... });
+ */
+export async function convertSquad(file: string, opts: SquadConvertOptions, sink: SquadSink): Promise<Summary> {
+  await assertReadableFile(file);
+  let root: unknown;
+  try {
+    let raw = await readFile(file, 'utf8');
+    if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
+    root = JSON.parse(raw);
+  } catch (err) {
+    throw new InputError(file, undefined, undefined, `invalid JSON (${(err as Error).message})`);
+  }
+  return convertSquadJson(root, file, opts, sink);
+}
+
+/** A paragraph's question after its answers are checked, before passages exist. */
+interface PendingQuestion {
+  id: string;
+  question: string;
+  where: string;
+  answers: { text: string; start: number; span: Span }[];
+  drops: AnswerDrop[];
+}
+
+/** Same as `convertSquad`, for an already parsed SQuAD object; `file` names it in errors. */
+export async function convertSquadJson(root: unknown, file: string, opts: SquadConvertOptions, sink: SquadSink): Promise<Summary> {
+  const passageWords = opts.passageWords ?? 100;
+  const window = opts.window ?? 32;
+  const fail = (path: string, problem: string) => new InputError(file, path, path.slice(path.lastIndexOf('.') + 1), problem);
+  if (!isObj(root) || !Array.isArray(root.data)) throw new InputError(file, undefined, 'data', 'expected an object with a "data" array of articles (SQuAD format)');
+  const articles = root.data;
+  const dataset = opts.dataset ?? (opts.source === 'piaf' ? 'piaf' : isSquad2(root) ? 'squad2' : 'squad1');
+  const summary = new Summary(`convert ${opts.source ?? 'squad'} (${dataset})`, [file]);
+  const total = countQuestions(articles);
+  const progress = new Progress(`convert ${opts.source ?? 'squad'}`, { total, unit: 'questions' });
+  const seenIds = new Set<string>();
+  let passageCount = 0;
+  let boundariesMoved = 0;
+
+  for (let a = 0; a < articles.length; a++) {
+    const article = articles[a];
+    const aPath = `data[${a}]`;
+    if (!isObj(article)) throw new InputError(file, aPath, undefined, 'expected an object {title, paragraphs}');
+    if (typeof article.title !== 'string') throw fail(`${aPath}.title`, 'expected a string');
+    if (!Array.isArray(article.paragraphs)) throw fail(`${aPath}.paragraphs`, 'expected an array');
+    const title = article.title.replace(/_/g, ' ');
+    for (let p = 0; p < article.paragraphs.length; p++) {
+      const paragraph = article.paragraphs[p];
+      const pPath = `${aPath}.paragraphs[${p}]`;
+      if (!isObj(paragraph)) throw new InputError(file, pPath, undefined, 'expected an object {context, qas}');
+      const { context, qas } = paragraph;
+      if (typeof context !== 'string') throw fail(`${pPath}.context`, 'expected a string');
+      if (!Array.isArray(qas)) throw fail(`${pPath}.qas`, 'expected an array');
+
+      // Pass 1: check every question's answers, so the chunker knows which spans to keep whole.
+      const pending: PendingQuestion[] = [];
+      for (let q = 0; q < qas.length; q++) {
+        const qa = qas[q];
+        const qPath = `${pPath}.qas[${q}]`;
+        summary.read++;
+        progress.tick(1);
+        if (!isObj(qa)) throw new InputError(file, qPath, undefined, 'expected an object {id, question, answers}');
+        if (typeof qa.id !== 'string' && typeof qa.id !== 'number') throw fail(`${qPath}.id`, 'expected a string');
+        if (typeof qa.question !== 'string') throw fail(`${qPath}.question`, 'expected a string');
+        if (qa.is_impossible !== undefined && typeof qa.is_impossible !== 'boolean') throw fail(`${qPath}.is_impossible`, 'expected true or false');
+        if (qa.answers !== undefined && !Array.isArray(qa.answers)) throw fail(`${qPath}.answers`, 'expected an array');
+        const id = String(qa.id);
+        const where = `${qPath} id=${id}`;
+        if (seenIds.has(id)) {
+          summary.skip(REASON.duplicateId, where);
+          continue;
+        }
+        seenIds.add(id);
+        const question = qa.question.trim();
+        if (question === '') {
+          summary.skip(REASON.emptyQuestion, where);
+          continue;
+        }
+        if (qa.is_impossible === true) {
+          if (sink.unanswerable) {
+            await sink.unanswerable({
+              dataset,
+              question,
+              answers: [],
+              positive_ctxs: [],
+              negative_ctxs: [],
+              hard_negative_ctxs: [],
+              id,
+              plausible_answers: plausibleTexts(qa.plausible_answers),
+            });
+            summary.skip(REASON.unanswerableWritten, where);
+          } else summary.skip(REASON.unanswerable, where);
+          continue;
+        }
+        const answers = (qa.answers ?? []) as unknown[];
+        if (answers.length === 0) {
+          summary.skip(REASON.noAnswers, where);
+          continue;
+        }
+        const checked: PendingQuestion = { id, question, where, answers: [], drops: [] };
+        const seenSpans = new Set<string>();
+        for (let i = 0; i < answers.length; i++) {
+          const located = locateAnswer(answers[i], context, `${qPath}.answers[${i}]`, window, fail);
+          if (typeof located === 'string') {
+            summary.count(located);
+            checked.drops.push(located);
+            continue;
+          }
+          if (located.corrected) summary.count(ANSWER.corrected);
+          const key = `${located.start}:${located.text}`;
+          if (seenSpans.has(key)) {
+            summary.count(ANSWER.duplicate);
+            continue;
+          }
+          seenSpans.add(key);
+          const span = trimSpan(context, { start: located.start, end: located.start + located.text.length });
+          checked.answers.push({ text: located.text, start: located.start, span });
+        }
+        pending.push(checked);
+      }
+
+      // Pass 2: cut the paragraph once, keeping every gold span whole, then map answers to passages.
+      const spans = pending.flatMap((q) => q.answers.map((x) => x.span));
+      const { chunks, boundariesMoved: moved } = chunkText(context, passageWords, spans);
+      boundariesMoved += moved;
+      const ctxs: Ctx[] = [];
+      for (const chunk of chunks) {
+        const passage: Passage = { passage_id: `${dataset}-${passageCount++}`, title, text: chunk.text };
+        await sink.passage(passage);
+        ctxs.push({ title, text: chunk.text, passage_id: passage.passage_id });
+      }
+      const tokenCache = new Map<number, string[]>();
+      const tokensOf = (i: number, c: Chunk) => {
+        let t = tokenCache.get(i);
+        if (!t) tokenCache.set(i, (t = dprTokens(c.text)));
+        return t;
+      };
+      for (const q of pending) {
+        const texts: string[] = [];
+        const positives: number[] = [];
+        for (const answer of q.answers) {
+          const ci = chunkIndexOf(chunks, answer.span);
+          // Cannot happen for a protected span; guard so a chunker bug cannot make a wrong positive.
+          if (ci < 0) throw new Error(`internal: answer span ${answer.span.start}-${answer.span.end} of ${q.where} is not inside one passage`);
+          if (!new AnswerMatcher([answer.text]).matchesTokens(tokensOf(ci, chunks[ci]))) {
+            summary.count(ANSWER.notDprMatch);
+            q.drops.push(ANSWER.notDprMatch);
+            continue;
+          }
+          summary.count(ANSWER.kept);
+          if (!texts.includes(answer.text)) texts.push(answer.text);
+          if (!positives.includes(ci)) positives.push(ci);
+        }
+        if (texts.length === 0) {
+          const reasons = [...new Set(q.drops)];
+          summary.skip(`no usable answer: ${reasons.length === 1 ? reasons[0].replace(/^answers dropped: /, '') : 'mixed reasons'}`, q.where);
+          continue;
+        }
+        await sink.record({
+          dataset,
+          question: q.question,
+          answers: texts,
+          positive_ctxs: positives.map((i) => ({ ...ctxs[i] })),
+          negative_ctxs: [],
+          hard_negative_ctxs: [],
+          id: q.id,
+        });
+        summary.converted++;
+      }
+    }
+  }
+  progress.finish();
+  summary.count('passages written', passageCount);
+  summary.count('chunk boundaries moved to keep an answer whole', boundariesMoved);
+  return summary;
+}
+
+/**
+ * Checks one answer against its context. Returns the answer's text and (possibly corrected)
+ * start, or the reason it is dropped; wrong JSON types throw.
+ */
+function locateAnswer(
+  answer: unknown,
+  context: string,
+  path: string,
+  window: number,
+  fail: (path: string, problem: string) => InputError,
+): { text: string; start: number; corrected: boolean } | AnswerDrop {
+  if (!isObj(answer)) throw fail(path, 'expected an object {text, answer_start}');
+  const { text, answer_start: start } = answer;
+  if (typeof text !== 'string') throw fail(`${path}.text`, 'expected a string');
+  if (start !== undefined && start !== null && typeof start !== 'number') throw fail(`${path}.answer_start`, 'expected an integer character offset');
+  if (isEmptyAnswer(text)) return ANSWER.empty;
+  if (start === undefined || start === null) return ANSWER.startMissing;
+  if (!Number.isInteger(start)) return ANSWER.startNotInteger;
+  if (start < 0 || start >= context.length) return ANSWER.startOutOfRange;
+  if (context.startsWith(text, start)) return { text, start, corrected: false };
+  // Nearest occurrence within the window; on a tie, the earlier one.
+  for (let d = 1; d <= window; d++) {
+    for (const at of [start - d, start + d]) {
+      if (at >= 0 && context.startsWith(text, at)) return { text, start: at, corrected: true };
+    }
+  }
+  return ANSWER.notAtStart;
+}
+
+function plausibleTexts(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  const texts: string[] = [];
+  for (const a of value) if (isObj(a) && typeof a.text === 'string' && !texts.includes(a.text)) texts.push(a.text);
+  return texts;
+}
+
+/** v2 when the file says so, or when any question carries `is_impossible` (the PT file has no version key). */
+function isSquad2(root: Record<string, unknown>): boolean {
+  if (typeof root.version === 'string') return /^v?2/.test(root.version);
+  for (const article of root.data as unknown[]) {
+    if (!isObj(article) || !Array.isArray(article.paragraphs)) continue;
+    for (const p of article.paragraphs) {
+      if (isObj(p) && Array.isArray(p.qas) && p.qas.some((q) => isObj(q) && 'is_impossible' in q)) return true;
+    }
+  }
+  return false;
+}
+
+function countQuestions(articles: unknown[]): number {
+  let n = 0;
+  for (const a of articles) {
+    if (!isObj(a) || !Array.isArray(a.paragraphs)) continue;
+    for (const p of a.paragraphs) if (isObj(p) && Array.isArray(p.qas)) n += p.qas.length;
+  }
+  return n;
+}

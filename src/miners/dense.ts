@@ -1,0 +1,165 @@
+/**
+ * Dense hard-negative mining: search each question with the stage-1 query encoder over the
+ * stage-1 passage embeddings, and keep as hard negatives the passages the model confuses with
+ * the answer, after the same filters as BM25 mining (positives, DPR has_answer) plus the rank
+ * window (`skipTop`) and the score margin (`maxScoreRatio` × the gold positive's score).
+ *
+ * Input: DPR records (JSON array or JSONL) with positive_ctxs; a corpus; an embeddings dir.
+ * Output: the same records with `hard_negative_ctxs` replaced by the dense negatives (or appended
+ * to the existing ones with `keepExisting`), each with its dense score; records that cannot be
+ * mined (no positive, no usable answer, empty question) are skipped with a counted reason.
+ * Options: depth, skipTop, negatives, maxScoreRatio, strategy, seed, matchMode, checkTitle.
+ *
+ * Example: dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \
+ *            --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json
+ *
+ * Memory: the index, the hits (questions × depth × 8 bytes) and the retrieved passages' text.
+ * Records are streamed twice rather than held.
+ */
+import { openRecordWriter } from '../io/records.ts';
+import { readDprRecords } from '../io/records.ts';
+import { AnswerMatcher, isEmptyAnswer } from '../text/answer.ts';
+import type { Ctx, DprRecord, Encoder, MatchMode } from '../types.ts';
+import { deriveSeed, seededRandom } from '../util/random.ts';
+import { Summary } from '../util/summary.ts';
+import { Progress } from '../util/progress.ts';
+import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
+import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
+import type { VectorIndexOptions } from '../search/vector/index.ts';
+
+export interface DenseMiningOptions {
+  examples: string;
+  corpus: string;
+  embeddings: string;
+  out: string;
+  queryEncoder: Encoder;
+  /** Hits retrieved per question before filtering. */
+  depth: number;
+  /** Negatives kept per question. */
+  negatives: number;
+  /** Ranks 0..skipTop-1 are never negatives (likely false negatives). */
+  skipTop: number;
+  /** Drop hits scoring above ratio × the gold positive's score. */
+  maxScoreRatio?: number;
+  strategy: SamplingStrategy;
+  seed: number;
+  matchMode: MatchMode;
+  checkTitle: boolean;
+  keepExisting: boolean;
+  index: VectorIndexOptions;
+  /** Questions per encode + search call. */
+  queryBatch?: number;
+  log(message: string): void;
+}
+
+export interface DenseMiningResult {
+  summary: Summary;
+  /** What each filter removed, summed over questions. */
+  counts: FilterCounts;
+  /** The search that served the queries. */
+  searchBackend: string;
+}
+
+/** Why a record cannot be mined, or undefined when it can. */
+export function unmineableReason(r: DprRecord): string | undefined {
+  if (r.question.trim() === '') return 'empty question';
+  if (r.positive_ctxs.length === 0) return 'no positive_ctxs';
+  if (r.answers.filter((a) => !isEmptyAnswer(a)).length === 0) return 'no usable answer (empty answers would match every passage)';
+  return undefined;
+}
+
+/**
+ * Mines dense hard negatives and writes the records to `opts.out`.
+ * @example
+ * const { summary, counts } = await mineDense({ examples: 'train.json', corpus: 'corpus.jsonl',
+ *   embeddings: 'emb/', out: 'train.densehn.json', queryEncoder, depth: 200, negatives: 30,
+ *   skipTop: 3, strategy: 'top', seed: 7, matchMode: 'string', checkTitle: false,
+ *   keepExisting: false, index: { kind: 'flat' }, log: console.error });
+ */
+export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningResult> {
+  const summary = new Summary('mine.dense', [opts.examples, opts.corpus, opts.embeddings]);
+
+  // Pass 1: the questions and gold positives of the mineable records.
+  const questions: string[] = [];
+  const goldIds: string[] = [];
+  for await (const { record, where } of readDprRecords(opts.examples)) {
+    summary.read++;
+    const reason = unmineableReason(record);
+    if (reason) {
+      summary.skip(reason, where);
+      continue;
+    }
+    questions.push(record.question);
+    goldIds.push(record.positive_ctxs[0].passage_id);
+  }
+
+  const needGold = opts.maxScoreRatio !== undefined ? new Set(goldIds) : undefined;
+  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold);
+  opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
+  const depth = Math.min(opts.depth, index.size);
+  const { hits, queryVectors } = await searchQuestions(questions, opts.queryEncoder, index, depth, opts.queryBatch);
+
+  const wanted = new Set<string>();
+  for (const row of hits.ids) if (row >= 0) wanted.add(rowIds[row]);
+  const passages = await fetchPassages(opts.corpus, wanted);
+
+  // Pass 2: filter, sample and write, record by record.
+  const dim = opts.queryEncoder.dim;
+  const counts = emptyCounts();
+  const writer = await openRecordWriter(opts.out);
+  const progress = new Progress('mine dense', { total: questions.length, unit: 'questions' });
+  let q = 0;
+  let short = 0;
+  let noGoldVector = 0;
+  try {
+    for await (const { record } of readDprRecords(opts.examples)) {
+      if (unmineableReason(record)) continue;
+      const ranked: Hit[] = [];
+      for (let r = 0; r < depth; r++) {
+        const row = hits.ids[q * depth + r];
+        if (row < 0) break;
+        ranked.push({ passage: passages.get(rowIds[row])!, score: hits.scores[q * depth + r], rank: r });
+      }
+      let maxScore: number | undefined;
+      if (opts.maxScoreRatio !== undefined) {
+        const gold = captured.get(goldIds[q]);
+        if (gold) maxScore = opts.maxScoreRatio * dot(queryVectors.subarray(q * dim, (q + 1) * dim), gold);
+        else noGoldVector++;
+      }
+      const { negatives, counts: one } = selectNegatives(ranked, {
+        matcher: new AnswerMatcher(record.answers, opts.matchMode),
+        checkTitle: opts.checkTitle,
+        positiveIds: new Set(record.positive_ctxs.map((c) => c.passage_id)),
+        positiveTexts: new Set(record.positive_ctxs.map((c) => normalizeForDedup(c.text))),
+        count: opts.negatives,
+        strategy: opts.strategy,
+        skipTop: opts.skipTop,
+        maxScore,
+        rng: seededRandom(deriveSeed(opts.seed, 'mine.dense', q)),
+      });
+      addCounts(counts, one);
+      if (negatives.length < opts.negatives) short++;
+      const dense: Ctx[] = negatives.map((h) => ({ title: h.passage.title, text: h.passage.text, score: h.score, passage_id: h.passage.passage_id }));
+      const hard = opts.keepExisting ? mergeNegatives(record.hard_negative_ctxs, dense) : dense;
+      await writer.write({ ...record, hard_negative_ctxs: hard });
+      summary.converted++;
+      progress.tick();
+      q++;
+    }
+    await writer.close();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  progress.finish();
+  for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
+  summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
+  if (opts.maxScoreRatio !== undefined) summary.count('questions without a gold positive embedding (no margin applied)', noGoldVector);
+  return { summary, counts, searchBackend: index.description };
+}
+
+// Existing (e.g. BM25) negatives first, then dense ones not already there.
+function mergeNegatives(existing: readonly Ctx[], dense: readonly Ctx[]): Ctx[] {
+  const ids = new Set(existing.map((c) => c.passage_id));
+  return [...existing, ...dense.filter((c) => !ids.has(c.passage_id))];
+}

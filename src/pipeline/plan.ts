@@ -1,0 +1,409 @@
+/**
+ * From a checked pipeline file to a runnable plan: each step's options resolved with its
+ * command's own declaration (`resolveOptions`, the one used by the CLI), `${params.x}` and
+ * `${steps.S.outputs.KEY}` substituted, input paths resolved and fenced in, outputs placed in
+ * the workdir, seeds derived, and the steps put in dependency order (cycles reported).
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
+import { parse as parseYamlScalar } from 'yaml';
+import { commands as defaultCommands } from '../commands/index.ts';
+import { camel, kebab, resolveOptions, type CommandSpec, type OptionSpec } from '../options.ts';
+import { UsageError } from '../util/errors.ts';
+import { deriveSeed } from '../util/random.ts';
+import { Issues, type Loc, type PipelineSpec } from './schema.ts';
+
+/** One path an input option points at; `fromStep` is set when it is another step's output. */
+export interface InputPath {
+  abs: string;
+  fromStep?: string;
+  fromOutput?: string;
+}
+
+export interface InputBinding {
+  /** Option key, kebab-case as in the YAML. */
+  key: string;
+  paths: InputPath[];
+}
+
+export interface OutputBinding {
+  key: string;
+  /** Path relative to the workdir, `/`-separated. */
+  rel: string;
+  abs: string;
+}
+
+export interface PlannedStep {
+  name: string;
+  uses: string;
+  command: CommandSpec<any>;
+  description?: string;
+  loc: Loc;
+  seed: number;
+  /** The command's options (camelCase keys), with final absolute input and output paths. */
+  options: Record<string, unknown>;
+  /** Options that are neither inputs nor outputs (kebab keys, sorted): part of the cache key. */
+  params: Record<string, unknown>;
+  inputs: InputBinding[];
+  outputs: OutputBinding[];
+  /** Steps whose outputs this one reads, in file order. */
+  deps: string[];
+}
+
+export interface Plan {
+  spec: PipelineSpec;
+  workdir: string;
+  /** Inputs must lie under this directory unless the pipeline says `allow-outside: true`. */
+  root: string;
+  /** In dependency order (file order among independent steps). */
+  steps: PlannedStep[];
+}
+
+export interface PlanOptions {
+  /** The commands steps may use; default: every dprep command. */
+  commands?: readonly CommandSpec<any>[];
+  /** `step.key=value` or `params.name=value`, applied before anything is resolved. */
+  overrides?: readonly string[];
+  /** Overrides the pipeline's workdir (resolved from the current directory). */
+  workdir?: string;
+  /** Report input files that do not exist (default true; `dag` turns it off). */
+  checkInputsExist?: boolean;
+}
+
+/** Commands that drive pipelines; a step may not use them (no pipelines inside pipelines). */
+const PIPELINE_COMMANDS = new Set(['run', 'dag', 'status', 'validate']);
+/** Workdir entries the runner keeps for itself. */
+export const RESERVED_OUTPUTS = ['.dprep', 'runs', 'dprep.lock.yaml'];
+
+/**
+ * Resolves a pipeline into a plan, reporting every problem at once (PipelineError).
+ * @example const plan = planPipeline(await readPipelineFile('p.yaml'), { overrides: ['train.lr=3e-5'] });
+ */
+export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
+  const registry = opts.commands ?? defaultCommands;
+  const issues = new Issues(spec.shown);
+  const at = (loc: Loc) => `${issues.file}:${loc.line}:${loc.col}`;
+
+  const root = resolve(spec.dir, spec.root?.value ?? '.');
+  const inside = (path: string, dir: string) => {
+    const rel = relative(dir, path);
+    return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+  };
+  const realInside = (path: string, dir: string) => {
+    // Symlinks must not smuggle a path out of the fence either.
+    const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+    return inside(path, dir) && inside(real(path), real(dir));
+  };
+
+  let workdir: string;
+  if (opts.workdir) workdir = resolve(opts.workdir);
+  else if (spec.workdir) {
+    workdir = resolve(spec.dir, spec.workdir.value);
+    if (!spec.allowOutside && !inside(workdir, root)) issues.add(spec.workdir.loc, `workdir "${spec.workdir.value}" is outside ${root}; set allow-outside: true to allow it`);
+  } else workdir = resolve(spec.dir, '.dprep', spec.name);
+
+  // --set overrides: params.x=v changes a param, step.key=v an option of a step.
+  const params = new Map(spec.params);
+  const stepWith = new Map(spec.steps.map((s) => [s.name, new Map(s.with)]));
+  for (const o of opts.overrides ?? []) {
+    const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(o);
+    if (!m) {
+      issues.add(undefined, `--set ${o}: expected STEP.OPTION=VALUE or params.NAME=VALUE`);
+      continue;
+    }
+    const [, target, key, value] = m;
+    const loc = { line: 0, col: 0 };
+    if (target === 'params') {
+      if (!params.has(key)) issues.add(undefined, `--set ${o}: no param "${key}"; params: ${[...params.keys()].join(', ') || '(none)'}`);
+      else params.set(key, { value: parseYamlScalar(value) ?? value, loc });
+    } else if (!stepWith.has(target)) {
+      issues.add(undefined, `--set ${o}: no step "${target}"; steps: ${[...stepWith.keys()].join(', ')}`);
+    } else stepWith.get(target)!.set(key, { value, loc });
+  }
+
+  // Output paths first: references to them may come before the producing step in the file.
+  const outputsByStep = new Map<string, Map<string, OutputBinding>>();
+  const commandByStep = new Map<string, CommandSpec<any>>();
+  for (const step of spec.steps) {
+    const cmd = registry.find((c) => c.id === step.uses.value);
+    if (!cmd || PIPELINE_COMMANDS.has(cmd.id)) {
+      const usable = registry.filter((c) => !PIPELINE_COMMANDS.has(c.id)).map((c) => c.id);
+      issues.add(step.uses.loc, `steps.${step.name}.uses: unknown command "${step.uses.value}"; allowed: ${usable.join(', ')}`);
+      continue;
+    }
+    commandByStep.set(step.name, cmd);
+    const outs = new Map<string, OutputBinding>();
+    for (const [rawKey, entry] of stepWith.get(step.name)!) {
+      const opt = cmd.options[camel(rawKey)] as OptionSpec | undefined;
+      if (opt?.role !== 'output') continue;
+      const loc = entry.loc.line ? entry.loc : undefined;
+      const value = substituteParams(entry.value, params, (msg) => issues.add(loc, `steps.${step.name}.with.${rawKey}: ${msg}`));
+      if (typeof value !== 'string' || value.includes('${')) {
+        issues.add(loc, `steps.${step.name}.with.${rawKey}: an output is a path relative to the workdir; got ${JSON.stringify(entry.value)}`);
+        continue;
+      }
+      const rel = posix.normalize(value.replaceAll('\\', '/')).replace(/\/+$/, '');
+      if (isAbsolute(value) || rel === '.' || rel === '..' || rel.startsWith('../')) {
+        issues.add(loc, `steps.${step.name}.with.${rawKey}: output "${value}" must be a relative path inside the workdir`);
+        continue;
+      }
+      if (RESERVED_OUTPUTS.includes(rel.split('/')[0])) {
+        issues.add(loc, `steps.${step.name}.with.${rawKey}: output "${value}" is reserved for the runner (${RESERVED_OUTPUTS.join(', ')})`);
+        continue;
+      }
+      outs.set(kebab(camel(rawKey)), { key: kebab(camel(rawKey)), rel, abs: resolve(workdir, rel) });
+    }
+    outputsByStep.set(step.name, outs);
+  }
+
+  // Two steps writing the same path, or one inside another's output directory, would clobber each other.
+  const allOutputs = [...outputsByStep].flatMap(([name, outs]) => [...outs.values()].map((o) => ({ name, o })));
+  for (let i = 0; i < allOutputs.length; i++) {
+    for (let j = i + 1; j < allOutputs.length; j++) {
+      const [a, b] = [allOutputs[i], allOutputs[j]];
+      if (a.o.rel === b.o.rel || a.o.rel.startsWith(b.o.rel + '/') || b.o.rel.startsWith(a.o.rel + '/')) {
+        const loc = stepWith.get(b.name)!.get(b.o.key)?.loc ?? spec.steps.find((s) => s.name === b.name)!.loc;
+        issues.add(loc, `steps.${b.name}.with.${b.o.key}: output "${b.o.rel}" overlaps output "${a.o.rel}" of step ${a.name}`);
+      }
+    }
+  }
+
+  const planned: PlannedStep[] = [];
+  for (const step of spec.steps) {
+    const cmd = commandByStep.get(step.name);
+    if (!cmd) continue;
+    const where = (loc: Loc) => `${at(loc)}: steps.${step.name}.with`;
+    const raw: Record<string, unknown> = {};
+    const inputs: InputBinding[] = [];
+    const deps: string[] = [];
+    let ok = true;
+    const allowed = Object.keys(cmd.options).map(kebab);
+    for (const [rawKey, entry] of stepWith.get(step.name)!) {
+      const key = camel(rawKey);
+      const opt = cmd.options[key] as OptionSpec | undefined;
+      const loc = entry.loc;
+      if (!opt) {
+        issues.add(loc.line ? loc : undefined, `steps.${step.name}.with: unknown option "${rawKey}" for ${cmd.id}; allowed: ${allowed.join(', ')}`);
+        ok = false;
+        continue;
+      }
+      let optionOk = true;
+      const fail = (msg: string) => {
+        issues.add(loc.line ? loc : undefined, `steps.${step.name}.with.${rawKey}: ${msg}`);
+        ok = optionOk = false;
+      };
+      if (opt.role === 'output') {
+        const out = outputsByStep.get(step.name)?.get(kebab(key));
+        if (out) raw[key] = out.abs;
+        else ok = false;
+        continue;
+      }
+      const refs: InputPath[][] = [];
+      const substitute = (v: unknown): unknown => {
+        const mine: InputPath[] = [];
+        refs.push(mine);
+        return substituteAll(v, params, outputsByStep, (msg) => fail(msg), opt.role === 'input', mine, step.name);
+      };
+      const value = Array.isArray(entry.value) ? entry.value.map(substitute) : substitute(entry.value);
+      if (!optionOk) continue;
+      try {
+        // Coerce this one option now, so a wrong type is reported at its own line.
+        raw[key] = resolveOptions({ [key]: opt }, { [key]: value }, where(loc))[key];
+      } catch (err) {
+        if (err instanceof UsageError) {
+          issues.list.push(loc.line ? err.message : `${issues.file}: --set ${step.name}.${rawKey}: ${err.message.replace(/^.*?: option /, 'option ')}`);
+          ok = false;
+          continue;
+        }
+        throw err;
+      }
+      if (opt.role === 'input') {
+        const items = Array.isArray(raw[key]) ? (raw[key] as string[]) : [raw[key] as string];
+        const paths: InputPath[] = [];
+        items.forEach((item) => {
+          const fromRef = refs.flat().find((r) => item === r.abs || item.startsWith(r.abs + sep));
+          if (fromRef) {
+            paths.push({ ...fromRef, abs: item });
+            if (!deps.includes(fromRef.fromStep!)) deps.push(fromRef.fromStep!);
+            return;
+          }
+          const abs = resolve(spec.dir, item);
+          if (!spec.allowOutside && !realInside(abs, root)) {
+            fail(`input "${item}" is outside ${root}; widen "root:" or set allow-outside: true`);
+            return;
+          }
+          if (opts.checkInputsExist !== false && !existsSync(abs)) {
+            fail(`input file not found: ${abs}`);
+            return;
+          }
+          paths.push({ abs });
+        });
+        raw[key] = Array.isArray(raw[key]) ? paths.map((p) => p.abs) : paths[0]?.abs;
+        inputs.push({ key: kebab(key), paths });
+      }
+    }
+    if (!ok) continue;
+    const seed = deriveSeed(spec.seed, step.name);
+    if ('seed' in cmd.options && raw.seed === undefined) raw.seed = seed;
+    let options: Record<string, unknown>;
+    try {
+      options = resolveOptions(cmd.options, raw, `${at(step.loc)}: steps.${step.name} (${cmd.id})`) as Record<string, unknown>;
+    } catch (err) {
+      if (err instanceof UsageError) {
+        issues.list.push(err.message);
+        continue;
+      }
+      throw err;
+    }
+    const stepParams: Record<string, unknown> = {};
+    for (const key of Object.keys(options).sort()) {
+      const role = (cmd.options[key] as OptionSpec).role;
+      if (role !== 'input' && role !== 'output' && options[key] !== undefined) stepParams[kebab(key)] = options[key];
+    }
+    planned.push({
+      name: step.name,
+      uses: cmd.id,
+      command: cmd,
+      description: step.description,
+      loc: step.loc,
+      seed: typeof options.seed === 'number' ? options.seed : seed,
+      options,
+      params: stepParams,
+      inputs,
+      outputs: [...(outputsByStep.get(step.name)?.values() ?? [])],
+      deps,
+    });
+  }
+  issues.throwIfAny();
+
+  const ordered = topoOrder(planned, issues, spec.steps.map((s) => s.name));
+  issues.throwIfAny();
+  return { spec, workdir, root, steps: ordered };
+}
+
+/** Replaces `${params.x}` (typed when it is the whole value); other references are errors here. */
+function substituteParams(value: unknown, params: Map<string, { value: unknown }>, fail: (msg: string) => void): unknown {
+  return substituteAll(value, params, new Map(), fail, false, [], '');
+}
+
+/**
+ * Substitutes references in one scalar. `${params.x}` alone keeps x's type; inside text it is
+ * stringified. `${steps.S.outputs.KEY}` becomes S's output path (input options only); `$${` is a literal `${`.
+ */
+function substituteAll(
+  value: unknown,
+  params: Map<string, { value: unknown }>,
+  outputs: Map<string, Map<string, OutputBinding>>,
+  fail: (msg: string) => void,
+  isInput: boolean,
+  refs: InputPath[],
+  self: string,
+): unknown {
+  if (typeof value !== 'string' || !value.includes('${')) return value;
+  const whole = /^\$\{params\.([^}]+)\}$/.exec(value);
+  if (whole) {
+    const p = params.get(whole[1]);
+    if (p) return p.value;
+  }
+  let failed = false;
+  const out = value.replace(/\$\$\{|\$\{([^}]*)\}/g, (match, expr: string | undefined) => {
+    if (match === '$${') return '${';
+    const parts = expr!.split('.');
+    if (parts[0] === 'params' && parts.length === 2) {
+      const p = params.get(parts[1]);
+      if (p) return String(p.value);
+      fail(`unknown param "${parts[1]}" in ${match}; params: ${[...params.keys()].join(', ') || '(none)'}`);
+    } else if (parts[0] === 'steps' && parts.length === 4 && parts[2] === 'outputs') {
+      const [, stepName, , key] = parts;
+      const outs = outputs.get(stepName);
+      if (!isInput) fail(`${match}: step outputs can only be given to input options`);
+      else if (stepName === self) fail(`${match}: a step cannot read its own output`);
+      else if (!outs) fail(`${match}: no step "${stepName}" (or it has errors); steps: ${[...outputs.keys()].join(', ')}`);
+      else {
+        const out = outs.get(kebab(camel(key)));
+        if (out) {
+          refs.push({ abs: out.abs, fromStep: stepName, fromOutput: out.key });
+          return out.abs;
+        }
+        fail(`${match}: step ${stepName} has no output "${key}"; its outputs: ${[...outs.keys()].join(', ') || '(none)'}`);
+      }
+    } else fail(`unknown reference ${match}; use \${params.NAME} or \${steps.STEP.outputs.OPTION} ($\${ for a literal)`);
+    failed = true;
+    return match;
+  });
+  return failed ? value : out;
+}
+
+/** Kahn's algorithm, taking file order among ready steps; a cycle is reported as a path. */
+function topoOrder(steps: PlannedStep[], issues: Issues, fileOrder: string[]): PlannedStep[] {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const done = new Set<string>();
+  const out: PlannedStep[] = [];
+  while (out.length < steps.length) {
+    const next = fileOrder.map((n) => byName.get(n)).find((s) => s && !done.has(s.name) && s.deps.every((d) => done.has(d)));
+    if (!next) break;
+    done.add(next.name);
+    out.push(next);
+  }
+  if (out.length < steps.length) {
+    const left = steps.filter((s) => !done.has(s.name));
+    const cycle = findCycle(left, byName);
+    const first = byName.get(cycle[0])!;
+    issues.add(first.loc, `steps form a cycle: ${cycle.join(' → ')}`);
+  }
+  return out;
+}
+
+function findCycle(left: PlannedStep[], byName: Map<string, PlannedStep>): string[] {
+  const path: string[] = [];
+  const onPath = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (name: string): string[] | undefined => {
+    if (onPath.has(name)) return [...path.slice(path.indexOf(name)), name];
+    if (seen.has(name)) return undefined;
+    seen.add(name);
+    onPath.add(name);
+    path.push(name);
+    for (const d of byName.get(name)?.deps ?? []) {
+      const c = visit(d);
+      if (c) return c;
+    }
+    path.pop();
+    onPath.delete(name);
+    return undefined;
+  };
+  for (const s of left) {
+    const c = visit(s.name);
+    // deps point upstream; show the cycle in data-flow order
+    if (c) return c.reverse();
+  }
+  return left.map((s) => s.name);
+}
+
+/** Steps downstream of `name` (those that read its outputs, transitively), including itself. */
+export function downstreamOf(plan: Plan, name: string): Set<string> {
+  const out = new Set([name]);
+  for (const s of plan.steps) if (s.deps.some((d) => out.has(d))) out.add(s.name);
+  return out;
+}
+
+/** Steps `name` needs (transitively), including itself. */
+export function upstreamOf(plan: Plan, name: string): Set<string> {
+  const out = new Set([name]);
+  for (const s of [...plan.steps].reverse()) if (out.has(s.name)) s.deps.forEach((d) => out.add(d));
+  return out;
+}
+
+/**
+ * Re-joins `--set` values that the list option split at commas: an item that does not start
+ * a new `NAME.KEY=` belongs to the previous one.
+ * @example joinOverrides(['bm25.fields=title', 'text', 'params.x=1']) // ['bm25.fields=title,text', 'params.x=1']
+ */
+export function joinOverrides(items: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const item of items) {
+    if (out.length && !/^[^.=]+\.[^=]+=/.test(item)) out[out.length - 1] += ',' + item;
+    else out.push(item);
+  }
+  return out;
+}

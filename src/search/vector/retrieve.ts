@@ -1,0 +1,136 @@
+/**
+ * The steps dense mining and dense evaluation share: load embeddings into an index, encode and
+ * search questions in batches, and fetch the text of just the passages that were retrieved.
+ */
+import { readCorpus } from '../../io/corpus.ts';
+import { readEmbeddingShards, readEmbeddingsManifest } from '../../io/embeddings.ts';
+import type { Encoder, Passage } from '../../types.ts';
+import { InputError } from '../../util/errors.ts';
+import { Progress } from '../../util/progress.ts';
+import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from './index.ts';
+import type { TopK } from './exact.ts';
+
+export interface LoadedIndex {
+  index: VectorIndex;
+  /** Passage id of each index row. */
+  rowIds: string[];
+  /** Vectors of the ids asked for in `capture` (e.g. positives, for the score margin). */
+  captured: Map<string, Float32Array>;
+}
+
+/**
+ * Builds an index from an embeddings directory, shard by shard.
+ * @example const { index, rowIds } = await loadEmbeddingsIndex('emb/', { kind: 'flat' });
+ */
+export async function loadEmbeddingsIndex(dir: string, indexOpts: VectorIndexOptions = {}, capture?: ReadonlySet<string>): Promise<LoadedIndex> {
+  const manifest = await readEmbeddingsManifest(dir);
+  const index = createVectorIndex(manifest.dim, { ...indexOpts, capacity: manifest.count });
+  const rowIds: string[] = [];
+  const captured = new Map<string, Float32Array>();
+  const progress = new Progress('index', { total: manifest.count, unit: 'vectors' });
+  for await (const shard of readEmbeddingShards(dir)) {
+    index.add(shard.vectors);
+    for (let i = 0; i < shard.ids.length; i++) {
+      rowIds.push(shard.ids[i]);
+      if (capture?.has(shard.ids[i])) captured.set(shard.ids[i], shard.vectors.slice(i * manifest.dim, (i + 1) * manifest.dim));
+    }
+    progress.tick(shard.ids.length);
+  }
+  progress.finish();
+  return { index, rowIds, captured };
+}
+
+/** Encodes a corpus straight into an index (no shards), for evaluating small corpora. */
+export async function indexCorpus(passages: AsyncIterable<Passage>, encoder: Encoder, indexOpts: VectorIndexOptions = {}, batchSize = 256): Promise<{ index: VectorIndex; rowIds: string[] }> {
+  const index = createVectorIndex(encoder.dim, indexOpts);
+  const rowIds: string[] = [];
+  const progress = new Progress('encode corpus', { unit: 'passages' });
+  let batch: Passage[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    index.add(await encoder.encode(batch.map((p) => ({ text: p.text, title: p.title })))); // [batch, dim]
+    for (const p of batch) rowIds.push(p.passage_id);
+    progress.tick(batch.length);
+    batch = [];
+  };
+  for await (const p of passages) {
+    batch.push(p);
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  progress.finish();
+  return { index, rowIds };
+}
+
+/**
+ * Encodes questions in batches and searches each batch; returns all hits and the query vectors.
+ * @example const { hits } = await searchQuestions(['who wrote x?'], queryEncoder, index, 100);
+ */
+export async function searchQuestions(
+  questions: readonly string[],
+  encoder: Encoder,
+  index: VectorIndex,
+  k: number,
+  batchSize = 256,
+): Promise<{ hits: TopK; queryVectors: Float32Array }> {
+  const nq = questions.length;
+  const dim = encoder.dim;
+  if (dim !== index.dim) throw new Error(`the query encoder gives ${dim}-d vectors but the passage embeddings are ${index.dim}-d`);
+  const ids = new Int32Array(nq * k);
+  const scores = new Float32Array(nq * k);
+  const queryVectors = new Float32Array(nq * dim);
+  const progress = new Progress('search', { total: nq, unit: 'questions' });
+  for (let start = 0; start < nq; start += batchSize) {
+    const batch = questions.slice(start, start + batchSize);
+    const vectors = await encoder.encode(batch.map((text) => ({ text }))); // [batch, dim]
+    queryVectors.set(vectors, start * dim);
+    const hits = await index.search(vectors, k); // ids/scores: [batch, k]
+    ids.set(hits.ids, start * k);
+    scores.set(hits.scores, start * k);
+    progress.tick(batch.length);
+  }
+  progress.finish();
+  return { hits: { nq, k, ids, scores }, queryVectors };
+}
+
+/**
+ * Streams the corpus once and keeps only the passages whose ids are wanted; a wanted id missing
+ * from the corpus means embeddings and corpus do not belong together, which stops with an error.
+ */
+export async function fetchPassages(corpusFile: string, wanted: ReadonlySet<string>): Promise<Map<string, Passage>> {
+  const found = new Map<string, Passage>();
+  const progress = new Progress('read corpus', { unit: 'passages' });
+  for await (const p of readCorpus(corpusFile)) {
+    if (wanted.has(p.passage_id)) found.set(p.passage_id, p);
+    progress.tick();
+  }
+  progress.finish();
+  if (found.size < wanted.size) {
+    const missing = [...wanted].filter((id) => !found.has(id));
+    throw new InputError(corpusFile, undefined, 'passage_id', `${missing.length} retrieved passage(s) are not in this corpus (e.g. "${missing[0]}"): were the embeddings made from another corpus?`);
+  }
+  return found;
+}
+
+/** Inner product of two equal-length vectors (a query and a passage). */
+export function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/**
+ * Loads a trained encoder through the trainer (imported on demand: it pulls in tfjs).
+ * A directory holding `query_encoder/` and `passage_encoder/` gives the one for `role`;
+ * any other directory is a shared encoder.
+ */
+export async function openEncoder(dir: string, role: 'query' | 'passage', opts: { maxLength?: number; batchSize?: number } = {}): Promise<Encoder> {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const sub = join(dir, `${role}_encoder`);
+  const modelDir = existsSync(join(sub, 'config.json')) ? sub : dir;
+  const mod = (await import(new URL('../../trainer/encoder.ts', import.meta.url).href)) as {
+    loadEncoder(dir: string, opts: { maxLength?: number; batchSize?: number; role?: 'query' | 'passage' }): Promise<Encoder>;
+  };
+  return mod.loadEncoder(modelDir, { ...opts, role });
+}

@@ -1,0 +1,81 @@
+/**
+ * `loadEncoder`: a query or passage encoder from a Hugging Face model dir, as dprep's `Encoder`.
+ */
+import type { Encoder, EncodeInput } from '../types.ts';
+import { loadTf, type BackendChoice } from './backend.ts';
+import { BertModel, type Pooling } from './bert.ts';
+import { readModelDir } from './checkpoint.ts';
+import { loadTokenizer, padBatch } from './tokenizer.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Written by `dprep train` into each encoder dir: how it embeds, so every reader embeds the same way. */
+export const ENCODER_SETTINGS_FILE = 'dprep_encoder.json';
+
+export interface EncoderSettings {
+  pooling: Pooling;
+  normalize: boolean;
+  /** Passages were encoded as `[CLS] title [SEP] text [SEP]`; false: titles are ignored. */
+  embed_title: boolean;
+  max_length: number;
+}
+
+/** The training-time settings stored with an encoder (in `dir` or its `<role>_encoder/`), if any. */
+export function readEncoderSettings(dir: string, role?: 'query' | 'passage'): Partial<EncoderSettings> {
+  const candidates = [join(dir, ENCODER_SETTINGS_FILE), ...(role ? [join(dir, `${role}_encoder`, ENCODER_SETTINGS_FILE)] : [])];
+  const file = candidates.find((f) => existsSync(f));
+  return file ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<EncoderSettings>) : {};
+}
+
+export interface LoadEncoderOptions {
+  backend?: BackendChoice;
+  /** Tokens per input, specials included (default 256). */
+  maxLength?: number;
+  /** Inputs per forward pass (default 32). */
+  batchSize?: number;
+  pooling?: Pooling;
+  normalize?: boolean;
+  /** Which encoder of a DPR checkpoint holding both (default: query first). */
+  role?: 'query' | 'passage';
+}
+
+/**
+ * Loads a query or passage encoder from a HF model dir (config.json, model.safetensors, vocab.txt/tokenizer.json).
+ * @example
+ * const enc = await loadEncoder('runs/stage1/passage_encoder', { maxLength: 256 });
+ * const vecs = await enc.encode([{ title: 'Paris', text: 'Paris is the capital of France.' }]); // 1 × enc.dim
+ * enc.dispose();
+ */
+export async function loadEncoder(
+  dir: string,
+  opts: { backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu'; maxLength?: number; batchSize?: number; pooling?: 'cls' | 'mean'; normalize?: boolean; role?: 'query' | 'passage' } = {},
+): Promise<Encoder> {
+  const { tf } = await loadTf(opts.backend ?? 'auto');
+  const { config, tensors } = await readModelDir(dir, opts.role);
+  // Explicit options win; otherwise embed the way the encoder was trained.
+  const trained = readEncoderSettings(dir, opts.role);
+  const maxLength = Math.min(opts.maxLength ?? trained.max_length ?? 256, config.max_position_embeddings);
+  const tokenizer = await loadTokenizer(dir, maxLength);
+  const model = new BertModel(tf, config, tensors, `encoder-${dir}`);
+  const batchSize = opts.batchSize ?? 32;
+  const pooling = opts.pooling ?? trained.pooling ?? 'cls';
+  const normalize = opts.normalize ?? trained.normalize ?? false;
+  const embedTitle = trained.embed_title ?? true;
+  return {
+    dim: config.hidden_size,
+    async encode(inputs: readonly EncodeInput[]): Promise<Float32Array> {
+      const out = new Float32Array(inputs.length * config.hidden_size);
+      for (let start = 0; start < inputs.length; start += batchSize) {
+        const slice = inputs.slice(start, start + batchSize);
+        const batch = padBatch(await tokenizer.encode(embedTitle ? slice : slice.map((x) => ({ text: x.text }))));
+        const vecs = tf.tidy(() => model.embed(batch, pooling, normalize));
+        out.set((await vecs.data()) as Float32Array, start * config.hidden_size);
+        vecs.dispose();
+      }
+      return out;
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+export type { LoadEncoderOptions as EncoderOptions };

@@ -1,0 +1,150 @@
+/**
+ * Kernels dprep registers on tfjs backends so that training is fast there.
+ *
+ * UnsortedSegmentSum in plain JS for the wasm and cpu backends. It is the gradient of gather,
+ * i.e. the embedding-table gradient: a scatter-add of `[n, ...]` rows into `[numSegments, ...]`.
+ * wasm has no such kernel; cpu has one built from per-segment ops that took 104 s for an
+ * 8000x128 table here. A single pass over the rows is O(n · rowSize).
+ */
+import type { TF } from './backend.ts';
+
+interface TensorInfoLike {
+  dataId: object;
+  shape: number[];
+  dtype: string;
+}
+
+type Values = Float32Array | Int32Array;
+
+/** Backend-specific access to tensor values and output allocation. */
+interface Access {
+  read(backend: any, t: TensorInfoLike): Values;
+  /** Allocates a zeroed float32 output and returns it with a writable view. */
+  alloc(backend: any, shape: number[]): { info: TensorInfoLike; values: Float32Array };
+}
+
+const ACCESS: Record<'wasm' | 'cpu', Access> = {
+  wasm: {
+    read: (backend, t) => backend.typedArrayFromHeap(t),
+    alloc(backend, shape) {
+      const info = backend.makeOutput(shape, 'float32');
+      const values = backend.typedArrayFromHeap(info) as Float32Array;
+      values.fill(0);
+      return { info, values };
+    },
+  },
+  cpu: {
+    read: (backend, t) => backend.data.get(t.dataId).values,
+    alloc(backend, shape) {
+      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      return { info: backend.makeTensorInfo(shape, 'float32', values), values };
+    },
+  },
+};
+
+/**
+ * Adds row i of `x` (flattened after the segment-id dims) into row `segmentIds[i]` of the output.
+ * Ids outside [0, numSegments) are dropped, as TensorFlow does.
+ * @example scatterAddRows(new Float32Array([1,2,3,4]), new Int32Array([1,1]), 2, out) // out = [0,0,4,6]
+ */
+export function scatterAddRows(x: ArrayLike<number>, ids: ArrayLike<number>, rowSize: number, out: Float32Array): void {
+  const numSegments = out.length / rowSize;
+  for (let i = 0; i < ids.length; i++) {
+    const seg = ids[i];
+    if (seg < 0 || seg >= numSegments) continue;
+    const src = i * rowSize;
+    const dst = seg * rowSize;
+    for (let j = 0; j < rowSize; j++) out[dst + j] += x[src + j];
+  }
+}
+
+/** Registers the JS UnsortedSegmentSum for `backendName`, replacing a built-in one. */
+export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu'): void {
+  const access = ACCESS[backendName];
+  const existing = tf.getKernelsForBackend(backendName).some((k) => k.kernelName === 'UnsortedSegmentSum');
+  if (existing) tf.unregisterKernel('UnsortedSegmentSum', backendName);
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, segmentIds } = inputs as unknown as { x: TensorInfoLike; segmentIds: TensorInfoLike };
+      const numSegments = (attrs as { numSegments: number }).numSegments;
+      if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (dprep ${backendName} kernel): float32 only, got ${x.dtype}`);
+      const rowShape = x.shape.slice(segmentIds.shape.length);
+      const rowSize = rowShape.reduce((a, b) => a * b, 1);
+      // Allocate first: a wasm heap grow would detach views taken before it.
+      const out = access.alloc(backend, [numSegments, ...rowShape]);
+      scatterAddRows(access.read(backend, x), access.read(backend, segmentIds), rowSize, out.values);
+      return out.info as any;
+    },
+  });
+}
+
+/**
+ * BatchMatMul for wasm that always reaches XNNPACK. tfjs-wasm's kernel uses XNNPACK only for a
+ * single untransposed matrix pair and otherwise runs a naive blocked loop (~1 GFLOP/s here, vs ~20);
+ * backprop asks for transposed operands (dW = xᵀ·dy, dx = dy·Wᵀ) and attention is batched.
+ * This wrapper transposes operands explicitly (a cheap memory pass), folds a shared right-hand
+ * matrix into one tall product, and runs other batches one matrix pair at a time.
+ */
+export function registerWasmMatMul(tf: TF): void {
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  const transposeKernel = tf.getKernel('Transpose', 'wasm');
+  if (!original || !transposeKernel || (original as { dprep?: boolean }).dprep) return;
+  const fast = original.kernelFunc as (args: any) => TensorInfoLike;
+  const transpose = transposeKernel.kernelFunc as (args: any) => TensorInfoLike;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    dprep: true,
+    kernelFunc: ({ inputs, backend, attrs }: { inputs: any; backend: any; attrs: any }) => {
+      const wasm = backend as any;
+      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+      let { a, b } = inputs as unknown as { a: TensorInfoLike; b: TensorInfoLike };
+      const temps: TensorInfoLike[] = [];
+      const swapLast = (t: TensorInfoLike) => {
+        const perm = t.shape.map((_, i) => i);
+        perm[perm.length - 1] = perm.length - 2;
+        perm[perm.length - 2] = perm.length - 1;
+        const out = transpose({ inputs: { x: t }, backend, attrs: { perm } });
+        temps.push(out);
+        return out;
+      };
+      if (transposeA) a = swapLast(a);
+      if (transposeB) b = swapLast(b);
+      const M = a.shape[a.shape.length - 2];
+      const K = a.shape[a.shape.length - 1];
+      const N = b.shape[b.shape.length - 1];
+      const outer = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const batch = Math.max(batchA, batchB);
+      const plain = { transposeA: false, transposeB: false };
+      let out: TensorInfoLike;
+      if (batchB === 1) {
+        // One weight matrix for every row block: a single [batch·M, K] × [K, N] product.
+        out = fast({ inputs: { a: { ...a, shape: [1, batchA * M, K] }, b: { ...b, shape: [1, K, N] } }, backend, attrs: plain });
+      } else {
+        out = wasm.makeOutput([batch, M, N], 'float32');
+        const slice = (t: TensorInfoLike, i: number, rows: number, cols: number) => {
+          const part = wasm.makeOutput([1, rows, cols], 'float32');
+          const size = rows * cols;
+          wasm.typedArrayFromHeap(part).set(wasm.typedArrayFromHeap(t).subarray(i * size, (i + 1) * size));
+          return part;
+        };
+        for (let i = 0; i < batch; i++) {
+          const ai = slice(a, batchA === 1 ? 0 : i, M, K);
+          const bi = slice(b, i, K, N);
+          const oi = fast({ inputs: { a: ai, b: bi }, backend, attrs: plain });
+          // Views are taken after every allocation: a heap grow detaches older ones.
+          wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(oi), i * M * N);
+          for (const t of [ai, bi, oi]) wasm.disposeData(t.dataId);
+        }
+      }
+      for (const t of temps) wasm.disposeData(t.dataId);
+      return { ...out, shape: [...outer, M, N] } as any;
+    },
+  } as any);
+}

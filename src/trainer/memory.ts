@@ -1,0 +1,50 @@
+/**
+ * Memory estimate of a training step, checked before anything is allocated.
+ * Activation bytes are calibrated on the wasm backend (peak heap of forward + backward of BERT-base
+ * layers, 512 tokens, 2026-11-23): about 140·H + 25·I floats per token per layer plus 5 per head per
+ * key for attention maps. That is ~6× the tensors the tape keeps, because backward temporaries and
+ * XNNPACK's packed operand copies are alive at the same time and the heap never shrinks.
+ * Weights, gradients, XNNPACK's packed weight copies, and the JS-side master weights and AdamW moments
+ * are added.
+ */
+import type { BertConfig } from './config.ts';
+import { bertTensorShapes } from './bert.ts';
+
+export interface MemoryEstimate {
+  /** Bytes in the tfjs heap (the 4 GB wasm heap on the wasm backend). */
+  tensorBytes: number;
+  /** Bytes in JS (master weights, gradients, AdamW moments). */
+  jsBytes: number;
+}
+
+export const paramCount = (c: BertConfig) => [...bertTensorShapes(c).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+
+function activationBytes(c: BertConfig, sequences: number, len: number): number {
+  const perTokenLayer = 140 * c.hidden_size + 25 * c.intermediate_size + 5 * c.num_attention_heads * len;
+  return 4 * sequences * len * (c.num_hidden_layers * perTokenLayer + 4 * c.hidden_size);
+}
+
+/**
+ * Estimates one step with micro-batches of `microQuestions` questions, each with `passagesPerQuestion` passages.
+ * With accumulation (GradCache) only one side's activations and gradients are alive at a time.
+ * @example estimateTrainingMemory(cfg, cfg, { microQuestions: 16, passagesPerQuestion: 2, queryLen: 32, passageLen: 128, shared: false, accumulate: false })
+ */
+export function estimateTrainingMemory(
+  query: BertConfig,
+  passage: BertConfig,
+  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean; accumulate: boolean },
+): MemoryEstimate {
+  const qParams = paramCount(query);
+  const pParams = o.shared ? 0 : paramCount(passage);
+  const qActs = activationBytes(query, o.microQuestions, o.queryLen);
+  const pActs = activationBytes(passage, o.microQuestions * o.passagesPerQuestion, o.passageLen);
+  const embeddings = (c: BertConfig) => (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * c.hidden_size;
+  // XNNPACK keeps a packed copy of every dense weight it has multiplied with.
+  const packed = qParams - embeddings(query) + (o.shared ? 0 : pParams - embeddings(passage));
+  const weights = 4 * (qParams + pParams + packed);
+  const live = o.accumulate ? Math.max(4 * qParams + qActs, 4 * Math.max(qParams, pParams) + pActs) : 4 * (qParams + pParams) + qActs + pActs;
+  // weights + grads + activations in the heap; master weights, accumulated grads, m, v in JS.
+  return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * 4 };
+}
+
+export const GB = 1024 ** 3;

@@ -1,0 +1,110 @@
+/**
+ * AdamW as PyTorch computes it (decoupled weight decay, bias-corrected moments), the linear
+ * warmup/decay schedule of HF's get_linear_schedule_with_warmup, and global-norm gradient clipping.
+ *
+ * Moments and the update live in JS Float32Arrays, not in tfjs tensors: the wasm backend keeps every
+ * tensor in one 4 GB heap, and two BERT-base encoders' weights + grads + two moments would fill it.
+ * A plain loop is also bit-for-bit deterministic, which `--resume` relies on.
+ */
+import type { NamedTensor } from './safetensors.ts';
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/**
+ * Multiplier of the base learning rate at optimizer step `step` (0-based), as HF's LambdaLR:
+ * step/warmup while warming up, then linear decay to 0 at `total`.
+ * @example linearSchedule(0, 10, 100) // 0 — the first update of a warmed-up run has lr 0, like HF
+ */
+export function linearSchedule(step: number, warmup: number, total: number): number {
+  if (step < warmup) return step / Math.max(1, warmup);
+  return Math.max(0, (total - step) / Math.max(1, total - warmup));
+}
+
+/** DPR / HF exclude biases and LayerNorm weights from weight decay. */
+export const decays = (name: string) => !name.endsWith('.bias') && !name.includes('LayerNorm');
+
+export class AdamW {
+  /** Updates done so far (bias correction uses step + 1). */
+  step = 0;
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
+
+  constructor(readonly opts: AdamWOptions) {}
+
+  /**
+   * One update of `params` (in place) from `grads`, with learning rate `lr`.
+   * @example opt.apply(params, grads, 2e-5 * linearSchedule(opt.step, warmup, total));
+   */
+  apply(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void {
+    const b1 = this.opts.beta1 ?? 0.9;
+    const b2 = this.opts.beta2 ?? 0.999;
+    const eps = this.opts.eps ?? 1e-8;
+    const wd = this.opts.weightDecay ?? 0;
+    const t = this.step + 1;
+    const c1 = 1 - b1 ** t;
+    const c2 = 1 - b2 ** t;
+    const stepSize = lr / c1;
+    const sqrtC2 = Math.sqrt(c2);
+    for (const [name, g] of grads) {
+      const p = params.get(name);
+      if (!p) throw new Error(`AdamW: no parameter ${name}`);
+      let m = this.m.get(name);
+      let v = this.v.get(name);
+      if (!m || !v) {
+        m = new Float32Array(p.length);
+        v = new Float32Array(p.length);
+        this.m.set(name, m);
+        this.v.set(name, v);
+      }
+      const shrink = wd > 0 && decays(name) ? 1 - lr * wd : 1;
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i];
+        const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+        const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+        // PyTorch's form: p -= lr/c1 · m / (sqrt(v)/sqrt(c2) + eps)
+        p[i] = p[i] * shrink - (stepSize * mi) / (Math.sqrt(vi) / sqrtC2 + eps);
+      }
+    }
+    this.step++;
+  }
+
+  /** Moments as named tensors (`m/<name>`, `v/<name>`) for the resume state. */
+  stateTensors(): Map<string, NamedTensor> {
+    const out = new Map<string, NamedTensor>();
+    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, data] of map) out.set(`${kind}/${name}`, { shape: [data.length], data });
+    }
+    return out;
+  }
+
+  /** Restores moments saved by `stateTensors` and the step count. */
+  loadState(tensors: Map<string, NamedTensor>, step: number): void {
+    for (const [key, t] of tensors) {
+      const slash = key.indexOf('/');
+      (key.slice(0, slash) === 'm' ? this.m : this.v).set(key.slice(slash + 1), Float32Array.from(t.data));
+    }
+    this.step = step;
+  }
+}
+
+/**
+ * Scales grads in place so their global L2 norm is at most `maxNorm` (PyTorch clip_grad_norm_:
+ * factor maxNorm / (norm + 1e-6) when above). Returns the norm before clipping.
+ * @example const norm = clipByGlobalNorm(grads, 2.0);
+ */
+export function clipByGlobalNorm(grads: Map<string, Float32Array>, maxNorm: number): number {
+  let sq = 0;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  const norm = Math.sqrt(sq);
+  if (maxNorm > 0 && norm > maxNorm) {
+    const factor = maxNorm / (norm + 1e-6);
+    for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= factor;
+  }
+  return norm;
+}

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mineDense, type DenseMiningOptions } from '../../src/miners/dense.ts';
+import { encodeCorpus } from '../../src/search/vector/encode.ts';
+import { readCorpus } from '../../src/io/corpus.ts';
+import { hasAnswer } from '../../src/text/answer.ts';
+import { exactSearch } from '../../src/search/vector/exact.ts';
+import { loadFaiss } from '../../src/search/vector/faiss.ts';
+import type { DprRecord, Passage } from '../../src/types.ts';
+import { FIXTURES } from '../_paths.ts';
+import { fakeEncoder } from '../search/_fake-encoder.ts';
+
+// Real SQuAD text: one passage per paragraph of the fixture, each question's paragraph its positive.
+const squad = JSON.parse(await readFile(join(FIXTURES, 'quickstart/squad-mini-train.json'), 'utf8'));
+const passages: Passage[] = [];
+const records: DprRecord[] = [];
+for (const article of squad.data) {
+  for (const para of article.paragraphs) {
+    const passage = { passage_id: `p${passages.length}`, title: article.title, text: para.context };
+    passages.push(passage);
+    for (const qa of para.qas.slice(0, 2)) {
+      records.push({ dataset: 'squad1', question: qa.question, answers: qa.answers.map((a: { text: string }) => a.text), positive_ctxs: [passage], negative_ctxs: [], hard_negative_ctxs: [], id: qa.id });
+    }
+  }
+}
+// Two records that cannot be mined, to be skipped with reasons.
+records.push({ ...records[0], question: 'no positive?', positive_ctxs: [] });
+records.push({ ...records[1], question: 'empty answer?', answers: [' '] });
+
+const dir = await mkdtemp(join(tmpdir(), 'dprep-dense-'));
+const corpusFile = join(dir, 'corpus.jsonl');
+const examplesFile = join(dir, 'train.jsonl');
+await writeFile(corpusFile, passages.map((p) => JSON.stringify(p)).join('\n') + '\n');
+await writeFile(examplesFile, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+const encoder = fakeEncoder(64);
+await encodeCorpus(readCorpus(corpusFile), encoder, join(dir, 'emb'), { batchSize: 32, shardRows: 40 });
+
+const base = (out: string, over: Partial<DenseMiningOptions> = {}): DenseMiningOptions => ({
+  examples: examplesFile, corpus: corpusFile, embeddings: join(dir, 'emb'), out: join(dir, out), queryEncoder: encoder,
+  depth: 30, negatives: 5, skipTop: 2, maxScoreRatio: 0.95, strategy: 'top', seed: 7, matchMode: 'string', checkTitle: false,
+  keepExisting: false, index: { backend: 'exact' }, log: () => {}, ...over,
+});
+const readOut = async (file: string): Promise<DprRecord[]> => (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+
+test('re-mined negatives obey the answer filter, positive exclusion, rank window and margin', async () => {
+  const { summary, counts } = await mineDense(base('mined.jsonl'));
+  const out = await readOut(join(dir, 'mined.jsonl'));
+  assert.equal(out.length, records.length - 2);
+  assert.equal(summary.read, records.length);
+  assert.equal(summary.skipped.get('no positive_ctxs'), 1);
+  assert.ok([...summary.skipped.keys()].some((k) => k.startsWith('no usable answer')));
+  // Reference ranking, recomputed here from scratch.
+  const pv = await encoder.encode(passages.map((p) => ({ text: p.text, title: p.title })));
+  for (const r of out) {
+    const qv = await encoder.encode([{ text: r.question }]);
+    const hits = exactSearch(pv, 64, qv, 30);
+    const rankOf = (id: string) => [...hits.ids].findIndex((row) => passages[row].passage_id === id);
+    const goldRow = passages.findIndex((p) => p.passage_id === r.positive_ctxs[0].passage_id);
+    let gold = 0;
+    for (let j = 0; j < 64; j++) gold += qv[j] * pv[goldRow * 64 + j];
+    assert.ok(r.hard_negative_ctxs.length <= 5);
+    for (const neg of r.hard_negative_ctxs) {
+      assert.ok(!hasAnswer(r.answers, neg.text), `negative holds an answer: ${r.question}`);
+      assert.ok(!r.positive_ctxs.some((p) => p.passage_id === neg.passage_id), 'negative is a positive');
+      assert.ok(rankOf(neg.passage_id) >= 2, 'negative inside the skipped top ranks');
+      assert.ok(neg.score! <= 0.95 * gold + 1e-6, 'negative above the score margin');
+    }
+  }
+  // Every hit is accounted for by exactly one filter or kept (kept ≤ what survived the filters).
+  const removed = counts.positive + counts.answer + counts.skipTop + counts.margin + counts.duplicate;
+  assert.ok(removed + counts.kept <= counts.hits);
+  assert.ok(counts.answer > 0 && counts.skipTop > 0 && counts.positive > 0, JSON.stringify(counts));
+  assert.equal(summary.extra.get('hits retrieved'), counts.hits);
+});
+
+test('random sampling is seeded: same seed same output, other seed other output', async () => {
+  await mineDense(base('a.jsonl', { strategy: 'random', seed: 1 }));
+  await mineDense(base('b.jsonl', { strategy: 'random', seed: 1 }));
+  await mineDense(base('c.jsonl', { strategy: 'random', seed: 2 }));
+  const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => readFile(join(dir, `${n}.jsonl`), 'utf8')));
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+});
+
+test('keep-existing appends dense negatives after the existing ones, without duplicates', async () => {
+  const withBm25 = join(dir, 'bm25.jsonl');
+  const seeded = records.slice(0, 4).map((r) => ({ ...r, hard_negative_ctxs: [passages[100 % passages.length]] }));
+  await writeFile(withBm25, seeded.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await mineDense(base('kept.jsonl', { examples: withBm25, keepExisting: true }));
+  for (const r of await readOut(join(dir, 'kept.jsonl'))) {
+    assert.equal(r.hard_negative_ctxs[0].passage_id, passages[100 % passages.length].passage_id);
+    assert.equal(new Set(r.hard_negative_ctxs.map((c) => c.passage_id)).size, r.hard_negative_ctxs.length);
+  }
+});
+
+test('faiss and exact search mine the same negatives', { skip: loadFaiss() ? false : 'faiss-node not built' }, async () => {
+  await mineDense(base('exact.jsonl'));
+  await mineDense(base('faiss.jsonl', { index: { backend: 'faiss' } }));
+  const strip = (rs: DprRecord[]) => rs.map((r) => r.hard_negative_ctxs.map((c) => c.passage_id));
+  assert.deepEqual(strip(await readOut(join(dir, 'faiss.jsonl'))), strip(await readOut(join(dir, 'exact.jsonl'))));
+});

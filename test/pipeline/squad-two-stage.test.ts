@@ -1,0 +1,64 @@
+/**
+ * The README's main job, end to end through the real CLI: pipelines/squad-two-stage.yaml on the
+ * bundled fixtures (one epoch per stage to keep CI short). Checks the loop's promises rather than
+ * its numbers: the report has BM25 / stage 1 / stage 2, mined negatives never contain an answer or
+ * a positive, and a second run does nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, REPO_ROOT } from '../_paths.ts';
+import { readDprRecords } from '../../src/io/records.ts';
+import { AnswerMatcher } from '../../src/text/answer.ts';
+
+const PIPELINE = join(REPO_ROOT, 'pipelines', 'squad-two-stage.yaml');
+const dprep = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, DPREP_QUIET: '1' }, timeout: 600_000 });
+
+test('squad-two-stage runs end to end, mines clean negatives, reports three stages, and reruns nothing', { timeout: 900_000 }, async () => {
+  const workdir = await mkdtemp(join(tmpdir(), 'dprep-two-stage-'));
+  const fast = ['--set', 'params.epochs=1', '--workdir', workdir];
+  const first = dprep('run', PIPELINE, ...fast);
+  assert.equal(first.status, 0, first.stderr.slice(-4000));
+
+  const report = JSON.parse(await readFile(join(workdir, 'report.json'), 'utf8'));
+  assert.deepEqual(report.runs.map((r: { label: string }) => r.label), ['BM25', 'stage 1', 'stage 2']);
+  for (const run of report.runs) {
+    assert.equal(run.queries, 116);
+    const tops = ['top@1', 'top@5', 'top@20'].map((k) => run.metrics[k]);
+    tops.forEach((v) => assert.ok(v >= 0 && v <= 1, `${run.label} ${v}`));
+    assert.ok(tops[0] <= tops[1] && tops[1] <= tops[2], `${run.label}: top-k must not fall as k grows: ${tops}`);
+  }
+  assert.match(await readFile(join(workdir, 'report.md'), 'utf8'), /\| stage 2 \|/);
+
+  for (const file of ['data/stage1.train.json', 'data/stage2.train.json']) {
+    let records = 0;
+    let negatives = 0;
+    for await (const { record, where } of readDprRecords(join(workdir, file))) {
+      records++;
+      const matcher = new AnswerMatcher(record.answers);
+      const positiveIds = new Set(record.positive_ctxs.map((c) => c.passage_id));
+      assert.ok(record.positive_ctxs.length > 0, `${file} ${where}: positives kept`);
+      for (const neg of record.hard_negative_ctxs) {
+        negatives++;
+        assert.ok(!matcher.matches(neg.text), `${file} ${where}: negative ${neg.passage_id} contains an answer`);
+        assert.ok(!positiveIds.has(neg.passage_id), `${file} ${where}: negative ${neg.passage_id} is a positive`);
+      }
+    }
+    assert.equal(records, 326, file);
+    assert.ok(negatives > records, `${file}: ${negatives} negatives mined`);
+  }
+
+  const lock = await readFile(join(workdir, 'dprep.lock.yaml'), 'utf8');
+  const second = dprep('run', PIPELINE, ...fast);
+  assert.equal(second.status, 0, second.stderr.slice(-2000));
+  assert.equal(await readFile(join(workdir, 'dprep.lock.yaml'), 'utf8'), lock, 'an unchanged rerun leaves the lockfile as it was');
+  const status = dprep('status', PIPELINE, ...fast, '--json');
+  assert.equal(status.status, 0, status.stderr);
+  const states = JSON.parse(status.stdout) as { step: string; state: string }[];
+  assert.equal(states.length, 15);
+  assert.deepEqual(states.filter((s) => s.state !== 'fresh'), []);
+});

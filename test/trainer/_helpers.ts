@@ -1,0 +1,26 @@
+/** Shared helpers for trainer tests: the tfjs backend under test and tiny configs. */
+import { loadTf, type BackendChoice } from '../../src/trainer/backend.ts';
+import { parseBertConfig, type BertConfig } from '../../src/trainer/config.ts';
+
+/** Tests run on wasm unless DPREP_TEST_BACKEND says otherwise (cpu, tensorflow). */
+export const TEST_BACKEND = (process.env.DPREP_TEST_BACKEND ?? 'wasm') as BackendChoice;
+export const getTf = async () => (await loadTf(TEST_BACKEND)).tf;
+
+/** A tiny BERT config for unit tests (dropout off unless asked for). */
+export function tinyConfig(over: Record<string, unknown> = {}): BertConfig {
+  return parseBertConfig(
+    {
+      vocab_size: 60, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16,
+      max_position_embeddings: 32, type_vocab_size: 2, initializer_range: 0.2, layer_norm_eps: 1e-12,
+      hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, hidden_act: 'gelu', ...over,
+    },
+    'test-config',
+  );
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

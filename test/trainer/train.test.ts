@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIXTURES } from '../_paths.ts';
+import { initBertTensors } from '../../src/trainer/bert.ts';
+import { writeModelDir } from '../../src/trainer/checkpoint.ts';
+import { readSafetensors } from '../../src/trainer/safetensors.ts';
+import { trainBiEncoder, type TrainOptions } from '../../src/trainer/train.ts';
+import { TEST_BACKEND, tinyConfig } from './_helpers.ts';
+
+const TRAIN = join(FIXTURES, 'trainer', 'squad-bm25.train.jsonl');
+const DEV = join(FIXTURES, 'trainer', 'squad-bm25.dev.jsonl');
+const VOCAB = join(FIXTURES, 'models', 'bert-tiny');
+
+/** A small random BERT with the real uncased vocabulary (SQuAD text tokenizes for real). */
+async function smallModel(): Promise<string> {
+  const dir = join(await mkdtemp(join(tmpdir(), 'dprep-train-')), 'init');
+  const config = tinyConfig({ vocab_size: 30522, hidden_size: 32, intermediate_size: 64, num_attention_heads: 2, max_position_embeddings: 128, initializer_range: 0.02, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 });
+  await writeModelDir(dir, config, initBertTensors(config, 5), VOCAB);
+  return dir;
+}
+
+const base = (model: string, out: string): TrainOptions => ({
+  train: TRAIN, dev: DEV, queryModel: model, out, batchSize: 16, gradAccum: 1, hardNegatives: 1, positives: 'first',
+  epochs: 3, maxSteps: 0, lr: 2e-3, warmup: 2, weightDecay: 0.01, maxGradNorm: 2, maxQueryLen: 24, maxPassageLen: 64,
+  embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, seed: 9, evalEvery: 0,
+  devMaxQuestions: 1000, log: () => {},
+});
+
+const metricRows = async (out: string) => (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+
+test('loss goes down on SQuAD v1.1 dev chunks with BM25 negatives; checkpoints in HF layout', async () => {
+  const model = await smallModel();
+  const out = join(model, '..', 'run');
+  const { metrics } = await trainBiEncoder(base(model, out));
+  const rows = await metricRows(out);
+  assert.equal(rows.length, 3);
+  assert.ok(rows[2]['train.loss'] < rows[0]['train.loss'] - 0.3, `train loss ${rows.map((r) => r['train.loss'].toFixed(3))}`);
+  assert.ok(rows[2]['dev.avg_rank'] < rows[0]['dev.avg_rank'], `dev avg rank ${rows.map((r) => r['dev.avg_rank'])}`);
+  for (const k of ['dev.avg_rank', 'dev.nll', 'train.loss']) assert.ok(Number.isFinite(metrics[k]), k);
+  for (const dir of ['query_encoder', 'passage_encoder', 'best/query_encoder', 'last/passage_encoder']) {
+    for (const f of ['config.json', 'model.safetensors', 'vocab.txt']) assert.ok(existsSync(join(out, dir, f)), `${dir}/${f}`);
+  }
+  assert.ok(existsSync(join(out, 'last', 'optimizer.safetensors')));
+});
+
+test('a resumed run equals an uninterrupted one, bit for bit', async () => {
+  const model = await smallModel();
+  const subset = join(model, '..', 'subset.jsonl');
+  await writeFile(subset, (await readFile(TRAIN, 'utf8')).trim().split('\n').slice(0, 40).join('\n') + '\n');
+  // 3 steps per epoch of 16 questions (8 per pass × 2 accumulated), dropout on, sampled positives.
+  const opts = { ...base(model, ''), train: subset, epochs: 2, evalEvery: 2, dev: undefined, batchSize: 8, gradAccum: 2, positives: 'sampled' as const };
+  const whole = join(model, '..', 'whole');
+  const parts = join(model, '..', 'parts');
+  const a = await trainBiEncoder({ ...opts, out: whole });
+  // A run killed after its step-2 save: the disk holds last/ at step 2 and a metrics line it logged later.
+  await trainBiEncoder({ ...opts, out: parts, maxSteps: 2 });
+  await writeFile(join(parts, 'metrics.jsonl'), (await readFile(join(parts, 'metrics.jsonl'), 'utf8')) + JSON.stringify({ step: 3, 'train.loss': 9 }) + '\n');
+  const b = await trainBiEncoder({ ...opts, out: parts, resume: parts });
+  assert.equal(a.steps, 6);
+  assert.equal(b.steps, 6);
+  assert.equal(a.metrics['train.loss'], b.metrics['train.loss']);
+  for (const enc of ['query_encoder', 'passage_encoder']) {
+    const x = (await readSafetensors(join(whole, enc, 'model.safetensors'))).tensors;
+    const y = (await readSafetensors(join(parts, enc, 'model.safetensors'))).tensors;
+    for (const [name, t] of x) assert.deepEqual(y.get(name)!.data, t.data, `${enc} ${name}`);
+  }
+  const rowsA = (await metricRows(whole)).map(({ questions_per_s, ...r }) => r);
+  const rowsB = (await metricRows(parts)).map(({ questions_per_s, ...r }) => r);
+  assert.deepEqual(rowsB, rowsA);
+  await assert.rejects(trainBiEncoder({ ...opts, out: parts, resume: parts, lr: 1 }), /different training options/);
+});
+
+test('records without positives are skipped and counted; a memory estimate over budget refuses to start', async () => {
+  const model = await smallModel();
+  const file = join(model, '..', 'mixed.jsonl');
+  const lines = (await readFile(TRAIN, 'utf8')).trim().split('\n').slice(0, 6).map((l) => JSON.parse(l));
+  lines[1].positive_ctxs = [];
+  lines[4].positive_ctxs = [];
+  await writeFile(file, lines.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const logs: string[] = [];
+  const { steps } = await trainBiEncoder({ ...base(model, join(model, '..', 'skip')), train: file, dev: undefined, epochs: 1, log: (m) => logs.push(m) });
+  assert.equal(steps, 1);
+  assert.ok(logs.some((l) => /skipped 2 training record\(s\): no positive_ctxs/.test(l)), logs.join('\n'));
+  await assert.rejects(
+    trainBiEncoder({ ...base(model, join(model, '..', 'oom')), batchSize: 4096, maxPassageLen: 512, maxMemoryGb: 2 }),
+    /estimated memory .* exceeds the budget 2\.0 GB.*--grad-accum/,
+  );
+});
+
+test('trained encoders record how they embed, and loadEncoder follows it (titles ignored when not trained with them)', async () => {
+  const { loadEncoder } = await import('../../src/trainer/encoder.ts');
+  const model = await smallModel();
+  const out = join(model, '..', 'run-settings');
+  await trainBiEncoder({ ...base(model, out), embedTitle: false, pooling: 'mean', normalize: true, maxSteps: 1, epochs: 1 });
+  const settings = JSON.parse(await readFile(join(out, 'passage_encoder', 'dprep_encoder.json'), 'utf8'));
+  assert.deepEqual(settings, { pooling: 'mean', normalize: true, embed_title: false, max_length: 64 });
+  const q = JSON.parse(await readFile(join(out, 'query_encoder', 'dprep_encoder.json'), 'utf8'));
+  assert.equal(q.max_length, 24);
+  const enc = await loadEncoder(join(out, 'passage_encoder'), { backend: TEST_BACKEND });
+  const [withTitle, without] = [await enc.encode([{ title: 'Geology', text: 'Rocks form.' }]), await enc.encode([{ text: 'Rocks form.' }])];
+  assert.deepEqual(withTitle, without, 'the title must be ignored by an encoder trained without titles');
+  const norm = Math.hypot(...withTitle);
+  assert.ok(Math.abs(norm - 1) < 1e-4, `normalized as trained: |v| = ${norm}`);
+  enc.dispose();
+});
