@@ -9,8 +9,8 @@
  * totals, per-record counts (answer-bearing hits are the false negatives the filter caught) and
  * the records skipped with their reasons.
  *
- * Skips (counted, listed in the report): a record with an empty question; with no usable answer
- * (none, or all empty); with no positive_ctxs; or with a positive whose passage_id is not in the
+ * Skips (counted, listed in the report): a record with an empty question; whose answers are all
+ * empty (`answers: []` is mined, filtered by positives only: MS MARCO); with no positive_ctxs; or with a positive whose passage_id is not in the
  * corpus. When every record is skipped for that last reason the corpus is the wrong one: error.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { assertReadableFile } from '../io/lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
-import { addCounts, emptyCounts, normalizeForDedup, type FilterCounts, type SamplingStrategy } from './filter.ts';
+import { addCounts, emptyCounts, normalizeForDedup, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts, type SamplingStrategy } from './filter.ts';
 import { buildBm25Index } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
@@ -173,11 +173,13 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
         summary.skip('empty question', where);
         continue;
       }
-      const answers = record.answers.filter((a) => !isEmptyAnswer(a));
-      if (answers.length === 0) {
-        summary.skip('no usable answer (none, or all empty)', where);
+      const answerProblem = unusableAnswers(record.answers);
+      if (answerProblem) {
+        summary.skip(answerProblem, where);
         continue;
       }
+      const answers = record.answers.filter((a) => !isEmptyAnswer(a));
+      if (answers.length === 0) summary.count(NO_ANSWERS_NOTE);
       if (record.positive_ctxs.length === 0) {
         summary.skip('no positive_ctxs', where);
         continue;

@@ -18,12 +18,12 @@
  */
 import { openRecordWriter } from '../io/records.ts';
 import { readDprRecords } from '../io/records.ts';
-import { AnswerMatcher, isEmptyAnswer } from '../text/answer.ts';
+import { AnswerMatcher } from '../text/answer.ts';
 import type { Ctx, DprRecord, Encoder, MatchMode } from '../types.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
-import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
+import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, unusableAnswers, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 
@@ -64,8 +64,7 @@ export interface DenseMiningResult {
 export function unmineableReason(r: DprRecord): string | undefined {
   if (r.question.trim() === '') return 'empty question';
   if (r.positive_ctxs.length === 0) return 'no positive_ctxs';
-  if (r.answers.filter((a) => !isEmptyAnswer(a)).length === 0) return 'no usable answer (empty answers would match every passage)';
-  return undefined;
+  return unusableAnswers(r.answers);
 }
 
 /**

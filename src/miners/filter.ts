@@ -8,6 +8,21 @@
 import type { Passage } from '../types.ts';
 import type { AnswerMatcher } from '../text/answer.ts';
 import { shuffleInPlace } from '../util/random.ts';
+import { isEmptyAnswer } from '../text/answer.ts';
+
+/**
+ * Why a record's answers cannot drive the answer filter, or undefined when they can.
+ * `answers: []` is fine (MS MARCO has no answer strings: negatives are then filtered by positive
+ * id and text only); answers that are all empty are bad input, since an empty answer would
+ * match every passage under DPR's rule.
+ */
+export function unusableAnswers(answers: readonly string[]): string | undefined {
+  if (answers.length > 0 && answers.every(isEmptyAnswer)) return 'no usable answer (every answer is empty)';
+  return undefined;
+}
+
+/** Counted for records mined without answer strings (filtered by positives only). */
+export const NO_ANSWERS_NOTE = 'records without answers: negatives filtered by positive id and text only';
 
 /** One retrieved passage; `rank` is 0-based in the retriever's order. */
 export interface Hit {

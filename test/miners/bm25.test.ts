@@ -142,15 +142,21 @@ test('bad records are counted skips with reasons; the rest are mined', async () 
   const files = writeDataset('skips', { passages: squad.passages, records: [...good, ...bad] });
   const report = await mineBm25(base({ ...files, corpus: squadFiles.corpus }, 'skips.json'));
   assert.equal(report.records.read, 10);
-  assert.equal(report.records.converted, 5);
+  // answers: [] (MS MARCO-style) is mined, filtered by positives only; all-empty answers are bad input.
+  assert.equal(report.records.converted, 6);
   assert.deepEqual(report.records.skipped, {
     'empty question': 1,
     'no positive_ctxs': 1,
-    'no usable answer (none, or all empty)': 2,
+    'no usable answer (every answer is empty)': 1,
     'positive passage_id not in corpus': 1,
   });
   assert.deepEqual(report.records.examples['positive passage_id not in corpus'], ['record [9] passage_id=not-in-corpus']);
-  assert.equal((JSON.parse(readFileSync(join(tmp, 'skips.json'), 'utf8')) as unknown[]).length, 5);
+  const written = JSON.parse(readFileSync(join(tmp, 'skips.json'), 'utf8')) as DprRecord[];
+  assert.equal(written.length, 6);
+  const noAnswers = written.find((r) => r.answers.length === 0)!;
+  assert.ok(noAnswers.hard_negative_ctxs.length > 0, 'a record without answers still gets negatives');
+  const positiveIds = new Set(noAnswers.positive_ctxs.map((c) => c.passage_id));
+  assert.ok(noAnswers.hard_negative_ctxs.every((c) => !positiveIds.has(c.passage_id)), 'positives excluded by id');
 });
 
 test('wrong corpus (no positive found anywhere) is an error, and no output file appears', async () => {
