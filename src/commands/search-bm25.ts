@@ -7,7 +7,8 @@ export const searchBm25Command = defineCommand({
   id: 'search.bm25',
   summary: 'Search a BM25 index for each query and write a TREC run file',
   description: `
-Input: an index (dprep index bm25) and queries: JSON lines {id|_id|qid|query_id, text|query|question}
+Input: an index (dprep index bm25) and queries: JSON lines {id|_id|qid|query_id, text|query|question},
+DPR records (.json, .jsonl, .parquet: the record id, else its 0-based position, as dprep eval numbers them),
 or TSV "qid<TAB>query" (MS MARCO / anserini topics; .gz ok). Output: a TREC run, one line per hit:
 "qid Q0 passage_id rank score dprep-bm25", best first (ties by corpus order), written atomically.
 A query line without an id or text is an error naming the line. Queries with no known term get no lines.

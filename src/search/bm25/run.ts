@@ -3,6 +3,7 @@
  * batches, and written in input order.
  */
 import { extname } from 'node:path';
+import { readDprRecords } from '../../io/records.ts';
 import { readLines } from '../../io/lines.ts';
 import { AtomicFile } from '../../io/atomic.ts';
 import { InputError } from '../../util/errors.ts';
@@ -17,14 +18,24 @@ export interface QueryLine {
 }
 
 /**
- * Streams queries from JSON lines ({id|_id|qid|query_id, text|query|question}) or TSV (qid, query).
+ * Streams queries from JSON lines ({id|_id|qid|query_id, text|query|question}), DPR records
+ * (.json/.parquet, or .jsonl lines with `question`: id, else 0-based position) or TSV (qid, query).
  * @example for await (const q of readQueries('topics.tsv')) console.log(q.qid, q.text);
  */
 export async function* readQueries(file: string): AsyncGenerator<QueryLine> {
-  const jsonl = extname(file.replace(/\.gz$/, '')).toLowerCase() === '.jsonl';
+  const ext = extname(file.replace(/\.gz$/, '')).toLowerCase();
+  if (ext === '.json' || ext === '.parquet') {
+    // DPR records: the query id is the record's id, else its 0-based position (as `dprep eval` numbers them).
+    let index = 0;
+    for await (const { record } of readDprRecords(file)) yield { qid: record.id ?? String(index++), text: record.question };
+    return;
+  }
+  const jsonl = ext === '.jsonl';
+  let recordIndex = 0;
   for await (const { lineNo, text } of readLines(file)) {
     if (text.trim() === '') continue;
     const where = `line ${lineNo}`;
+    const position = recordIndex++;
     if (jsonl) {
       let obj: Record<string, unknown>;
       try {
@@ -32,7 +43,8 @@ export async function* readQueries(file: string): AsyncGenerator<QueryLine> {
       } catch (err) {
         throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
       }
-      const qid = obj.id ?? obj._id ?? obj.qid ?? obj.query_id;
+      // A DPR record without an id is numbered by position, as `dprep eval` numbers it.
+      const qid = obj.id ?? obj._id ?? obj.qid ?? obj.query_id ?? (typeof obj.question === 'string' ? position : undefined);
       const query = obj.text ?? obj.query ?? obj.question;
       if (typeof qid !== 'string' && typeof qid !== 'number') throw new InputError(file, where, 'id', 'expected a query id (id, _id, qid or query_id)');
       if (typeof query !== 'string') throw new InputError(file, where, 'text', 'expected the query text (text, query or question)');
