@@ -18,12 +18,12 @@
  */
 import { openRecordWriter } from '../io/records.ts';
 import { readDprRecords } from '../io/records.ts';
-import { AnswerMatcher } from '../text/answer.ts';
+import { AnswerMatcher, isEmptyAnswer } from '../text/answer.ts';
 import type { Ctx, DprRecord, Encoder, MatchMode } from '../types.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
-import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, unusableAnswers, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
+import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 
@@ -88,6 +88,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
       summary.skip(reason, where);
       continue;
     }
+    if (!record.answers.some((a) => !isEmptyAnswer(a))) summary.count(NO_ANSWERS_NOTE);
     questions.push(record.question);
     goldIds.push(record.positive_ctxs[0].passage_id);
   }

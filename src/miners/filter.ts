@@ -22,7 +22,7 @@ export function unusableAnswers(answers: readonly string[]): string | undefined 
 }
 
 /** Counted for records mined without answer strings (filtered by positives only). */
-export const NO_ANSWERS_NOTE = 'records without answers: negatives filtered by positive id and text only';
+export const NO_ANSWERS_NOTE = 'mined without answers: positives excluded by id and text only';
 
 /** One retrieved passage; `rank` is 0-based in the retriever's order. */
 export interface Hit {

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mineDense, type DenseMiningOptions } from '../../src/miners/dense.ts';
+import { NO_ANSWERS_NOTE } from '../../src/miners/filter.ts';
 import { encodeCorpus } from '../../src/search/vector/encode.ts';
 import { readCorpus } from '../../src/io/corpus.ts';
 import { hasAnswer } from '../../src/text/answer.ts';
@@ -74,6 +75,23 @@ test('re-mined negatives obey the answer filter, positive exclusion, rank window
   assert.ok(removed + counts.kept <= counts.hits);
   assert.ok(counts.answer > 0 && counts.skipTop > 0 && counts.positive > 0, JSON.stringify(counts));
   assert.equal(summary.extra.get('hits retrieved'), counts.hits);
+});
+
+test('records without answers (MS MARCO: answers []) are mined with positives excluded by id, and counted', async () => {
+  const noAnswers = join(dir, 'noanswers.jsonl');
+  const input = records.slice(0, 10).map((r) => ({ ...r, answers: [] }));
+  await writeFile(noAnswers, input.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const { summary, counts } = await mineDense(base('noanswers.out.jsonl', { examples: noAnswers, skipTop: 0, maxScoreRatio: undefined }));
+  assert.equal(summary.skippedTotal, 0);
+  assert.equal(summary.extra.get(NO_ANSWERS_NOTE), 10);
+  assert.equal(counts.answer, 0);
+  assert.ok(counts.positive > 0, JSON.stringify(counts));
+  const out = await readOut(join(dir, 'noanswers.out.jsonl'));
+  assert.equal(out.length, 10);
+  for (const r of out) {
+    assert.equal(r.hard_negative_ctxs.length, 5);
+    for (const neg of r.hard_negative_ctxs) assert.ok(!r.positive_ctxs.some((p) => p.passage_id === neg.passage_id), 'negative is a positive');
+  }
 });
 
 test('random sampling is seeded: same seed same output, other seed other output', async () => {
