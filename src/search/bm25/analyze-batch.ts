@@ -8,7 +8,7 @@
  * introduced, in that order. The builder maps them to global ids while it consumes batches in
  * corpus order, which gives exactly the ids a single-threaded pass would (see builder.ts).
  */
-import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
+import { createAnalyzer, WORD_RE, type AnalyzerConfig } from '../../text/analyzer.ts';
 import { idHash } from './store.ts';
 
 /** Passages of one batch, as parallel arrays (cheaper to post to a worker than objects). */
@@ -40,6 +40,82 @@ export interface AnalyzedBatch {
   pidEnds: Uint32Array;
   /** idHash(passage_id) per doc. */
   hashes: Uint32Array;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const MISSING = -2;
+const STOPWORD = -1;
+
+/**
+ * Open-addressing hash table from a word, given as a range of a string's code units, to its
+ * local term id (or STOPWORD). Words are kept as code units in one arena, so a lookup hashes and
+ * compares in place and a string is created only for a word never seen before.
+ */
+class WordTable {
+  private slots = new Int32Array(1 << 16).fill(-1); // word number, -1 empty
+  private slotHashes = new Uint32Array(1 << 16);
+  private chars = new Uint16Array(1 << 20);
+  private charsUsed = 0;
+  private starts = new Uint32Array(1 << 15);
+  private lengths = new Uint32Array(1 << 15);
+  private values = new Int32Array(1 << 15);
+  private count = 0;
+
+  find(s: string, start: number, end: number, hash: number): number {
+    const mask = this.slots.length - 1;
+    const n = end - start;
+    for (let at = hash & mask; ; at = (at + 1) & mask) {
+      const w = this.slots[at];
+      if (w < 0) return MISSING;
+      if (this.slotHashes[at] !== hash || this.lengths[w] !== n) continue;
+      const base = this.starts[w];
+      let i = 0;
+      while (i < n && this.chars[base + i] === s.charCodeAt(start + i)) i++;
+      if (i === n) return this.values[w];
+    }
+  }
+
+  insert(s: string, start: number, end: number, hash: number, value: number): void {
+    const n = end - start;
+    if (this.count === this.starts.length) {
+      this.starts = grown(this.starts, this.count * 2);
+      this.lengths = grown(this.lengths, this.count * 2);
+      this.values = grown(this.values, this.count * 2);
+    }
+    if (this.charsUsed + n > this.chars.length) this.chars = grown(this.chars, Math.max(this.chars.length * 2, this.charsUsed + n));
+    for (let i = 0; i < n; i++) this.chars[this.charsUsed + i] = s.charCodeAt(start + i);
+    const w = this.count++;
+    this.starts[w] = this.charsUsed;
+    this.lengths[w] = n;
+    this.values[w] = value;
+    this.charsUsed += n;
+    this.place(w, hash);
+    // Keep the load factor under 1/2.
+    if (this.count * 2 > this.slots.length) this.rehash();
+  }
+
+  private place(w: number, hash: number): void {
+    const mask = this.slots.length - 1;
+    let at = hash & mask;
+    while (this.slots[at] >= 0) at = (at + 1) & mask;
+    this.slots[at] = w;
+    this.slotHashes[at] = hash;
+  }
+
+  private rehash(): void {
+    const old = this.slots;
+    const oldHashes = this.slotHashes;
+    this.slots = new Int32Array(old.length * 2).fill(-1);
+    this.slotHashes = new Uint32Array(old.length * 2);
+    for (let i = 0; i < old.length; i++) if (old[i] >= 0) this.place(old[i], oldHashes[i]);
+  }
+}
+
+function grown<T extends Uint16Array | Uint32Array | Int32Array>(a: T, size: number): T {
+  const next = new (a.constructor as new (n: number) => T)(size);
+  next.set(a);
+  return next;
 }
 
 /** Growable byte buffer filled with TextEncoder.encodeInto (no intermediate Buffers). */
@@ -81,6 +157,14 @@ export class BatchAnalyzer {
   private lastDoc = new Int32Array(1 << 16).fill(-1);
   private slot = new Uint32Array(1 << 16);
   private docCounter = 0;
+  private readonly words = new WordTable();
+  // State of the doc being scanned (fields, not closures: the scan loop stays monomorphic).
+  private doc = 0;
+  private docLength = 0;
+  private terms = new Uint32Array(0);
+  private tfs = new Uint16Array(0);
+  private used = 0;
+  private newTerms: string[] = [];
 
   constructor(
     config: Partial<AnalyzerConfig> | undefined,
@@ -110,10 +194,10 @@ export class BatchAnalyzer {
       const id = batch.ids[i];
       const title = batch.titles[i];
       const text = batch.texts[i];
-      const words = this.indexTitle && title ? [...this.analyzer.analyze(title), ...this.analyzer.analyze(text)] : this.analyzer.analyze(text);
-      const doc = this.docCounter++;
-      if (used + words.length > terms.length) {
-        const size = Math.max(terms.length * 2, used + words.length);
+      // At most one posting per UTF-16 code unit: grow once per doc, not per word.
+      const bound = text.length + (this.indexTitle ? title.length : 0);
+      if (used + bound > terms.length) {
+        const size = Math.max(terms.length * 2, used + bound);
         const t = new Uint32Array(size);
         t.set(terms.subarray(0, used));
         terms = t;
@@ -122,22 +206,16 @@ export class BatchAnalyzer {
         tfs = f;
       }
       postingStart[i] = used;
-      for (const w of words) {
-        let t = this.termIds.get(w);
-        if (t === undefined) {
-          t = this.termIds.size;
-          this.termIds.set(w, t);
-          newTerms.push(w);
-          if (t >= this.lastDoc.length) this.growTermArrays();
-        }
-        if (this.lastDoc[t] !== doc) {
-          this.lastDoc[t] = doc;
-          this.slot[t] = used;
-          terms[used] = t;
-          tfs[used++] = 1;
-        } else if (tfs[this.slot[t]] !== 0xffff) tfs[this.slot[t]]++;
-      }
-      lengths[i] = words.length;
+      this.doc = this.docCounter++;
+      this.docLength = 0;
+      this.terms = terms;
+      this.tfs = tfs;
+      this.used = used;
+      this.newTerms = newTerms;
+      if (this.indexTitle && title) this.scan(title);
+      this.scan(text);
+      used = this.used;
+      lengths[i] = this.docLength;
       hashes[i] = idHash(id);
       store.append(JSON.stringify([id, title, text]) + '\n');
       storeEnds[i] = store.used;
@@ -159,6 +237,69 @@ export class BatchAnalyzer {
       pidEnds,
       hashes,
     };
+  }
+
+  /**
+   * Adds the terms of one text to the current doc, as analyzer.analyze() would produce them: the
+   * word split runs over char codes and each distinct word is analyzed (stopword, stem) and
+   * looked up once, through the word table, instead of allocating a string per word.
+   */
+  private scan(raw: string): void {
+    const { text: s, ascii } = this.analyzer.prepare(raw);
+    const len = s.length;
+    if (ascii) {
+      for (let i = 0; i < len; ) {
+        let c = s.charCodeAt(i);
+        if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) {
+          i++;
+          continue;
+        }
+        const start = i;
+        let h = FNV_OFFSET;
+        do {
+          h = Math.imul(h ^ c, FNV_PRIME);
+          c = ++i < len ? s.charCodeAt(i) : 0;
+        } while ((c >= 97 && c <= 122) || (c >= 48 && c <= 57));
+        this.addWord(s, start, i, h >>> 0);
+      }
+      return;
+    }
+    const re = WORD_RE;
+    re.lastIndex = 0;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      let h = FNV_OFFSET;
+      for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+      this.addWord(s, start, end, h >>> 0);
+    }
+  }
+
+  private addWord(s: string, start: number, end: number, hash: number): void {
+    let t = this.words.find(s, start, end, hash);
+    if (t === MISSING) {
+      const term = this.analyzer.term(s.slice(start, end));
+      if (term === undefined) t = STOPWORD;
+      else {
+        const known = this.termIds.get(term);
+        if (known !== undefined) t = known;
+        else {
+          t = this.termIds.size;
+          this.termIds.set(term, t);
+          this.newTerms.push(term);
+          if (t >= this.lastDoc.length) this.growTermArrays();
+        }
+      }
+      this.words.insert(s, start, end, hash, t);
+    }
+    if (t === STOPWORD) return;
+    this.docLength++;
+    if (this.lastDoc[t] !== this.doc) {
+      this.lastDoc[t] = this.doc;
+      this.slot[t] = this.used;
+      this.terms[this.used] = t;
+      this.tfs[this.used++] = 1;
+    } else if (this.tfs[this.slot[t]] !== 0xffff) this.tfs[this.slot[t]]++;
   }
 
   private growTermArrays(): void {
