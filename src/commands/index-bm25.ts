@@ -1,4 +1,5 @@
 /** `dprep index bm25`: builds a reusable on-disk BM25 index from a corpus. */
+import { availableParallelism } from 'node:os';
 import { defineCommand } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
 import { analyzerFromOptions, analyzerOptions } from './_bm25-options.ts';
@@ -11,7 +12,8 @@ Input: a corpus (JSONL {passage_id|id|_id|docid, title?, text|contents}, DPR psg
 collection TSV, or Parquet). Output: a directory (header.json + binary postings, passage store,
 id table) that "dprep mine bm25 --index" and "dprep search bm25" load. The title's terms are
 indexed with the text's (DPR's BM25 setup) unless --no-title. Memory stays bounded: postings are
-spilled in sorted runs of --segment-postings and merged. A duplicated passage_id or an empty
+spilled in sorted runs of --segment-postings and merged. Passages are analyzed in --threads worker
+threads (batches in corpus order), and the index files are byte-identical for any thread count. A duplicated passage_id or an empty
 corpus is an error. The directory is replaced atomically.
 Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang en`,
   options: {
@@ -20,15 +22,17 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
     ...analyzerOptions,
     noTitle: { type: 'boolean', help: 'index passage text only, not the title' },
     segmentPostings: { type: 'integer', default: 16777216, help: 'postings held in memory before a sorted run is spilled (10 bytes each)' },
+    threads: { type: 'integer', default: 0, help: 'worker threads analyzing passages (0: one per core; 1 or more: that many); same index whatever the count' },
   },
   async run(opts, ctx) {
     if (opts.b !== undefined && (opts.b < 0 || opts.b > 1)) throw new UsageError(`--b must be within 0..1, got ${opts.b}`);
+    if (opts.threads < 0) throw new UsageError(`--threads must be 0 or more, got ${opts.threads}`);
     if (opts.k1 !== undefined && opts.k1 < 0) throw new UsageError(`--k1 must be 0 or more, got ${opts.k1}`);
     const { buildIndexFromCorpus } = await import('../miners/bm25.ts');
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,
-      { analyzer: analyzerFromOptions(opts), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings },
+      { analyzer: analyzerFromOptions(opts), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: opts.threads === 0 ? availableParallelism() : opts.threads },
       ctx.log,
     );
     const h = stats.header;

@@ -239,7 +239,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
 export async function buildIndexFromCorpus(
   corpus: string,
   dir: string,
-  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number },
+  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number },
   log: (m: string) => void,
 ): Promise<ReturnType<typeof buildBm25Index>> {
   const bytes = await assertReadableFile(corpus);

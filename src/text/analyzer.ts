@@ -25,12 +25,21 @@ export interface Analyzer {
   readonly config: AnalyzerConfig;
   /** Terms of a text, in order, duplicates kept (their count is the term frequency). */
   analyze(text: string): string[];
+  /**
+   * The text as the word split sees it (NFC, lowercased, French elisions removed) and whether it is
+   * pure ASCII (then its words are exactly the runs of [a-z0-9]). analyze() = split + term().
+   */
+  prepare(text: string): { text: string; ascii: boolean };
+  /** The index term of one word of a prepared text, or undefined for a stopword. */
+  term(word: string): string | undefined;
 }
 
 export const DEFAULT_ANALYZER: AnalyzerConfig = { lang: 'en', stopwords: true, stem: true };
 
-const WORD_RE = /[\p{L}\p{N}\p{M}]+/gu;
+/** The word split: runs of letters, digits and combining marks (global: reset lastIndex before exec loops). */
+export const WORD_RE = /[\p{L}\p{N}\p{M}]+/gu;
 const NON_ASCII_RE = /[^\x00-\x7f]/;
+const ASCII_WORD_RE = /[a-z0-9]+/g;
 // An elided French word: one of these, then an apostrophe (straight or curly), then a letter.
 const FR_ELISION_RE = /(?<![\p{L}\p{N}\p{M}])(?:l|d|j|m|n|s|t|c|ç|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)['’ʼ](?=\p{L})/giu;
 
@@ -85,27 +94,37 @@ export function createAnalyzer(partial: Partial<AnalyzerConfig> = {}): Analyzer 
   const french = config.lang === 'fr';
   // Stemming is the slow step and corpora repeat words heavily: memoize per analyzer (bounded).
   const stemCache = new Map<string, string>();
+  const prepare = (text: string): { text: string; ascii: boolean } => {
+    // NFC only matters outside ASCII; the test is much cheaper than normalizing.
+    const ascii = !NON_ASCII_RE.test(text);
+    let s = (ascii ? text : text.normalize('NFC')).toLowerCase();
+    if (french) s = s.replace(FR_ELISION_RE, ' ');
+    return { text: s, ascii };
+  };
+  const term = (word: string): string | undefined => {
+    if (stop?.has(word)) return undefined;
+    if (!stem) return word;
+    let stemmed = stemCache.get(word);
+    if (stemmed === undefined) {
+      stemmed = stem(word);
+      if (stemCache.size < 1 << 20) stemCache.set(word, stemmed);
+    }
+    return stemmed;
+  };
   return {
     config,
+    prepare,
+    term,
     analyze(text: string): string[] {
-      // NFC only matters outside ASCII; the test is much cheaper than normalizing.
-      let s = (NON_ASCII_RE.test(text) ? text.normalize('NFC') : text).toLowerCase();
-      if (french) s = s.replace(FR_ELISION_RE, ' ');
-      const words = s.match(WORD_RE);
+      const prepared = prepare(text);
+      // In ASCII, \p{L}\p{N}\p{M} runs of a lowercased text are [a-z0-9] runs (a cheaper regex).
+      const words = prepared.text.match(prepared.ascii ? ASCII_WORD_RE : WORD_RE);
       if (!words) return [];
       if (!stop && !stem) return words;
       const out: string[] = [];
-      for (let term of words) {
-        if (stop?.has(term)) continue;
-        if (stem) {
-          let stemmed = stemCache.get(term);
-          if (stemmed === undefined) {
-            stemmed = stem(term);
-            if (stemCache.size < 1 << 20) stemCache.set(term, stemmed);
-          }
-          term = stemmed;
-        }
-        out.push(term);
+      for (const word of words) {
+        const t = term(word);
+        if (t !== undefined) out.push(t);
       }
       return out;
     },

@@ -139,3 +139,29 @@ test('MaxScore pruning returns exactly the exhaustive top k (same docs, same ord
   assert.ok(scorer.prunedQueries > 300, `pruning was exercised (${scorer.prunedQueries} of 900 searches)`);
   index.close();
 });
+
+test('index files are byte-identical whatever the analysis thread count (0, 1, 2 workers; small batches, several runs)', async () => {
+  // SQuAD (titles, stemming, stopwords) and PIAF (French, non-ASCII) in one corpus.
+  const passages = [...squad.passages, ...piaf.passages.slice(0, 1500)];
+  const builds = [];
+  for (const threads of [0, 1, 2]) {
+    const dir = join(tmp, `threads-${threads}`);
+    builds.push({ dir, threads, stats: await buildBm25Index(passages, dir, { threads, batchSize: 37, segmentPostings: 8000 }) });
+  }
+  assert.ok(builds[0].stats.segments > 3, `expected several runs, got ${builds[0].stats.segments}`);
+  for (const f of ['terms.txt', 'offsets.f64', 'docs.u32', 'impacts.f32', 'maximp.f32', 'doclen.u32', 'store.bin', 'store.f64', 'pids.bin', 'pids.f64', 'ids.u32', 'header.json']) {
+    const reference = readFileSync(join(builds[0].dir, f));
+    for (const b of builds.slice(1)) assert.ok(reference.equals(readFileSync(join(b.dir, f))), `${f} differs between 0 and ${b.threads} worker threads`);
+  }
+  const index = Bm25Index.open(builds[2].dir);
+  assert.equal(index.header.docs, passages.length);
+  assert.deepEqual(index.passage(passages.length - 1), passages[passages.length - 1]);
+  index.close();
+});
+
+test('a build worker failure (duplicate id found after analysis) still cleans up and rejects', async () => {
+  const dup = Array.from({ length: 300 }, (_, i) => ({ passage_id: i === 250 ? 'p3' : `p${i}`, title: '', text: `word${i % 7} text` }));
+  const dir = join(tmp, 'dup-threads');
+  await assert.rejects(buildBm25Index(dup, dir, { threads: 2, batchSize: 16 }), (e: unknown) => e instanceof InputError && e.record === 'passage 251');
+  assert.equal(existsSync(dir), false);
+});

@@ -12,11 +12,13 @@ import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync, renameSync
 import { dirname, join, basename } from 'node:path';
 import type { Passage } from '../../types.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
+import { Worker } from 'node:worker_threads';
+import { BatchAnalyzer, type AnalyzedBatch, type PassageBatch } from './analyze-batch.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { DPREP_VERSION } from '../../version.ts';
 import { bm25Impact, FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Bm25Header, type Bm25Params } from './format.ts';
-import { idHash, PassageIds, readFileBuffer } from './store.ts';
+import { PassageIds, readFileBuffer } from './store.ts';
 
 export interface BuildOptions extends Partial<Bm25Params> {
   analyzer?: Partial<AnalyzerConfig>;
@@ -26,7 +28,11 @@ export interface BuildOptions extends Partial<Bm25Params> {
   segmentPostings?: number;
   /** Recorded in the header and used in error messages. */
   sourceFile?: string;
-  /** Called once per passage read (progress). */
+  /** Worker threads analyzing passages (0: analyze on this thread); the files are the same for any count. Default 0. */
+  threads?: number;
+  /** Passages per analysis batch; default 512. */
+  batchSize?: number;
+  /** Called once per passage indexed (progress). */
   onPassage?: () => void;
 }
 
@@ -195,43 +201,50 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
       segUsed = 0;
     };
 
-    let docTerms = new Uint32Array(4096);
+    // Global term ids in first-occurrence order: each analyzer thread's local ids map to global
+    // ones as its batches are consumed in corpus order. A term first seen in batch k is new to
+    // whichever thread analyzed batch k, and the batch lists its new terms in first-occurrence
+    // order, so the ids equal a single-threaded pass's whatever the thread count.
+    const localToGlobal: Grow<Uint32Array>[] = [];
     let totalLength = 0;
     let doc = 0;
-    for await (const p of passages) {
-      const terms = indexTitle && p.title ? [...analyzer.analyze(p.title), ...analyzer.analyze(p.text)] : analyzer.analyze(p.text);
-      if (terms.length > docTerms.length) docTerms = new Uint32Array(terms.length * 2);
-      for (let i = 0; i < terms.length; i++) {
-        let id = termIds.get(terms[i]);
+    const analyzed = analyzeInOrder(passages, { analyzer: opts.analyzer, indexTitle, threads: opts.threads ?? 0, batchSize: opts.batchSize ?? 512 });
+    for await (const { result: r, thread } of analyzed) {
+      const map = (localToGlobal[thread] ??= new Grow(new Uint32Array(1024), (n) => new Uint32Array(n)));
+      if (map.length !== r.firstNewTerm) throw new Error(`bm25 build: analyzer thread ${thread} batches out of order`);
+      for (const term of r.newTerms) {
+        let id = termIds.get(term);
         if (id === undefined) {
           id = termIds.size;
-          termIds.set(terms[i], id);
-          termsOut.writeString(terms[i] + '\n');
+          termIds.set(term, id);
+          termsOut.writeString(term + '\n');
         }
-        docTerms[i] = id;
+        map.push(id);
       }
-      const sorted = docTerms.subarray(0, terms.length).sort();
-      let unique = 0;
-      for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) unique++;
-      if (segUsed + unique > segCap) spill();
-      for (let i = 0; i < sorted.length; ) {
-        let j = i + 1;
-        while (j < sorted.length && sorted[j] === sorted[i]) j++;
-        segTerm[segUsed] = sorted[i];
-        segDoc[segUsed] = doc;
-        segTf[segUsed] = Math.min(j - i, 0xffff);
-        segUsed++;
-        i = j;
+      const toGlobal = map.data;
+      const { postingStart, terms, tfs } = r;
+      const storeBase = store.bytes;
+      const pidBase = pids.bytes;
+      for (let i = 0; i < r.docs; i++) {
+        const start = postingStart[i];
+        const end = postingStart[i + 1];
+        if (segUsed + (end - start) > segCap) spill();
+        for (let k = start; k < end; k++) {
+          segTerm[segUsed] = toGlobal[terms[k]];
+          segDoc[segUsed] = doc;
+          segTf[segUsed] = tfs[k];
+          segUsed++;
+        }
+        doclen.push(r.lengths[i]);
+        totalLength += r.lengths[i];
+        hashes.push(r.hashes[i]);
+        storeOffsets.push(storeBase + r.storeEnds[i]);
+        pidOffsets.push(pidBase + r.pidEnds[i]);
+        doc++;
+        opts.onPassage?.();
       }
-      doclen.push(terms.length);
-      totalLength += terms.length;
-      hashes.push(idHash(p.passage_id));
-      store.writeString(JSON.stringify([p.passage_id, p.title, p.text]) + '\n');
-      storeOffsets.push(store.bytes);
-      pids.writeString(p.passage_id);
-      pidOffsets.push(pids.bytes);
-      doc++;
-      opts.onPassage?.();
+      store.write(r.store);
+      pids.write(r.pids);
     }
     spill();
     termsOut.close();
@@ -379,5 +392,88 @@ function checkDuplicateIds(dir: string, hashes: Uint32Array, pidOffsets: Float64
       }
       i = j;
     }
+  }
+}
+
+/** Groups passages into batches of `size`. */
+async function* batchesOf(passages: AsyncIterable<Passage> | Iterable<Passage>, size: number): AsyncGenerator<PassageBatch> {
+  let batch: PassageBatch = { ids: [], titles: [], texts: [] };
+  for await (const p of passages) {
+    batch.ids.push(p.passage_id);
+    batch.titles.push(p.title);
+    batch.texts.push(p.text);
+    if (batch.ids.length === size) {
+      yield batch;
+      batch = { ids: [], titles: [], texts: [] };
+    }
+  }
+  if (batch.ids.length > 0) yield batch;
+}
+
+/**
+ * Analyzed batches in corpus order, each with the index of the analyzer thread that made it.
+ * With threads > 0, batch i goes to worker i mod threads (each worker sees its batches in
+ * order, as its local term ids require) and up to two batches per worker are in flight while
+ * this thread reads ahead; otherwise batches are analyzed here.
+ */
+async function* analyzeInOrder(
+  passages: AsyncIterable<Passage> | Iterable<Passage>,
+  o: { analyzer?: Partial<AnalyzerConfig>; indexTitle: boolean; threads: number; batchSize: number },
+): AsyncGenerator<{ result: AnalyzedBatch; thread: number }> {
+  const batches = batchesOf(passages, Math.max(1, o.batchSize));
+  if (o.threads <= 0) {
+    const local = new BatchAnalyzer(o.analyzer, o.indexTitle);
+    for await (const batch of batches) yield { result: local.analyze(batch), thread: 0 };
+    return;
+  }
+  const workerData = { role: 'build', analyzer: o.analyzer ?? {}, indexTitle: o.indexTitle };
+  const workers = Array.from({ length: o.threads }, () => new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData }));
+  const pending = new Map<number, { resolve: (r: AnalyzedBatch) => void; reject: (e: Error) => void }>();
+  let failure: Error | undefined;
+  const fail = (err: Error): void => {
+    failure ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  for (const w of workers) {
+    w.on('message', (msg: { id: number; result?: AnalyzedBatch; error?: string }) => {
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      if (msg.error !== undefined) p.reject(new Error(`bm25 build worker failed: ${msg.error}`));
+      else p.resolve(msg.result!);
+    });
+    w.on('error', fail);
+    w.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`bm25 build worker exited with code ${code}`));
+    });
+  }
+  const inFlight: { thread: number; result: Promise<AnalyzedBatch> }[] = [];
+  let next = 0;
+  const send = (batch: PassageBatch): void => {
+    const id = next++;
+    const thread = id % workers.length;
+    const result = new Promise<AnalyzedBatch>((resolve, reject) => {
+      if (failure) return reject(failure);
+      pending.set(id, { resolve, reject });
+      workers[thread].postMessage({ id, batch });
+    });
+    result.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
+    inFlight.push({ thread, result });
+  };
+  try {
+    for await (const batch of batches) {
+      send(batch);
+      while (inFlight.length >= 2 * workers.length) {
+        const head = inFlight.shift()!;
+        yield { result: await head.result, thread: head.thread };
+      }
+    }
+    while (inFlight.length > 0) {
+      const head = inFlight.shift()!;
+      yield { result: await head.result, thread: head.thread };
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }
