@@ -101,7 +101,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
       indexDir = join(tempDir, 'index');
     }
     try {
-      await buildIndexFromCorpus(opts.corpus, indexDir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b }, log);
+      await buildIndexFromCorpus(opts.corpus, indexDir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0 }, log);
     } catch (err) {
       if (tempDir) rmSync(tempDir, { recursive: true, force: true });
       throw err;
