@@ -21,7 +21,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
   options: {
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records to mine negatives for' },
     corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
-    index: { type: 'string', help: 'BM25 index directory: used if it exists, else built from --corpus and kept' },
+    index: { type: 'string', role: 'input', help: 'BM25 index directory (dprep index bm25): used if it exists, else built from --corpus and kept; in a pipeline, another step\'s output' },
     out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
     depth: { type: 'integer', default: 100, help: 'BM25 hits retrieved per question before filtering' },
     negatives: { type: 'integer', default: 30, help: 'hard negatives kept per question' },
