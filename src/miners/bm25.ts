@@ -15,7 +15,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { DprRecord, MatchMode } from '../types.ts';
+import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
 import { readCorpus } from '../io/corpus.ts';
@@ -25,14 +25,15 @@ import { assertReadableFile } from '../io/lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
-import { addCounts, emptyCounts, normalizeForDedup, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts, type SamplingStrategy } from './filter.ts';
+import { addCounts, emptyCounts, normalizeForDedup, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts } from './filter.ts';
 import { buildBm25Index } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Runner } from '../search/bm25/pool.ts';
 import { toNegativeCtxs, type MineJob, type MineResult, type MineSettings } from '../search/bm25/tasks.ts';
 
-export interface MineBm25Options {
+/** The mining settings (`MineSettings`: depth, negatives, strategy, seed, match, checkTitle) plus I/O. */
+export interface MineBm25Options extends MineSettings {
   examples: string;
   /** Corpus file; needed unless `index` names an existing index. */
   corpus?: string;
@@ -40,12 +41,6 @@ export interface MineBm25Options {
   index?: string;
   out: string;
   format?: RecordFormat;
-  depth: number;
-  negatives: number;
-  strategy: SamplingStrategy;
-  seed: number;
-  match: MatchMode;
-  checkTitle: boolean;
   threads: number;
   /** Analyzer and BM25 params for a new index; must agree with an existing index when given. */
   analyzer?: Partial<AnalyzerConfig>;
