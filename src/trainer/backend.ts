@@ -3,7 +3,8 @@
  *
  * - `tensorflow`: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when the user installed one
  *   (optional; detected with a dynamic import).
- * - `wasm`: the bundled XNNPACK build (single thread in Node: tfjs disables its threaded build there).
+ * - `wasm`: the bundled XNNPACK build; single-threaded unless `DPREP_WASM_THREADS` asks for more
+ *   (`2`, or `auto` = one per CPU), which starts tfjs's threaded build in Node (see `initThreadedWasm`).
  * - `cpu`: pure JS; slow, but always there.
  *
  * tfjs-core's Node bundle does not register gradients (the `@tensorflow/tfjs` union package does),
@@ -12,7 +13,9 @@
  */
 import { register } from 'node:module';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import os from 'node:os';
+import workerThreads from 'node:worker_threads';
 import { registerSegmentSumKernels, registerWasmMatMul } from './kernels.ts';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
@@ -31,7 +34,60 @@ export async function resolve(specifier, context, next) {
   return next(specifier, context);
 }`;
 
-let loaded: { tf: TF; backend: BackendName } | undefined;
+let loaded: { tf: TF; backend: BackendName; threads: number } | undefined;
+
+/**
+ * Threads the wasm backend should use, from `DPREP_WASM_THREADS` (`auto` = one per CPU; at most 8,
+ * tfjs's worker pool). Default 1: on a CPU shared with other jobs, XNNPACK's threads wait on each
+ * other and small ops got slower (bench/BENCHMARKS.md, trainer section).
+ * @example process.env.DPREP_WASM_THREADS = '2'; wasmThreadsWanted() // 2
+ */
+export function wasmThreadsWanted(): number {
+  const env = process.env.DPREP_WASM_THREADS?.trim();
+  const n = !env ? 1 : env === 'auto' ? os.cpus().length : Number(env);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`DPREP_WASM_THREADS must be a positive integer or "auto", got "${env}"`);
+  return Math.min(n, 8);
+}
+
+/**
+ * Makes tfjs-wasm's threaded XNNPACK build start in Node. tfjs turns it off there for three reasons,
+ * each worked around here, before the backend initializes:
+ * - the WASM_HAS_MULTITHREAD_SUPPORT flag answers false under Node: set it;
+ * - Emscripten starts its pthread workers from a blob: URL, which Node's Worker rejects, and each
+ *   worker then loads the main script from a Blob: Worker is wrapped so that a blob: URL starts the
+ *   worker source as `eval` code, with the script import pointed at the package's own file;
+ * - the backend caps threads at (logical cores / 2) read from os.cpus(): that count is raised for
+ *   the moment the module initializes, so `setThreadsCount(n)` is honoured.
+ * XNNPACK splits a GEMM by output tiles, each computed as in one thread: results do not depend on
+ * the thread count (tested bit for bit in test/trainer/backend.test.ts).
+ */
+async function initThreadedWasm(tf: TF, wasm: typeof import('@tensorflow/tfjs-backend-wasm'), wasmDir: string, threads: number): Promise<boolean> {
+  const require = createRequire(import.meta.url);
+  const outDir = join(wasmDir, '..', 'wasm-out');
+  const { wasmWorkerContents } = require(join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const loadMain = /if\(typeof e\.data\.urlOrBlob=="string"\)\{importScripts\(e\.data\.urlOrBlob\)\}else\{[^}]*\}/;
+  if (!loadMain.test(wasmWorkerContents)) return false; // a tfjs version whose worker we do not know
+  // The source holds "\n" escapes that became newlines in the template literal (tfjs re-escapes them too).
+  const workerSource = wasmWorkerContents.replace(/\n/g, '\\n').replace(loadMain, `importScripts(${JSON.stringify(join(outDir, 'tfjs-backend-wasm-threaded-simd.js'))});`);
+  const NodeWorker = workerThreads.Worker;
+  class BlobUrlWorker extends NodeWorker {
+    constructor(url: string | URL, opts?: workerThreads.WorkerOptions) {
+      if (String(url).startsWith('blob:')) super(workerSource, { ...opts, eval: true });
+      else super(url, opts);
+    }
+  }
+  (workerThreads as { Worker: typeof NodeWorker }).Worker = BlobUrlWorker;
+  const cpus = os.cpus;
+  os.cpus = () => new Array(2 * threads).fill(cpus()[0]);
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(threads);
+  try {
+    return await tf.setBackend('wasm');
+  } finally {
+    os.cpus = cpus;
+    (workerThreads as { Worker: typeof NodeWorker }).Worker = NodeWorker;
+  }
+}
 
 async function tryImport(name: string): Promise<boolean> {
   try {
@@ -47,7 +103,7 @@ async function tryImport(name: string): Promise<boolean> {
  * The first call fixes the backend for the process; later calls return it.
  * @example const { tf, backend } = await loadTf('auto');
  */
-export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; backend: BackendName }> {
+export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; backend: BackendName; threads: number }> {
   if (loaded) {
     if (choice !== 'auto' && choice !== loaded.backend) {
       throw new Error(`tfjs backend is already "${loaded.backend}" in this process; cannot switch to "${choice}"`);
@@ -61,6 +117,7 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
   await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
 
   let backend: BackendName | undefined;
+  let threadCount = 1;
   if (choice === 'auto' || choice === 'tensorflow') {
     if ((await tryImport('@tensorflow/tfjs-node-gpu')) || (await tryImport('@tensorflow/tfjs-node'))) {
       if (await tf.setBackend('tensorflow')) backend = 'tensorflow';
@@ -72,12 +129,16 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
   if (!backend && (choice === 'auto' || choice === 'wasm')) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);
+    const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
     // setWasmPaths wants a directory prefix ending in '/'; a file path works in Node.
-    wasm.setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
+    wasm.setWasmPaths(wasmDir + '/');
     registerSegmentSumKernels(tf, 'wasm');
     registerWasmMatMul(tf);
-    if (await tf.setBackend('wasm')) backend = 'wasm';
-    else if (choice === 'wasm') throw new Error('the tfjs wasm backend failed to initialize');
+    const threads = wasmThreadsWanted();
+    if ((threads > 1 && (await initThreadedWasm(tf, wasm, wasmDir, threads))) || (await tf.setBackend('wasm'))) {
+      backend = 'wasm';
+      threadCount = wasm.getThreadsCount();
+    } else if (choice === 'wasm') throw new Error('the tfjs wasm backend failed to initialize');
   }
   if (!backend) {
     await import('@tensorflow/tfjs-backend-cpu');
@@ -86,6 +147,6 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
     backend = 'cpu';
   }
   await tf.ready();
-  loaded = { tf, backend };
+  loaded = { tf, backend, threads: threadCount };
   return loaded;
 }

@@ -98,7 +98,7 @@ function fingerprint(o: TrainOptions): string {
 export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
   if (o.batchSize < 1 || o.gradAccum < 1) throw new UsageError('--batch-size and --grad-accum must be at least 1');
-  const { tf, backend } = await loadTf(o.backend);
+  const { tf, backend, threads } = await loadTf(o.backend);
   const resumeDir = o.resume ? join(o.resume, 'last') : undefined;
   if (resumeDir && !existsSync(join(resumeDir, 'trainer_state.json'))) throw new UsageError(`--resume ${o.resume}: no last/trainer_state.json there (nothing to resume)`);
 
@@ -112,7 +112,7 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
     microQuestions: o.batchSize, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder, accumulate: o.gradAccum > 1,
   });
   const heapLimit = (o.maxMemoryGb ?? (backend === 'wasm' ? 3.8 : (totalmem() * 0.8) / GB)) * GB;
-  log(`trainer: backend ${backend}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`);
+  log(`trainer: backend ${backend}${backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`);
   if (est.tensorBytes > heapLimit || est.jsBytes > freemem() * 0.9) {
     throw new UsageError(
       `estimated memory ${(est.tensorBytes / GB).toFixed(1)} GB of tensors (+${(est.jsBytes / GB).toFixed(1)} GB JS) exceeds the budget ${(heapLimit / GB).toFixed(1)} GB` +
