@@ -10,7 +10,9 @@ micro=16
 [ "$size" = base ] && micro=2   # the 4 GB wasm heap; accumulation equals the full batch here
 date -u +"date %Y-%m-%dT%H:%MZ"; echo "load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 nice -n 10 /usr/bin/python3 bench/train-torch.py --sgemm-only --threads 2
-nice -n 10 npx tsx bench/train-throughput.ts --size "$size" --batch 16 --micro "$micro" --steps "$steps"
+# dprep on 1 wasm thread and on tfjs's threaded XNNPACK build (DPREP_WASM_THREADS, see src/trainer/backend.ts)
+DPREP_WASM_THREADS=1 nice -n 10 npx tsx bench/train-throughput.ts --size "$size" --batch 16 --micro "$micro" --steps "$steps"
+DPREP_WASM_THREADS=2 nice -n 10 npx tsx bench/train-throughput.ts --size "$size" --batch 16 --micro "$micro" --steps "$steps"
 nice -n 10 /usr/bin/python3 bench/train-torch.py --size "$size" --batch 16 --steps "$steps" --threads 2
 nice -n 10 /usr/bin/python3 bench/train-torch.py --size "$size" --batch 16 --steps "$steps" --threads 1
 nice -n 10 /usr/bin/python3 bench/train-torch.py --sgemm-only --threads 2

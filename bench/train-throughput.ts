@@ -43,7 +43,7 @@ export function stepFlops(c: BertConfig, seqs: number, len: number): number {
   return 3 * c.num_hidden_layers * perLayer;
 }
 
-const { tf, backend } = await loadTf(a.backend as BackendChoice);
+const { tf, backend, threads } = await loadTf(a.backend as BackendChoice);
 const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1, false), passage: initBertTensors(config, 2, false) },
   { query: fixedTokenizer(qLen, 3), passage: fixedTokenizer(pLen, 4) }, { pooling: 'cls', normalize: false, shared: false });
 const master = await model.masterWeights();
@@ -66,5 +66,5 @@ for (let s = 0; s <= steps; s++) {
 }
 times.sort((x, y) => x - y);
 const sec = times[Math.floor(times.length / 2)];
-console.log(JSON.stringify({ impl: 'dprep-tfjs', backend, size, batch: B, micro, qLen, pLen, steps: times.length, sec_per_step: +sec.toFixed(3),
+console.log(JSON.stringify({ impl: 'dprep-tfjs', backend, threads, size, batch: B, micro, qLen, pLen, steps: times.length, sec_per_step: +sec.toFixed(3),
   questions_per_s: +(B / sec).toFixed(2), gflop_per_step: +(flops / 1e9).toFixed(1), achieved_gflops: +(flops / sec / 1e9).toFixed(2) }));

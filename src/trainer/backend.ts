@@ -82,7 +82,12 @@ async function initThreadedWasm(tf: TF, wasm: typeof import('@tensorflow/tfjs-ba
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasm.setThreadsCount(threads);
   try {
-    return await tf.setBackend('wasm');
+    if (!(await tf.setBackend('wasm'))) return false;
+    // Emscripten ref()s a worker while a pthread runs on it; XNNPACK's pool threads run forever,
+    // so without this the process would never exit.
+    const pthread = (tf.backend() as unknown as { wasm: { PThread?: { runningWorkers: { unref(): void }[] } } }).wasm.PThread;
+    for (const worker of pthread?.runningWorkers ?? []) worker.unref();
+    return true;
   } finally {
     os.cpus = cpus;
     (workerThreads as { Worker: typeof NodeWorker }).Worker = NodeWorker;

@@ -7,7 +7,7 @@ import { wasmThreadsWanted } from '../../src/trainer/backend.ts';
 
 const probe = (threads: string) => {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/trainer/_thread_probe.ts')], {
-    cwd: REPO_ROOT, env: { ...process.env, DPREP_WASM_THREADS: threads, DPREP_QUIET: '1' }, encoding: 'utf8', timeout: 120_000,
+    cwd: REPO_ROOT, env: { ...process.env, DPREP_WASM_THREADS: threads, DPREP_QUIET: '1' }, encoding: 'utf8', timeout: 60_000,
   });
   return JSON.parse(out.trim().split('\n').pop()!) as { threads: number; loss: number; hash: string };
 };
