@@ -1,5 +1,13 @@
 /** Analyzer and BM25 options shared by `index bm25` and `mine bm25` (declared once). */
+import { availableParallelism } from 'node:os';
 import type { AnalyzerConfig, AnalyzerLang } from '../text/analyzer.ts';
+import { UsageError } from '../util/errors.ts';
+
+/** `--threads N`: 0 means one per core; negative is a usage error. */
+export function resolveThreads(threads: number): number {
+  if (threads < 0) throw new UsageError(`--threads must be 0 or more, got ${threads}`);
+  return threads === 0 ? availableParallelism() : threads;
+}
 
 export const analyzerOptions = {
   lang: { type: 'string', choices: ['en', 'fr', 'none'] as const, help: 'analyzer language: en (Porter2, English stopwords), fr (elision, French stopwords, light stemmer), none (lowercase words only); default en' },

@@ -1,5 +1,6 @@
 /** `dprep dag FILE`: the step graph of a pipeline, as text and as a Mermaid flowchart. */
 import { defineCommand } from '../options.ts';
+import { pipelineOptions, planFile } from './_pipeline-options.ts';
 
 export const dagCommand = defineCommand({
   id: 'dag',
@@ -10,15 +11,12 @@ edges say which output feeds which input. Input files need not exist yet.
 Example:  dprep dag pipelines/squad-two-stage.yaml --format mermaid > dag.mmd`,
   positional: ['file'],
   options: {
-    file: { type: 'string', required: true, help: 'pipeline YAML file' },
+    ...pipelineOptions,
     format: { type: 'string', choices: ['both', 'text', 'mermaid'] as const, default: 'both', help: 'what to print' },
-    set: { type: 'list', help: 'override STEP.OPTION=VALUE or params.NAME=VALUE (repeatable)' },
   },
   async run(opts) {
-    const { readPipelineFile } = await import('../pipeline/schema.ts');
-    const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
     const { dagText, dagMermaid } = await import('../pipeline/dag.ts');
-    const plan = planPipeline(await readPipelineFile(opts.file), { overrides: joinOverrides(opts.set ?? []), checkInputsExist: false });
+    const plan = await planFile(opts.file, opts.set, { checkInputsExist: false });
     const parts: string[] = [];
     if (opts.format !== 'mermaid') parts.push(dagText(plan));
     if (opts.format === 'mermaid') parts.push(dagMermaid(plan));

@@ -1,8 +1,7 @@
 /** `dprep index bm25`: builds a reusable on-disk BM25 index from a corpus. */
-import { availableParallelism } from 'node:os';
 import { defineCommand } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
-import { analyzerFromOptions, analyzerOptions } from './_bm25-options.ts';
+import { analyzerFromOptions, analyzerOptions, resolveThreads } from './_bm25-options.ts';
 
 export const indexBm25Command = defineCommand({
   id: 'index.bm25',
@@ -26,13 +25,12 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   },
   async run(opts, ctx) {
     if (opts.b !== undefined && (opts.b < 0 || opts.b > 1)) throw new UsageError(`--b must be within 0..1, got ${opts.b}`);
-    if (opts.threads < 0) throw new UsageError(`--threads must be 0 or more, got ${opts.threads}`);
     if (opts.k1 !== undefined && opts.k1 < 0) throw new UsageError(`--k1 must be 0 or more, got ${opts.k1}`);
     const { buildIndexFromCorpus } = await import('../miners/bm25.ts');
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,
-      { analyzer: analyzerFromOptions(opts), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: opts.threads === 0 ? availableParallelism() : opts.threads },
+      { analyzer: analyzerFromOptions(opts), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads) },
       ctx.log,
     );
     const h = stats.header;

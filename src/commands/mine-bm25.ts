@@ -1,8 +1,6 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
-import { availableParallelism } from 'node:os';
 import { defineCommand } from '../options.ts';
-import { UsageError } from '../util/errors.ts';
-import { analyzerFromOptions, analyzerOptions } from './_bm25-options.ts';
+import { analyzerFromOptions, analyzerOptions, resolveThreads } from './_bm25-options.ts';
 
 export const mineBm25Command = defineCommand({
   id: 'mine.bm25',
@@ -33,7 +31,6 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     ...analyzerOptions,
   },
   async run(opts, ctx) {
-    if (opts.threads < 0) throw new UsageError(`--threads must be 0 or more, got ${opts.threads}`);
     const { mineBm25 } = await import('../miners/bm25.ts');
     const report = await mineBm25({
       examples: opts.examples,
@@ -46,7 +43,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       seed: opts.seed ?? ctx.seed ?? 13,
       match: opts.match,
       checkTitle: opts.checkTitle,
-      threads: opts.threads === 0 ? availableParallelism() : opts.threads,
+      threads: resolveThreads(opts.threads),
       analyzer: analyzerFromOptions(opts),
       k1: opts.k1,
       b: opts.b,

@@ -3,6 +3,7 @@
  * prints a summary table (step, status, time, key metrics). See docs/pipeline.md.
  */
 import { defineCommand } from '../options.ts';
+import { pipelineOptions, planFile, workdirOptions } from './_pipeline-options.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 
 export const runCommand = defineCommand({
@@ -16,22 +17,19 @@ continues from the last finished step (and from a checkpoint inside steps that k
 Example:  dprep run pipelines/squad-two-stage.yaml --set bm25.depth=200 --until bm25`,
   positional: ['file'],
   options: {
-    file: { type: 'string', required: true, help: 'pipeline YAML file' },
-    set: { type: 'list', help: 'override STEP.OPTION=VALUE or params.NAME=VALUE (repeatable)' },
+    ...pipelineOptions,
     force: { type: 'list', help: 'steps to rerun even if fresh (repeatable or comma-separated)' },
     forceAll: { type: 'boolean', help: 'rerun every selected step' },
     dryRun: { type: 'boolean', help: 'show what would run and why; run and write nothing' },
     from: { type: 'string', help: 'run only this step and the steps that depend on it' },
     until: { type: 'string', help: 'run only this step and the steps it depends on' },
-    workdir: { type: 'string', help: "where outputs, lockfile and run manifests go (default: the pipeline's workdir:)" },
-    verifyHashes: { type: 'boolean', help: 're-read every input and output instead of trusting the size/mtime/inode hash cache' },
+    ...workdirOptions,
   },
   async run(opts) {
-    const { readPipelineFile } = await import('../pipeline/schema.ts');
-    const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
+    const { joinOverrides } = await import('../pipeline/plan.ts');
     const { runPipeline, summaryTable } = await import('../pipeline/runner.ts');
     const overrides = joinOverrides(opts.set ?? []);
-    const plan = planPipeline(await readPipelineFile(opts.file), { overrides, workdir: opts.workdir });
+    const plan = await planFile(opts.file, opts.set, { workdir: opts.workdir });
     const result = await runPipeline(plan, {
       force: opts.forceAll ? 'all' : opts.force,
       from: opts.from,

@@ -1,6 +1,6 @@
 /** `dprep search bm25`: ranks the corpus for each query and writes a TREC run. */
-import { availableParallelism } from 'node:os';
 import { defineCommand } from '../options.ts';
+import { resolveThreads } from './_bm25-options.ts';
 import { UsageError } from '../util/errors.ts';
 
 export const searchBm25Command = defineCommand({
@@ -30,7 +30,7 @@ Example:  dprep search bm25 --index squad.bm25 --queries questions.jsonl --k 100
       out: opts.out,
       k: opts.k,
       tag: opts.tag,
-      threads: opts.threads === 0 ? availableParallelism() : opts.threads,
+      threads: resolveThreads(opts.threads),
     });
     ctx.log(`search bm25: ${stats.queries} queries, ${stats.lines} run lines, ${stats.empty} queries without hits, ${stats.seconds.toFixed(1)}s → ${opts.out}`);
     return { metrics: { queries: stats.queries, lines: stats.lines, empty: stats.empty } };

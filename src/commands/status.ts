@@ -1,5 +1,6 @@
 /** `dprep status FILE`: which steps of a pipeline are fresh, stale or missing, and why. */
 import { defineCommand } from '../options.ts';
+import { pipelineOptions, planFile, workdirOptions } from './_pipeline-options.ts';
 
 export const statusCommand = defineCommand({
   id: 'status',
@@ -12,17 +13,13 @@ version or an upstream step changed, or an output was edited. With --json prints
 Example:  dprep status pipelines/squad-two-stage.yaml --json`,
   positional: ['file'],
   options: {
-    file: { type: 'string', required: true, help: 'pipeline YAML file' },
+    ...pipelineOptions,
     json: { type: 'boolean', help: 'print JSON instead of a table' },
-    set: { type: 'list', help: 'override STEP.OPTION=VALUE or params.NAME=VALUE (repeatable)' },
-    workdir: { type: 'string', help: "the run's workdir (default: the pipeline's workdir:)" },
-    verifyHashes: { type: 'boolean', help: 're-read every file instead of trusting the hash cache' },
+    ...workdirOptions,
   },
   async run(opts) {
-    const { readPipelineFile } = await import('../pipeline/schema.ts');
-    const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
     const { pipelineStatus } = await import('../pipeline/runner.ts');
-    const plan = planPipeline(await readPipelineFile(opts.file), { overrides: joinOverrides(opts.set ?? []), workdir: opts.workdir });
+    const plan = await planFile(opts.file, opts.set, { workdir: opts.workdir });
     const states = await pipelineStatus(plan, { verifyHashes: opts.verifyHashes });
     if (opts.json) console.log(JSON.stringify(states));
     else {

@@ -1,5 +1,6 @@
 /** `dprep validate FILE...`: checks pipeline files without running them. */
 import { defineCommand } from '../options.ts';
+import { overridesOption, planFile } from './_pipeline-options.ts';
 import { UsageError } from '../util/errors.ts';
 
 export const validateCommand = defineCommand({
@@ -14,15 +15,13 @@ Example:  dprep validate pipelines/*.yaml`,
   positional: ['files'],
   options: {
     files: { type: 'list', required: true, help: 'pipeline YAML files' },
-    set: { type: 'list', help: 'override STEP.OPTION=VALUE or params.NAME=VALUE (repeatable)' },
+    ...overridesOption,
   },
   async run(opts) {
-    const { readPipelineFile } = await import('../pipeline/schema.ts');
-    const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
     const problems: string[] = [];
     for (const file of opts.files) {
       try {
-        const plan = planPipeline(await readPipelineFile(file), { overrides: joinOverrides(opts.set ?? []) });
+        const plan = await planFile(file, opts.set);
         console.log(`ok  ${file}  (${plan.steps.length} steps: ${plan.steps.map((s) => s.name).join(' → ')})`);
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
