@@ -16,7 +16,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
 import workerThreads from 'node:worker_threads';
-import { registerSegmentSumKernels, registerWasmMatMul } from './kernels.ts';
+import { registerSegmentSumKernels, registerWasmMatMul, registerWasmNativeMatMul } from './kernels.ts';
+import { loadNative } from './native.ts';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -139,6 +140,8 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
     wasm.setWasmPaths(wasmDir + '/');
     registerSegmentSumKernels(tf, 'wasm');
     registerWasmMatMul(tf);
+    const native = loadNative();
+    if (native) registerWasmNativeMatMul(tf, native.kernels);
     const threads = wasmThreadsWanted();
     if ((threads > 1 && (await initThreadedWasm(tf, wasm, wasmDir, threads))) || (await tf.setBackend('wasm'))) {
       backend = 'wasm';

@@ -7,6 +7,7 @@
  * 8000x128 table here. A single pass over the rows is O(n · rowSize).
  */
 import type { TF } from './backend.ts';
+import type { NativeKernels } from './native.ts';
 
 interface TensorInfoLike {
   dataId: object;
@@ -145,6 +146,72 @@ export function registerWasmMatMul(tf: TF): void {
       }
       for (const t of temps) wasm.disposeData(t.dataId);
       return { ...out, shape: [...outer, M, N] } as any;
+    },
+  } as any);
+}
+
+/**
+ * BatchMatMul and the bias-only _FusedMatMul for wasm on dprep's native OpenBLAS sgemm (see
+ * src/trainer/native.ts): operands are read in place from the wasm heap, transposes are BLAS
+ * flags (no copies), and a batch is one call. Other cases (int32, activations, broadcast batch
+ * shapes other than 1) go to the kernels registered before. Call after registerWasmMatMul.
+ */
+export function registerWasmNativeMatMul(tf: TF, native: NativeKernels): void {
+  const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');
+  const fused = tf.getKernel('_FusedMatMul', 'wasm');
+  if (!batchMatMul || !fused || (batchMatMul as { dprepNative?: boolean }).dprepNative) return;
+  const fallbackMatMul = batchMatMul.kernelFunc as (args: any) => TensorInfoLike;
+  const fallbackFused = fused.kernelFunc as (args: any) => TensorInfoLike;
+
+  /** Runs op(a)·op(b) (+ bias) natively, or returns undefined when the case is not handled. */
+  const run = (backend: any, a: TensorInfoLike, b: TensorInfoLike, transposeA: boolean, transposeB: boolean, bias?: TensorInfoLike): TensorInfoLike | undefined => {
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const Kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    if (K !== Kb) return undefined; // let tfjs raise its own shape error
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+    if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((x, y) => x * y, 1) !== N)) return undefined;
+    const batch = Math.max(batchA, batchB);
+    const outer = ra >= rb ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+    const out = backend.makeOutput([...outer, M, N], 'float32') as TensorInfoLike;
+    // Views after the allocation: a heap grow detaches views taken before it.
+    const av = backend.typedArrayFromHeap(a) as Float32Array;
+    const bv = backend.typedArrayFromHeap(b) as Float32Array;
+    const ov = backend.typedArrayFromHeap(out) as Float32Array;
+    const biasView = bias ? (backend.typedArrayFromHeap(bias) as Float32Array) : undefined;
+    if (batchB === 1 && !transposeA) native.sgemm(av, bv, ov, 1, batchA * M, N, K, false, transposeB, 0, 0, 0, biasView);
+    else native.sgemm(av, bv, ov, batch, M, N, K, transposeA, transposeB, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, M * N, biasView);
+    return out;
+  };
+
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: batchMatMul.setupFunc,
+    dprep: true,
+    dprepNative: true,
+    kernelFunc: (args: any) => {
+      const { a, b } = args.inputs;
+      return (run(args.backend, a, b, !!args.attrs.transposeA, !!args.attrs.transposeB) ?? fallbackMatMul(args)) as any;
+    },
+  } as any);
+  tf.unregisterKernel('_FusedMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: '_FusedMatMul',
+    backendName: 'wasm',
+    setupFunc: fused.setupFunc,
+    kernelFunc: (args: any) => {
+      const { a, b, bias, preluActivationWeights } = args.inputs;
+      const { transposeA, transposeB, activation } = args.attrs;
+      const plain = !preluActivationWeights && (activation === undefined || activation === 'linear');
+      return ((plain && run(args.backend, a, b, !!transposeA, !!transposeB, bias)) || fallbackFused(args)) as any;
     },
   } as any);
 }

@@ -4,9 +4,12 @@
  *
  * Moments and the update live in JS Float32Arrays, not in tfjs tensors: the wasm backend keeps every
  * tensor in one 4 GB heap, and two BERT-base encoders' weights + grads + two moments would fill it.
- * A plain loop is also bit-for-bit deterministic, which `--resume` relies on.
+ * A plain loop is also bit-for-bit deterministic, which `--resume` relies on. When dprep's native
+ * kernels are built (src/trainer/native.ts) the same loops run there, operation for operation, so
+ * the bits do not depend on whether they are (tested in test/trainer/native.test.ts).
  */
 import type { NamedTensor } from './safetensors.ts';
+import { loadNative } from './native.ts';
 
 export interface AdamWOptions {
   lr: number;
@@ -35,7 +38,15 @@ export class AdamW {
   private readonly m = new Map<string, Float32Array>();
   private readonly v = new Map<string, Float32Array>();
 
-  constructor(readonly opts: AdamWOptions) {}
+  /** Native loops (same results), unless `useNative` is false or they are not built. */
+  private readonly native;
+
+  constructor(
+    readonly opts: AdamWOptions,
+    useNative = true,
+  ) {
+    this.native = useNative ? loadNative()?.kernels : undefined;
+  }
 
   /**
    * One update of `params` (in place) from `grads`, with learning rate `lr`.
@@ -63,6 +74,10 @@ export class AdamW {
         this.v.set(name, v);
       }
       const shrink = wd > 0 && decays(name) ? 1 - lr * wd : 1;
+      if (this.native) {
+        this.native.adamw(p, g, m, v, b1, 1 - b1, b2, 1 - b2, eps, shrink, stepSize, sqrtC2);
+        continue;
+      }
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];
         const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
@@ -98,13 +113,20 @@ export class AdamW {
  * factor maxNorm / (norm + 1e-6) when above). Returns the norm before clipping.
  * @example const norm = clipByGlobalNorm(grads, 2.0);
  */
-export function clipByGlobalNorm(grads: Map<string, Float32Array>, maxNorm: number): number {
+export function clipByGlobalNorm(grads: Map<string, Float32Array>, maxNorm: number, useNative = true): number {
+  const native = useNative ? loadNative()?.kernels : undefined;
   let sq = 0;
-  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  for (const g of grads.values()) {
+    if (native) sq = native.sumSquares(g, sq);
+    else for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  }
   const norm = Math.sqrt(sq);
   if (maxNorm > 0 && norm > maxNorm) {
     const factor = maxNorm / (norm + 1e-6);
-    for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= factor;
+    for (const g of grads.values()) {
+      if (native) native.scale(g, factor);
+      else for (let i = 0; i < g.length; i++) g[i] *= factor;
+    }
   }
   return norm;
 }

@@ -1,0 +1,59 @@
+/**
+ * dprep's optional native kernels (native/dprep_native.c, built by scripts/build-native.sh):
+ * batched sgemm through the system's OpenBLAS on Float32Arrays, including views of tfjs's wasm
+ * heap. Found at run time in build/native/ or at DPREP_NATIVE=<path>; DPREP_NATIVE=0 turns them off.
+ * Without them the trainer uses tfjs's own kernels (XNNPACK on wasm).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeKernels {
+  /**
+   * For i < batch: C_i = op(A_i)·op(B_i) (+ bias over rows); row-major; A_i at a[i·strideA] etc.,
+   * a stride of 0 reuses one matrix.
+   */
+  sgemm(
+    a: Float32Array, b: Float32Array, c: Float32Array, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number, strideC: number, bias?: Float32Array,
+  ): void;
+  /** One AdamW update in place, as AdamW.apply's JavaScript loop computes it (same bits). */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, eps: number, shrink: number, stepSize: number, sqrtC2: number): void;
+  /** `start` + Σ g[i]², in order, in double precision. */
+  sumSquares(g: Float32Array, start: number): number;
+  /** g[i] *= factor. */
+  scale(g: Float32Array, factor: number): void;
+  /** a[i] += b[i]. */
+  addInto(a: Float32Array, b: Float32Array): void;
+  /** Sets OpenBLAS's threads per call (process-wide); returns the count in effect. */
+  setThreads(n: number): number;
+  blasConfig(): string;
+}
+
+export const BUILT_NATIVE = fileURLToPath(new URL('../../build/native/dprep_native.node', import.meta.url));
+
+let cached: { kernels: NativeKernels; source: string } | null | undefined;
+/** Why the native kernels did not load, when a build was there. */
+export let nativeLoadError: string | undefined;
+
+/**
+ * The native kernels and where they came from, or undefined.
+ * @example const native = loadNative(); if (native) native.kernels.setThreads(1);
+ */
+export function loadNative(): { kernels: NativeKernels; source: string } | undefined {
+  if (cached !== undefined) return cached ?? undefined;
+  const env = process.env.DPREP_NATIVE?.trim();
+  if (env === '0') return (cached = null) ?? undefined;
+  const path = env || BUILT_NATIVE;
+  if (!existsSync(path)) {
+    if (env) nativeLoadError = `DPREP_NATIVE=${env}: no such file`;
+    return (cached = null) ?? undefined;
+  }
+  try {
+    cached = { kernels: createRequire(import.meta.url)(path) as NativeKernels, source: path };
+  } catch (err) {
+    nativeLoadError = `${path}: ${(err as Error).message.split('\n')[0]}`;
+    cached = null;
+  }
+  return cached ?? undefined;
+}
