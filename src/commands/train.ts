@@ -37,6 +37,7 @@ Example:  dprep train --train squad.bm25neg.json --dev squad-dev.bm25neg.json --
     pooling: { type: 'string', choices: ['cls', 'mean'] as const, default: 'cls', help: 'CLS vector (DPR) or mean of tokens' },
     normalize: { type: 'boolean', help: 'L2-normalize vectors before the dot product' },
     backend: { type: 'string', choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto', help: 'tfjs backend (auto: tfjs-node if installed, else wasm, else cpu)' },
+    workers: { type: 'integer', default: 0, help: 'data-parallel replicas, one worker thread each (0: 2 on wasm/cpu, 1 on tfjs-node); part of the result: resume with the same count' },
     seed: { type: 'integer', help: 'seed of shuffling, positive sampling and dropout (default: pipeline seed, else 12345)' },
     resume: { type: 'string', help: 'run directory to continue from (its last/ checkpoint)' },
     evalEvery: { type: 'integer', default: 0, help: 'validate and save every N steps (0: at each epoch end)' },

@@ -15,6 +15,7 @@ import { padBatch, type TextTokenizer, type TokenBatch } from './tokenizer.ts';
 import { dprLoss } from './loss.ts';
 import type { BiEncoderBatch } from './data.ts';
 import { deriveSeed } from '../util/random.ts';
+import type { EmbeddingExchange } from './exchange.ts';
 
 let instances = 0;
 
@@ -24,7 +25,7 @@ export interface BiEncoderOptions {
   shared: boolean;
 }
 
-interface MicroBatch {
+export interface MicroBatch {
   q: TokenBatch;
   p: TokenBatch;
 }
@@ -55,11 +56,12 @@ export class BiEncoder {
     }
   }
 
-  async tokenize(batch: BiEncoderBatch, micro: number): Promise<MicroBatch[]> {
+  /** Micro-batches of at most `micro` questions (with their passages) of questions [qStart, qEnd). */
+  async tokenize(batch: BiEncoderBatch, micro: number, qStart = 0, qEnd = batch.questions.length): Promise<MicroBatch[]> {
     const perQ = Math.max(1, micro);
     const out: MicroBatch[] = [];
-    for (let s = 0; s < batch.questions.length; s += perQ) {
-      const e = Math.min(s + perQ, batch.questions.length);
+    for (let s = qStart; s < qEnd; s += perQ) {
+      const e = Math.min(s + perQ, qEnd);
       const pStart = batch.positiveIndex[s];
       const pEnd = e < batch.questions.length ? batch.positiveIndex[e] : batch.passages.length;
       out.push({
@@ -70,7 +72,7 @@ export class BiEncoder {
     return out;
   }
 
-  private embedSide(role: 'query' | 'passage', mb: MicroBatch, training: boolean, seed: number): Tensor2D {
+  embedSide(role: 'query' | 'passage', mb: MicroBatch, training: boolean, seed: number): Tensor2D {
     const { pooling, normalize } = this.opts;
     const model = role === 'query' ? this.query : this.passage;
     return model.embed(role === 'query' ? mb.q : mb.p, pooling, normalize, { training, dropoutSeed: deriveSeed(seed, role === 'query' ? 'q' : 'p') });
@@ -81,7 +83,7 @@ export class BiEncoder {
   }
 
   /** The variables one side's encoder uses (all of them with a shared encoder). */
-  private sideVariables(role: 'query' | 'passage'): Variable[] {
+  sideVariables(role: 'query' | 'passage'): Variable[] {
     const model = role === 'query' ? this.query : this.passage;
     return model.trainable();
   }
@@ -95,17 +97,7 @@ export class BiEncoder {
     const mbs = await this.tokenize(batch, micro);
     const vars = [...this.variables.values()];
     const grads = new Map<string, Float32Array>();
-    const accumulate = async (named: Record<string, Tensor>) => {
-      for (const [vname, g] of Object.entries(named)) {
-        const key = this.keyOfVariable.get(vname);
-        if (!key) continue;
-        const data = (await g.data()) as Float32Array;
-        const acc = grads.get(key);
-        if (!acc) grads.set(key, Float32Array.from(data));
-        else for (let i = 0; i < acc.length; i++) acc[i] += data[i];
-        g.dispose();
-      }
-    };
+    const accumulate = (named: Record<string, Tensor>) => this.collect(named, grads);
     if (mbs.length === 1) {
       const { value, grads: g } = tf.variableGrads(() => {
         const [q, p] = this.embedBoth(mbs[0], true, deriveSeed(seed, 0));
@@ -141,6 +133,109 @@ export class BiEncoder {
     }
     tf.dispose([...dqParts, ...dpParts]);
     return { loss, grads };
+  }
+
+  /**
+   * Adds tfjs gradients (by variable name) into arrays by param key, disposing them. A key's first
+   * gradient is copied into `sink`'s array for that key when there is one (preallocated, e.g.
+   * shared memory), else into a new array.
+   */
+  private async collect(named: Record<string, Tensor>, into: Map<string, Float32Array>, sink?: Map<string, Float32Array>): Promise<void> {
+    const wasm = this.tf.getBackend() === 'wasm' ? (this.tf.backend() as unknown as { typedArrayFromHeap(t: Tensor): Float32Array }) : undefined;
+    for (const [vname, g] of Object.entries(named)) {
+      const key = this.keyOfVariable.get(vname);
+      if (!key) continue;
+      // wasm: read in place from its heap; other backends' data() may be the tensor's own array.
+      const data = wasm ? wasm.typedArrayFromHeap(g) : ((await g.data()) as Float32Array);
+      const acc = into.get(key);
+      const target = sink?.get(key);
+      if (acc) for (let i = 0; i < acc.length; i++) acc[i] += data[i];
+      else if (target) {
+        if (target.length !== data.length) throw new Error(`gradient of ${key}: ${data.length} values for an array of ${target.length}`);
+        target.set(data);
+        into.set(key, target);
+      } else into.set(key, Float32Array.from(data));
+      g.dispose();
+    }
+  }
+
+  /**
+   * Data-parallel step of one replica whose shard is a single micro-batch: the shard is embedded on
+   * the tape, its vectors are published to the other replicas through `exchange`, their vectors are
+   * read back (as constants), and the loss over the whole batch is back-propagated into this shard's
+   * encoder pass. Summing the replicas' gradients gives the whole batch's gradient without a second
+   * forward pass (GradCache needs one).
+   * `at` is where this shard's questions and passages start in the batch.
+   */
+  async exchangeLossAndGrads(
+    mb: MicroBatch,
+    positiveIndex: readonly number[],
+    at: { q0: number; p0: number },
+    exchange: EmbeddingExchange,
+    seed: number,
+    sink?: Map<string, Float32Array>,
+  ): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+    const { tf } = this;
+    const B = positiveIndex.length;
+    const H = exchange.dim;
+    const P = exchange.rows - B;
+    const { value, grads: g } = tf.variableGrads(() => {
+      const [q, p] = this.embedBoth(mb, true, seed);
+      exchange.publish(at.q0, q.dataSync() as Float32Array);
+      exchange.publish(B + at.p0, p.dataSync() as Float32Array);
+      exchange.arriveAndWait();
+      // The whole batch: other shards' rows as constants around this shard's taped rows.
+      const around = (own: Tensor2D, start: number, rows: number, offset: number): Tensor2D => {
+        const parts: Tensor2D[] = [];
+        if (start > 0) parts.push(tf.tensor2d(exchange.rowsOf(offset, start), [start, H]));
+        parts.push(own);
+        const end = start + own.shape[0];
+        if (end < rows) parts.push(tf.tensor2d(exchange.rowsOf(offset + end, rows - end), [rows - end, H]));
+        return parts.length === 1 ? own : (tf.concat(parts) as Tensor2D);
+      };
+      return dprLoss(tf, around(q, at.q0, B, 0), around(p, at.p0, P, B), positiveIndex);
+    }, [...this.variables.values()]);
+    const loss = (await value.data())[0];
+    value.dispose();
+    const grads = new Map<string, Float32Array>();
+    await this.collect(g, grads, sink);
+    return { loss, grads };
+  }
+
+  /** GradCache pass 1 of a replica: embeddings of its micro-batches without a tape, rows concatenated. */
+  async embedMicroBatches(mbs: readonly MicroBatch[], seeds: readonly number[]): Promise<{ q: Float32Array; p: Float32Array }> {
+    const parts = mbs.map((mb, i) => this.tf.tidy(() => this.embedBoth(mb, true, seeds[i])));
+    const q = this.tf.concat(parts.map((r) => r[0]));
+    const p = this.tf.concat(parts.map((r) => r[1]));
+    const out = { q: Float32Array.from((await q.data()) as Float32Array), p: Float32Array.from((await p.data()) as Float32Array) };
+    this.tf.dispose([q, p, ...parts.flat()]);
+    return out;
+  }
+
+  /** GradCache pass 2 of a replica: back-propagates embedding gradients (rows as in pass 1) through each micro-batch. */
+  async backpropMicroBatches(mbs: readonly MicroBatch[], seeds: readonly number[], dq: Float32Array, dp: Float32Array, sink?: Map<string, Float32Array>): Promise<Map<string, Float32Array>> {
+    const { tf } = this;
+    const H = this.query.config.hidden_size;
+    const grads = new Map<string, Float32Array>();
+    let qRow = 0;
+    let pRow = 0;
+    for (let i = 0; i < mbs.length; i++) {
+      const { q, p } = mbs[i];
+      const sides = [
+        { role: 'query' as const, rows: q.batch, start: qRow, d: dq },
+        { role: 'passage' as const, rows: p.batch, start: pRow, d: dp },
+      ];
+      for (const side of sides) {
+        const grad = tf.tensor2d(side.d.subarray(side.start * H, (side.start + side.rows) * H), [side.rows, H]);
+        const { value, grads: g } = tf.variableGrads(() => tf.sum(tf.mul(this.embedSide(side.role, mbs[i], true, seeds[i]), grad)), this.sideVariables(side.role));
+        value.dispose();
+        grad.dispose();
+        await this.collect(g, grads, sink);
+      }
+      qRow += q.batch;
+      pRow += p.batch;
+    }
+    return grads;
   }
 
   /** Embeddings `[n, H]` of inputs in eval mode, `chunk` at a time, as one Float32Array. */

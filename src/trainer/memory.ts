@@ -27,12 +27,14 @@ function activationBytes(c: BertConfig, sequences: number, len: number): number 
 /**
  * Estimates one step with micro-batches of `microQuestions` questions, each with `passagesPerQuestion` passages.
  * With accumulation (GradCache) only one side's activations and gradients are alive at a time.
+ * With data-parallel `replicas`, `tensorBytes` is per replica (each has its own heap) and
+ * `microQuestions` is what one replica runs at a time.
  * @example estimateTrainingMemory(cfg, cfg, { microQuestions: 16, passagesPerQuestion: 2, queryLen: 32, passageLen: 128, shared: false, accumulate: false })
  */
 export function estimateTrainingMemory(
   query: BertConfig,
   passage: BertConfig,
-  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean; accumulate: boolean },
+  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean; accumulate: boolean; replicas?: number },
 ): MemoryEstimate {
   const qParams = paramCount(query);
   const pParams = o.shared ? 0 : paramCount(passage);
@@ -43,8 +45,9 @@ export function estimateTrainingMemory(
   const packed = qParams - embeddings(query) + (o.shared ? 0 : pParams - embeddings(passage));
   const weights = 4 * (qParams + pParams + packed);
   const live = o.accumulate ? Math.max(4 * qParams + qActs, 4 * Math.max(qParams, pParams) + pActs) : 4 * (qParams + pParams) + qActs + pActs;
-  // weights + grads + activations in the heap; master weights, accumulated grads, m, v in JS.
-  return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * 4 };
+  // weights + grads + activations in the heap (each replica's own); master weights, accumulated
+  // grads, m, v in JS, plus one shared gradient buffer per replica.
+  return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * (4 + (o.replicas ?? 0)) };
 }
 
 export const GB = 1024 ** 3;

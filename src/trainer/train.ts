@@ -26,6 +26,8 @@ import { makeBatch, readExamples, type BiEncoderExample, type PositiveChoice } f
 import { positiveRanks } from './loss.ts';
 import { estimateTrainingMemory, GB } from './memory.ts';
 import { AdamW, clipByGlobalNorm, linearSchedule } from './optimizer.ts';
+import { loadNative, nativeLoadError } from './native.ts';
+import { ReplicaPool } from './parallel.ts';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.ts';
 import { loadTokenizer } from './tokenizer.ts';
 import type { BertConfig } from './config.ts';
@@ -57,6 +59,12 @@ export interface TrainOptions {
   pooling: Pooling;
   normalize: boolean;
   backend: BackendChoice;
+  /**
+   * Data-parallel replicas (worker threads), each on its own core. 0 = the default: 2 on the wasm
+   * and cpu backends, 1 on tfjs-node. Part of the run's identity (it fixes the gradient's summation
+   * order), so a run resumes with the same count.
+   */
+  workers: number;
   seed: number;
   /** Run dir to continue from (its last/ checkpoint). */
   resume?: string;
@@ -87,8 +95,8 @@ interface TrainerState {
 
 /** Options that must not change across --resume (they change the computation). */
 function fingerprint(o: TrainOptions): string {
-  const { train, dev, batchSize, gradAccum, hardNegatives, positives, epochs, lr, warmup, weightDecay, maxGradNorm, maxQueryLen, maxPassageLen, embedTitle, sharedEncoder, pooling, normalize, seed, evalEvery, devMaxQuestions } = o;
-  return JSON.stringify({ train, dev, batchSize, gradAccum, hardNegatives, positives, epochs, lr, warmup, weightDecay, maxGradNorm, maxQueryLen, maxPassageLen, embedTitle, sharedEncoder, pooling, normalize, seed, evalEvery, devMaxQuestions });
+  const { train, dev, batchSize, gradAccum, hardNegatives, positives, epochs, lr, warmup, weightDecay, maxGradNorm, maxQueryLen, maxPassageLen, embedTitle, sharedEncoder, pooling, normalize, workers, seed, evalEvery, devMaxQuestions } = o;
+  return JSON.stringify({ train, dev, batchSize, gradAccum, hardNegatives, positives, epochs, lr, warmup, weightDecay, maxGradNorm, maxQueryLen, maxPassageLen, embedTitle, sharedEncoder, pooling, normalize, workers, seed, evalEvery, devMaxQuestions });
 }
 
 /**
@@ -107,12 +115,26 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const q = await readModelDir(qDir, 'query');
   const p = o.sharedEncoder ? q : await readModelDir(pDir, 'passage');
 
+  if (o.workers < 0) throw new UsageError('--workers must be 0 (default) or more');
+  const workers = o.workers > 0 ? o.workers : backend === 'tensorflow' ? 1 : 2;
+  const globalBatch = o.batchSize * o.gradAccum;
+  // Each replica holds a shard of the batch: ceil(batch / workers) questions, in micro-batches of --batch-size.
+  const shardQuestions = Math.ceil(globalBatch / workers);
+  const microQuestions = Math.min(o.batchSize, shardQuestions);
+
   // Memory check before any tensor exists.
   const est = estimateTrainingMemory(q.config, p.config, {
-    microQuestions: o.batchSize, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder, accumulate: o.gradAccum > 1,
+    microQuestions, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder,
+    accumulate: shardQuestions > microQuestions, replicas: workers > 1 ? workers : 0,
   });
   const heapLimit = (o.maxMemoryGb ?? (backend === 'wasm' ? 3.8 : (totalmem() * 0.8) / GB)) * GB;
-  log(`trainer: backend ${backend}${backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`);
+  const native = backend === 'wasm' ? loadNative() : undefined;
+  log(
+    `trainer: backend ${backend}${backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''}${native ? ', native OpenBLAS matmul' : ''})` : ''}` +
+      `${workers > 1 ? `, ${workers} data-parallel replicas` : ''}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors` +
+      `${workers > 1 ? ' per replica' : ''} + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`,
+  );
+  if (backend === 'wasm' && !native && nativeLoadError) log(`trainer: native kernels not used (${nativeLoadError})`);
   if (est.tensorBytes > heapLimit || est.jsBytes > freemem() * 0.9) {
     throw new UsageError(
       `estimated memory ${(est.tensorBytes / GB).toFixed(1)} GB of tensors (+${(est.jsBytes / GB).toFixed(1)} GB JS) exceeds the budget ${(heapLimit / GB).toFixed(1)} GB` +
@@ -133,16 +155,27 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const model = new BiEncoder(tf, { query: q.config, passage: p.config }, { query: q.tensors, passage: p.tensors }, tokenizers, {
     pooling: o.pooling, normalize: o.normalize, shared: o.sharedEncoder,
   });
-  const master = await model.masterWeights();
+  let master = await model.masterWeights();
   const optimizer = new AdamW({ lr: o.lr, weightDecay: o.weightDecay });
+  let pool: ReplicaPool | undefined;
+  if (workers > 1) {
+    ({ pool, master } = await ReplicaPool.start(tf, workers, {
+      backend, configs: { query: q.config, passage: p.config }, options: model.opts, tensors: { query: q.tensors, passage: p.tensors }, master,
+    }));
+  }
+  try {
+    return await trainLoop();
+  } finally {
+    await pool?.close();
+  }
 
-  const globalBatch = o.batchSize * o.gradAccum;
+  async function trainLoop(): Promise<TrainResult> {
   const stepsPerEpoch = Math.ceil(examples.length / globalBatch);
   const scheduleSteps = stepsPerEpoch * o.epochs;
   const totalSteps = o.maxSteps > 0 ? Math.min(o.maxSteps, scheduleSteps) : scheduleSteps;
 
   let state: TrainerState = {
-    step: 0, epoch: 0, batchInEpoch: 0, epochLossSum: 0, epochLossCount: 0, lastEpochLoss: null, best: null, lastDev: null, fingerprint: fingerprint(o),
+    step: 0, epoch: 0, batchInEpoch: 0, epochLossSum: 0, epochLossCount: 0, lastEpochLoss: null, best: null, lastDev: null, fingerprint: fingerprint({ ...o, workers }),
   };
   const metricsFile = join(o.out, 'metrics.jsonl');
   await mkdir(o.out, { recursive: true });
@@ -170,9 +203,15 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   let questionsDone = 0;
 
   let savedAtStep = resumeDir ? state.step : -1;
+  // With replicas, this thread's copy of the model (validation, checkpoints) is refreshed on demand.
+  let mainStale = false;
   const evaluateAndSave = async (trainLoss: number | null) => {
     if (savedAtStep === state.step) return;
     savedAtStep = state.step;
+    if (mainStale) {
+      model.assign(master);
+      mainStale = false;
+    }
     const row: Record<string, number> = { step: state.step, epoch: state.epoch, lr: o.lr * linearSchedule(Math.max(0, state.step - 1), o.warmup, scheduleSteps) };
     if (trainLoss !== null) row['train.loss'] = trainLoss;
     let improved = false;
@@ -202,10 +241,14 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
     while (state.batchInEpoch < stepsPerEpoch && state.step < totalSteps) {
       const ids = order.slice(state.batchInEpoch * globalBatch, (state.batchInEpoch + 1) * globalBatch);
       const batch = makeBatch(examples, ids, { positives: o.positives, embedTitle: o.embedTitle, seed: o.seed, epoch: state.epoch });
-      const { loss, grads } = await model.lossAndGrads(batch, o.batchSize, deriveSeed(o.seed, 'dropout', state.step));
+      const dropoutSeed = deriveSeed(o.seed, 'dropout', state.step);
+      const { loss, grads } = pool ? await pool.lossAndGrads(model, batch, o.batchSize, dropoutSeed) : await model.lossAndGrads(batch, o.batchSize, dropoutSeed);
       clipByGlobalNorm(grads, o.maxGradNorm);
       optimizer.apply(master, grads, o.lr * linearSchedule(state.step, o.warmup, scheduleSteps));
-      model.assign(master);
+      if (pool) {
+        pool.weightsChanged();
+        mainStale = true;
+      } else model.assign(master);
       state.step++;
       state.batchInEpoch++;
       state.epochLossSum += loss;
@@ -260,6 +303,7 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   }
   log(`trainer: done, ${state.step} steps; final encoders from ${finalFrom}/ in ${o.out}`);
   return { metrics, steps: state.step };
+  }
 }
 
 /** Dev NLL (in batches of the training size), DPR's average rank over all dev passages, and top-k accuracy (positive ranked < k). */

@@ -26,7 +26,7 @@ async function smallModel(): Promise<string> {
 const base = (model: string, out: string): TrainOptions => ({
   train: TRAIN, dev: DEV, queryModel: model, out, batchSize: 16, gradAccum: 1, hardNegatives: 1, positives: 'first',
   epochs: 3, maxSteps: 0, lr: 2e-3, warmup: 2, weightDecay: 0.01, maxGradNorm: 2, maxQueryLen: 24, maxPassageLen: 64,
-  embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, seed: 9, evalEvery: 0,
+  embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, workers: 0, seed: 9, evalEvery: 0,
   devMaxQuestions: 1000, log: () => {},
 });
 
@@ -47,12 +47,15 @@ test('loss goes down on SQuAD v1.1 dev chunks with BM25 negatives; checkpoints i
   assert.ok(existsSync(join(out, 'last', 'optimizer.safetensors')));
 });
 
-test('a resumed run equals an uninterrupted one, bit for bit', async () => {
+// One process (GradCache over 2 micro-batches); 2 replicas swapping embeddings (a shard of 8 is one
+// micro-batch); 2 replicas in GradCache mode (shards of 8 in micro-batches of 4).
+for (const [workers, batchSize, gradAccum] of [[1, 8, 2], [2, 8, 2], [2, 4, 4]]) {
+test(`a resumed run equals an uninterrupted one, bit for bit (${workers} worker(s), ${batchSize}×${gradAccum})`, async () => {
   const model = await smallModel();
   const subset = join(model, '..', 'subset.jsonl');
   await writeFile(subset, (await readFile(TRAIN, 'utf8')).trim().split('\n').slice(0, 40).join('\n') + '\n');
-  // 3 steps per epoch of 16 questions (8 per pass × 2 accumulated), dropout on, sampled positives.
-  const opts = { ...base(model, ''), train: subset, epochs: 2, evalEvery: 2, dev: undefined, batchSize: 8, gradAccum: 2, positives: 'sampled' as const };
+  // 3 steps per epoch of 16 questions, dropout on, sampled positives.
+  const opts = { ...base(model, ''), train: subset, epochs: 2, evalEvery: 2, dev: undefined, batchSize, gradAccum, workers, positives: 'sampled' as const };
   const whole = join(model, '..', 'whole');
   const parts = join(model, '..', 'parts');
   const a = await trainBiEncoder({ ...opts, out: whole });
@@ -72,7 +75,9 @@ test('a resumed run equals an uninterrupted one, bit for bit', async () => {
   const rowsB = (await metricRows(parts)).map(({ questions_per_s, ...r }) => r);
   assert.deepEqual(rowsB, rowsA);
   await assert.rejects(trainBiEncoder({ ...opts, out: parts, resume: parts, lr: 1 }), /different training options/);
+  await assert.rejects(trainBiEncoder({ ...opts, out: parts, resume: parts, workers: workers + 1 }), /different training options/);
 });
+}
 
 test('records without positives are skipped and counted; a memory estimate over budget refuses to start', async () => {
   const model = await smallModel();
