@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
 import workerThreads from 'node:worker_threads';
-import { registerSegmentSumKernels, registerWasmMatMul, registerWasmNativeMatMul } from './kernels.ts';
+import { registerSegmentSumKernels, registerWasmMatMul, registerWasmNativeMatMul, registerWasmRowGather, registerWasmSharedIdentity } from './kernels.ts';
 import { loadNative } from './native.ts';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
@@ -140,6 +140,8 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
     wasm.setWasmPaths(wasmDir + '/');
     registerSegmentSumKernels(tf, 'wasm');
     registerWasmMatMul(tf);
+    registerWasmSharedIdentity(tf);
+    registerWasmRowGather(tf);
     const native = loadNative();
     if (native) registerWasmNativeMatMul(tf, native.kernels);
     const threads = wasmThreadsWanted();

@@ -215,3 +215,67 @@ export function registerWasmNativeMatMul(tf: TF, native: NativeKernels): void {
     },
   } as any);
 }
+
+/**
+ * Identity (tensor clone) for wasm that shares the input's memory, as the cpu backend's does.
+ * tfjs clones every tensor it saves for backprop; wasm's own Identity copies the data, which cost
+ * ~10% of a BERT-tiny training step (370 copies). Tensors are immutable and the wasm backend
+ * reference-counts its buffers (Reshape shares them the same way), so sharing is safe.
+ */
+export function registerWasmSharedIdentity(tf: TF): void {
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original || (original as { dprep?: boolean }).dprep) return;
+  const copy = original.kernelFunc as (args: any) => TensorInfoLike;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    dprep: true,
+    kernelFunc: (args: any) => {
+      const { x } = args.inputs as { x: TensorInfoLike };
+      if (x.dtype === 'string') return copy(args) as any;
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as any;
+    },
+  } as any);
+}
+
+/**
+ * GatherV2 along axis 0 (embedding lookups) for wasm as whole-row copies; wasm's kernel walks
+ * element by element. Other axes and batch dims go to tfjs's kernel.
+ */
+export function registerWasmRowGather(tf: TF): void {
+  const original = tf.getKernel('GatherV2', 'wasm');
+  if (!original || (original as { dprep?: boolean }).dprep) return;
+  const fallback = original.kernelFunc as (args: any) => TensorInfoLike;
+  tf.unregisterKernel('GatherV2', 'wasm');
+  tf.registerKernel({
+    kernelName: 'GatherV2',
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    dprep: true,
+    kernelFunc: (args: any) => {
+      const { backend, inputs, attrs } = args;
+      const { x, indices } = inputs as { x: TensorInfoLike; indices: TensorInfoLike };
+      const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
+      if (axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.dtype !== 'float32' || x.shape.length < 1) return fallback(args);
+      const rows = x.shape[0];
+      const rowShape = x.shape.slice(1);
+      const rowSize = rowShape.reduce((a, b) => a * b, 1);
+      const out = backend.makeOutput([...indices.shape, ...rowShape], 'float32') as TensorInfoLike;
+      // Views after the allocation: a heap grow detaches views taken before it.
+      const ids = backend.typedArrayFromHeap(indices) as Int32Array;
+      const src = backend.typedArrayFromHeap(x) as Float32Array;
+      const dst = backend.typedArrayFromHeap(out) as Float32Array;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i];
+        if (!(id >= 0 && id < rows)) {
+          backend.disposeData(out.dataId);
+          throw new Error(`GatherV2: the index value ${id} is not in [0, ${rows - 1}]`);
+        }
+        dst.set(src.subarray(id * rowSize, (id + 1) * rowSize), i * rowSize);
+      }
+      return out as any;
+    },
+  } as any);
+}
