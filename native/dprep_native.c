@@ -8,7 +8,9 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <float.h>
 #include <math.h>
 #include <cblas.h>
 
@@ -184,6 +186,275 @@ static napi_value add_into(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- Fused BERT element-wise kernels (src/trainer/fused.ts), compiled with fast-math so the loops
+ * vectorize (4-8× here); nothing above this line (AdamW must match JavaScript bit for bit) is. Float32 approximations of erf and
+ * exp that the compiler can vectorize: erf by a rational fit on [-4, 4] (|error| < 5e-7; erf is ±1
+ * in float32 beyond), exp by range reduction and a degree-6 polynomial (about 1 ulp). */
+
+#pragma GCC push_options
+#pragma GCC optimize("fast-math")
+
+static inline float fast_erf(float x) {
+  x = fminf(fmaxf(x, -4.f), 4.f);
+  const float x2 = x * x;
+  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = x2 * p + -2.10102402082508e-06f;
+  p = x2 * p + -5.69250639462346e-05f;
+  p = x2 * p + -7.34990630326855e-04f;
+  p = x2 * p + -2.95459980854025e-03f;
+  p = x2 * p + -1.60960333262415e-02f;
+  p = x * p;
+  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+  q = x2 * q + -1.68282697438203e-03f;
+  q = x2 * q + -7.37332916720468e-03f;
+  q = x2 * q + -1.42647390514189e-02f;
+  return p / q;
+}
+
+static inline float fast_exp(float x) {
+  x = fminf(fmaxf(x, -87.3f), 88.3f);
+  const float t = x * 1.44269504088896341f;
+  const float n = (float)(int32_t)(t + copysignf(0.5f, t)); /* round to nearest: vectorizes, floorf does not */
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t e = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &e, sizeof scale);
+  return p * scale;
+}
+
+/* Arguments: Float32Arrays first (count nf), then numbers (count nd). */
+static int get_args(napi_env env, napi_callback_info info, int nf, float **f, size_t *len, int nd, double *d) {
+  napi_value argv[12];
+  size_t argc = 12;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (int)argc < nf + nd) {
+    napi_throw_type_error(env, NULL, "dprep_native: too few arguments");
+    return 0;
+  }
+  for (int i = 0; i < nf; i++)
+    if (!get_f32(env, argv[i], &f[i], &len[i], "argument")) return 0;
+  for (int i = 0; i < nd; i++)
+    if (!get_f64(env, argv[nf + i], &d[i])) return 0;
+  return 1;
+}
+
+#define SAME_LENGTH(a, b)                                                          \
+  if ((a) != (b)) {                                                                \
+    napi_throw_range_error(env, NULL, "dprep_native: arrays differ in length");   \
+    return NULL;                                                                   \
+  }
+
+/* geluForward(x, y): y = x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
+static napi_value gelu_forward(napi_env env, napi_callback_info info) {
+  float *f[2];
+  size_t n[2];
+  if (!get_args(env, info, 2, f, n, 0, NULL)) return NULL;
+  SAME_LENGTH(n[0], n[1]);
+  const float *x = f[0];
+  float *y = f[1];
+  for (size_t i = 0; i < n[0]; i++) y[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
+  return NULL;
+}
+
+/* geluBackward(dy, x, dx): dx = dy·(Φ(x) + x·φ(x)). */
+static napi_value gelu_backward(napi_env env, napi_callback_info info) {
+  float *f[3];
+  size_t n[3];
+  if (!get_args(env, info, 3, f, n, 0, NULL)) return NULL;
+  SAME_LENGTH(n[0], n[1]);
+  SAME_LENGTH(n[0], n[2]);
+  const float *dy = f[0], *x = f[1];
+  float *dx = f[2];
+  for (size_t i = 0; i < n[0]; i++) {
+    const float v = x[i];
+    dx[i] = dy[i] * (0.5f * (1.0f + fast_erf(v * 0.70710678118654752f)) + v * 0.39894228040143268f * fast_exp(-0.5f * v * v));
+  }
+  return NULL;
+}
+
+/* Row statistics in double: writes x̂ of the row, returns 1/sqrt(var + eps). */
+static double normalize_row(const float *x, int64_t H, double eps, double *xhat) {
+  double mean = 0, var = 0;
+  for (int64_t j = 0; j < H; j++) mean += x[j];
+  mean /= (double)H;
+  for (int64_t j = 0; j < H; j++) var += (x[j] - mean) * (x[j] - mean);
+  const double rstd = 1.0 / sqrt(var / (double)H + eps);
+  for (int64_t j = 0; j < H; j++) xhat[j] = (x[j] - mean) * rstd;
+  return rstd;
+}
+
+#define MAX_HIDDEN 65536
+static napi_value out_of_memory(napi_env env) {
+  napi_throw_error(env, NULL, "dprep_native: out of memory");
+  return NULL;
+}
+#define CHECK_ROWS(n, H)                                                                    \
+  if ((H) <= 0 || (H) > MAX_HIDDEN || (n) % (size_t)(H) != 0) {                             \
+    napi_throw_range_error(env, NULL, "dprep_native: row length must divide the array");   \
+    return NULL;                                                                            \
+  }
+
+/* layerNormForward(x, gamma, beta, y, H, eps) over rows of H. */
+static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
+  float *f[4];
+  size_t n[4];
+  double d[2];
+  if (!get_args(env, info, 4, f, n, 2, d)) return NULL;
+  const int64_t H = (int64_t)d[0];
+  CHECK_ROWS(n[0], H);
+  SAME_LENGTH(n[0], n[3]);
+  SAME_LENGTH(n[1], (size_t)H);
+  SAME_LENGTH(n[2], (size_t)H);
+  double *xhat = malloc(sizeof(double) * H); /* per call: replicas call from several threads */
+  if (!xhat) return out_of_memory(env);
+  for (size_t r = 0; r < n[0]; r += H) {
+    normalize_row(f[0] + r, H, d[1], xhat);
+    for (int64_t j = 0; j < H; j++) f[3][r + j] = (float)(xhat[j] * f[1][j] + f[2][j]);
+  }
+  free(xhat);
+  return NULL;
+}
+
+/* layerNormBackward(dy, x, gamma, dx, dgamma, dbeta, H, eps): the three gradients in one pass; an
+ * empty output array is skipped (tfjs asks for each input's gradient separately). */
+static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
+  float *f[6];
+  size_t n[6];
+  double d[2];
+  if (!get_args(env, info, 6, f, n, 2, d)) return NULL;
+  const int64_t H = (int64_t)d[0];
+  CHECK_ROWS(n[1], H);
+  SAME_LENGTH(n[0], n[1]);
+  SAME_LENGTH(n[2], (size_t)H);
+  if (n[3] != 0) SAME_LENGTH(n[0], n[3]);
+  if (n[4] != 0) SAME_LENGTH(n[4], (size_t)H);
+  if (n[5] != 0) SAME_LENGTH(n[5], (size_t)H);
+  const int want_dx = n[3] != 0;
+  const float *dy = f[0], *x = f[1], *g = f[2];
+  float *dx = f[3];
+  double *xhat = calloc(3 * (size_t)H, sizeof(double)); /* per call: replicas call from several threads */
+  if (!xhat) return out_of_memory(env);
+  double *dg = xhat + H, *db = xhat + 2 * H;
+  for (size_t r = 0; r < n[1]; r += H) {
+    const double rstd = normalize_row(x + r, H, d[1], xhat);
+    double m1 = 0, m2 = 0;
+    for (int64_t j = 0; j < H; j++) {
+      const double dxh = (double)dy[r + j] * g[j];
+      m1 += dxh;
+      m2 += dxh * xhat[j];
+      dg[j] += (double)dy[r + j] * xhat[j];
+      db[j] += dy[r + j];
+    }
+    if (!want_dx) continue;
+    m1 /= (double)H;
+    m2 /= (double)H;
+    for (int64_t j = 0; j < H; j++) dx[r + j] = (float)(rstd * ((double)dy[r + j] * g[j] - m1 - xhat[j] * m2));
+  }
+  for (int64_t j = 0; j < H; j++) {
+    if (n[4] != 0) f[4][j] = (float)dg[j];
+    if (n[5] != 0) f[5][j] = (float)db[j];
+  }
+  free(xhat);
+  return NULL;
+}
+
+/* maskedSoftmaxForward(scores, mask, probs, L, rowsPerSequence, scale): softmax(scores·scale) over
+ * rows of L; key j of sequence b is excluded where mask[b·L + j] == 0 (a row with no key: uniform). */
+static napi_value masked_softmax_forward(napi_env env, napi_callback_info info) {
+  float *f[3];
+  size_t n[3];
+  double d[3];
+  if (!get_args(env, info, 3, f, n, 3, d)) return NULL;
+  const int64_t L = (int64_t)d[0], perSeq = (int64_t)d[1];
+  const float scale = (float)d[2];
+  CHECK_ROWS(n[0], L);
+  SAME_LENGTH(n[0], n[2]);
+  if (perSeq <= 0 || n[1] * (size_t)perSeq != n[0]) {
+    napi_throw_range_error(env, NULL, "dprep_native.maskedSoftmaxForward: mask rows × rowsPerSequence must cover the scores");
+    return NULL;
+  }
+  const float *s = f[0], *mask = f[1];
+  float *p = f[2];
+  const int64_t rows = (int64_t)(n[0] / (size_t)L);
+  for (int64_t row = 0; row < rows; row++) {
+    const float *m = mask + (row / perSeq) * L;
+    const float *sr = s + row * L;
+    float *pr = p + row * L;
+    float max = -FLT_MAX;
+    int64_t keys = 0;
+    for (int64_t j = 0; j < L; j++)
+      if (m[j] != 0.f) {
+        keys++;
+        if (sr[j] * scale > max) max = sr[j] * scale;
+      }
+    if (keys == 0) {
+      for (int64_t j = 0; j < L; j++) pr[j] = 1.0f / (float)L;
+      continue;
+    }
+    for (int64_t j = 0; j < L; j++) pr[j] = m[j] != 0.f ? fast_exp(sr[j] * scale - max) : 0.f;
+    double sum = 0;
+    for (int64_t j = 0; j < L; j++) sum += pr[j];
+    const float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < L; j++) pr[j] *= inv;
+  }
+  return NULL;
+}
+
+/* maskedSoftmaxBackward(dp, probs, ds, L, scale): ds = scale·p·(dp − Σ dp·p) per row. */
+static napi_value masked_softmax_backward(napi_env env, napi_callback_info info) {
+  float *f[3];
+  size_t n[3];
+  double d[2];
+  if (!get_args(env, info, 3, f, n, 2, d)) return NULL;
+  const int64_t L = (int64_t)d[0];
+  const float scale = (float)d[1];
+  CHECK_ROWS(n[1], L);
+  SAME_LENGTH(n[0], n[1]);
+  SAME_LENGTH(n[0], n[2]);
+  for (size_t r = 0; r < n[1]; r += L) {
+    const float *dp = f[0] + r, *p = f[1] + r;
+    float *ds = f[2] + r;
+    double dot = 0;
+    for (int64_t j = 0; j < L; j++) dot += (double)dp[j] * p[j];
+    const float fdot = (float)dot;
+    for (int64_t j = 0; j < L; j++) ds[j] = scale * p[j] * (dp[j] - fdot);
+  }
+  return NULL;
+}
+
+/* dropout(x, y, rate, seed): y = x·keep where keep is 0 with probability rate, else 1/(1 − rate).
+ * Element i draws the (i+1)-th mulberry32 number of `seed`, exactly as src/util/random.ts. */
+static napi_value dropout(napi_env env, napi_callback_info info) {
+  float *f[2];
+  size_t n[2];
+  double d[2];
+  if (!get_args(env, info, 2, f, n, 2, d)) return NULL;
+  SAME_LENGTH(n[0], n[1]);
+  const double rate = d[0];
+  const uint32_t seed = (uint32_t)(int64_t)d[1];
+  const float keep = (float)(1.0 / (1.0 - rate));
+  /* u = T / 2^32 < rate  ⟺  T < rate · 2^32 (exact in double)  ⟺  T < ceil(rate · 2^32) for integer T */
+  const uint64_t threshold = (uint64_t)ceil(rate * 4294967296.0);
+  const float *x = f[0];
+  float *y = f[1];
+  for (size_t i = 0; i < n[0]; i++) {
+    const uint32_t a = seed + (uint32_t)(i + 1) * 0x6d2b79f5u;
+    uint32_t t = (a ^ (a >> 15)) * (1u | a);
+    t = (t + (t ^ (t >> 7)) * (61u | t)) ^ t;
+    y[i] = x[i] * ((uint64_t)(t ^ (t >> 14)) < threshold ? 0.f : keep);
+  }
+  return NULL;
+}
+
+#pragma GCC pop_options
+
 /* setThreads(n): OpenBLAS threads per call (process-wide). Returns the count now in effect. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -211,6 +482,13 @@ NAPI_MODULE_INIT() {
       {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scale", NULL, scale, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addInto", NULL, add_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"geluForward", NULL, gelu_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maskedSoftmaxForward", NULL, masked_softmax_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maskedSoftmaxBackward", NULL, masked_softmax_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_enumerable, NULL},
   };

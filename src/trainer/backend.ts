@@ -18,6 +18,7 @@ import os from 'node:os';
 import workerThreads from 'node:worker_threads';
 import { registerSegmentSumKernels, registerWasmMatMul, registerWasmNativeMatMul, registerWasmRowGather, registerWasmSharedIdentity } from './kernels.ts';
 import { loadNative } from './native.ts';
+import { registerFusedKernels } from './fused.ts';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -143,7 +144,10 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
     registerWasmSharedIdentity(tf);
     registerWasmRowGather(tf);
     const native = loadNative();
-    if (native) registerWasmNativeMatMul(tf, native.kernels);
+    if (native) {
+      registerWasmNativeMatMul(tf, native.kernels);
+      registerFusedKernels(tf, 'wasm', native.kernels);
+    }
     const threads = wasmThreadsWanted();
     if ((threads > 1 && (await initThreadedWasm(tf, wasm, wasmDir, threads))) || (await tf.setBackend('wasm'))) {
       backend = 'wasm';
@@ -153,6 +157,7 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
   if (!backend) {
     await import('@tensorflow/tfjs-backend-cpu');
     registerSegmentSumKernels(tf, 'cpu');
+    registerFusedKernels(tf, 'cpu');
     if (!(await tf.setBackend('cpu'))) throw new Error('the tfjs cpu backend failed to initialize');
     backend = 'cpu';
   }

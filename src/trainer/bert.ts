@@ -10,6 +10,7 @@ import type { BertConfig } from './config.ts';
 import type { NamedTensor } from './safetensors.ts';
 import type { TokenBatch } from './tokenizer.ts';
 import { seededRandom } from '../util/random.ts';
+import { fusedOps } from './fused.ts';
 
 export type Pooling = 'cls' | 'mean';
 
@@ -184,21 +185,14 @@ export class BertModel {
     const heads = c.num_attention_heads;
     const dh = H / heads;
     if (L > c.max_position_embeddings) throw new Error(`sequence length ${L} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+    const ops = fusedOps(tf);
+    // One seed per dropout site, drawn in order from this pass's seed: the masks are fixed by it.
     const rng = opts.training ? seededRandom(opts.dropoutSeed ?? 0) : undefined;
     const dropout = (x: Tensor, rate: number): Tensor => {
       if (!rng || rate <= 0) return x;
-      const keep = 1 / (1 - rate);
-      const mask = new Float32Array(x.size);
-      for (let i = 0; i < mask.length; i++) mask[i] = rng() < rate ? 0 : keep;
-      return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+      return ops.dropout(x, rate, Math.floor(rng() * 4294967296));
     };
-    const layerNorm = (x: Tensor, prefix: string): Tensor => {
-      const mean = tf.mean(x, -1, true); // [N, 1]
-      const centered = tf.sub(x, mean); // [N, H]
-      const variance = tf.mean(tf.square(centered), -1, true); // [N, 1]
-      const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, c.layer_norm_eps))); // [N, H]
-      return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
-    };
+    const layerNorm = (x: Tensor, prefix: string): Tensor => ops.layerNorm(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`), c.layer_norm_eps);
     const dense = (x: Tensor, prefix: string): Tensor2D => this.dense(x as Tensor2D, this.p(`${prefix}.weight`) as unknown as Tensor2D, this.p(`${prefix}.bias`));
     const act = (x: Tensor): Tensor => {
       if (c.hidden_act === 'relu') return tf.relu(x);
@@ -206,7 +200,7 @@ export class BertModel {
         const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
         return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
       }
-      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)); // exact (erf) GELU, HF "gelu"
+      return ops.gelu(x); // exact (erf) GELU, HF "gelu"
     };
 
     const ids = tf.tensor1d(batch.ids, 'int32'); // [B*L]
@@ -217,9 +211,8 @@ export class BertModel {
     let x = tf.reshape(tf.add(tf.add(words, positions), types), [B * L, H]); // [B*L, H]
     x = dropout(layerNorm(x, 'embeddings.LayerNorm'), c.hidden_dropout_prob); // [B*L, H]
 
-    // Additive mask: 0 on tokens, a large negative on padding (softmax weight exactly 0 in float32).
-    const maskF = tf.tensor(batch.mask, [B, 1, 1, L], 'float32'); // [B, 1, 1, L]
-    const additive = tf.mul(tf.sub(1, maskF), -1e9); // [B, 1, 1, L]
+    // Padding keys get softmax weight exactly 0.
+    const maskF = tf.tensor(Float32Array.from(batch.mask), [B, L], 'float32'); // [B, L]
     const scale = 1 / Math.sqrt(dh);
     const splitHeads = (t: Tensor) => tf.transpose(tf.reshape(t, [B, L, heads, dh]), [0, 2, 1, 3]); // [B, heads, L, dh]
 
@@ -228,8 +221,7 @@ export class BertModel {
       const q = splitHeads(dense(x, `${p}attention.self.query`)); // [B, heads, L, dh]
       const k = splitHeads(dense(x, `${p}attention.self.key`)); // [B, heads, L, dh]
       const v = splitHeads(dense(x, `${p}attention.self.value`)); // [B, heads, L, dh]
-      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), additive); // [B, heads, L, L]
-      const probs = dropout(tf.softmax(scores, -1), c.attention_probs_dropout_prob); // [B, heads, L, L]
+      const probs = dropout(ops.maskedSoftmax(tf.matMul(q, k, false, true), maskF, scale), c.attention_probs_dropout_prob); // [B, heads, L, L]
       const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]); // [B*L, H]
       const attnOut = dropout(dense(context, `${p}attention.output.dense`), c.hidden_dropout_prob); // [B*L, H]
       x = layerNorm(tf.add(attnOut, x), `${p}attention.output.LayerNorm`); // [B*L, H]

@@ -25,6 +25,16 @@ export interface NativeKernels {
   scale(g: Float32Array, factor: number): void;
   /** a[i] += b[i]. */
   addInto(a: Float32Array, b: Float32Array): void;
+  /** Fused BERT element-wise kernels (src/trainer/fused.ts); outputs are the last arrays. */
+  geluForward(x: Float32Array, y: Float32Array): void;
+  geluBackward(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, hidden: number, eps: number): void;
+  /** Empty output arrays are skipped. */
+  layerNormBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, hidden: number, eps: number): void;
+  maskedSoftmaxForward(scores: Float32Array, mask: Float32Array, probs: Float32Array, keys: number, rowsPerSequence: number, scale: number): void;
+  maskedSoftmaxBackward(dp: Float32Array, probs: Float32Array, ds: Float32Array, keys: number, scale: number): void;
+  /** y = x · (0 with probability rate, else 1/(1 − rate)), element i drawing mulberry32(seed)'s (i+1)-th number. */
+  dropout(x: Float32Array, y: Float32Array, rate: number, seed: number): void;
   /** Sets OpenBLAS's threads per call (process-wide); returns the count in effect. */
   setThreads(n: number): number;
   blasConfig(): string;

@@ -2,6 +2,7 @@
 import { BiEncoder } from '../../src/trainer/biencoder.ts';
 import { initBertTensors } from '../../src/trainer/bert.ts';
 import { loadNative } from '../../src/trainer/native.ts';
+import { fusedOps } from '../../src/trainer/fused.ts';
 import { getTf, tinyConfig } from './_helpers.ts';
 
 const tf = await getTf();
@@ -16,4 +17,4 @@ const tok = (maxLength: number) => ({
 const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1), passage: initBertTensors(config, 2) }, { query: tok(12), passage: tok(20) }, { pooling: 'cls', normalize: false, shared: false });
 const batch = { questions: [{ text: 'who won' }, { text: 'where is it now' }, { text: 'when' }], passages: [{ text: 'the broncos won it' }, { text: 'nothing here' }, { text: 'in paris' }, { text: 'no' }, { text: 'in 1990 or so' }, { text: 'later' }], positiveIndex: [0, 2, 4] };
 const { loss, grads } = await model.lossAndGrads(batch, 2, 5);
-process.stdout.write(JSON.stringify({ native: loadNative() !== undefined, loss, grads: Object.fromEntries([...grads].map(([k, v]) => [k, [...v]])) }));
+process.stdout.write(JSON.stringify({ native: loadNative() !== undefined, fused: fusedOps(tf).fused, loss, grads: Object.fromEntries([...grads].map(([k, v]) => [k, [...v]])) }));

@@ -112,20 +112,26 @@ test('tfjs matmuls on the native kernels: batched, transposed, broadcast, fused 
   assert.ok(maxAbsDiff(relu, want.map((v) => Math.max(0, v))) < 1e-5);
 });
 
-test('a training step computes the same gradients with and without the native kernels', { skip: skip || TEST_BACKEND !== 'wasm' ? 'wasm with native kernels only' : false }, async () => {
+test('a training step computes the same gradients with native kernels, with tfjs kernels, and with the JS fused kernels on cpu', { skip: skip || TEST_BACKEND !== 'wasm' ? 'wasm with native kernels only' : false }, async () => {
   const probe = fileURLToPath(new URL('./_native_probe.ts', import.meta.url));
   const run = async (env: Record<string, string>) => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe], { env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
-    return JSON.parse(stdout) as { native: boolean; loss: number; grads: Record<string, number[]> };
+    return JSON.parse(stdout) as { native: boolean; fused: boolean; loss: number; grads: Record<string, number[]> };
   };
-  const [withNative, without] = await Promise.all([run({}), run({ DPREP_NATIVE: '0' })]);
+  // wasm with the native matmuls and fused kernels; wasm with tfjs's own kernels and op chains;
+  // cpu with the fused kernels in JavaScript. Dropout is on: all three must draw the same masks.
+  const [withNative, without, cpu] = await Promise.all([run({}), run({ DPREP_NATIVE: '0' }), run({ DPREP_TEST_BACKEND: 'cpu' })]);
   assert.equal(withNative.native, true);
   assert.equal(without.native, false);
-  assert.ok(Math.abs(withNative.loss - without.loss) < 1e-5, `loss ${withNative.loss} vs ${without.loss}`);
+  assert.equal(cpu.fused, true);
+  assert.equal(without.fused, false);
   // Relative to the largest gradient: some (key biases) are zero up to rounding noise.
   const scale = Math.max(...Object.values(without.grads).map((g) => Math.max(...g.map(Math.abs))));
-  for (const [key, g] of Object.entries(without.grads)) {
-    const d = maxAbsDiff(withNative.grads[key], g) / scale;
-    assert.ok(d < 1e-4, `${key}: relative difference ${d}`);
+  for (const [label, other] of [['native', withNative], ['cpu', cpu]] as const) {
+    assert.ok(Math.abs(other.loss - without.loss) < 1e-5, `${label}: loss ${other.loss} vs ${without.loss}`);
+    for (const [key, g] of Object.entries(without.grads)) {
+      const d = maxAbsDiff(other.grads[key], g) / scale;
+      assert.ok(d < 1e-4, `${label} ${key}: relative difference ${d}`);
+    }
   }
 });
