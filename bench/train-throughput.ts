@@ -2,12 +2,13 @@
  * Training throughput of dprep's tfjs bi-encoder (separate query/passage BERTs, DPR loss with
  * in-batch + 1 hard negative, AdamW, clipping), fixed-length synthetic token ids so the PyTorch
  * peer (bench/train-torch.py) computes exactly the same shapes.
- * Usage: npx tsx bench/train-throughput.ts --size tiny|base [--batch 16] [--micro 16] [--qlen 32] [--plen 128] [--steps 5] [--backend wasm]
+ * Usage: npx tsx bench/train-throughput.ts --size tiny|base [--batch 16] [--micro 16] [--qlen 32] [--plen 128] [--steps 5] [--workers 1] [--backend wasm]
  * Prints one JSON line: seconds per step, questions/s, achieved GFLOP/s (model FLOPs).
  */
 import { parseArgs } from 'node:util';
 import { loadTf, type BackendChoice } from '../src/trainer/backend.ts';
 import { BiEncoder } from '../src/trainer/biencoder.ts';
+import { ReplicaPool } from '../src/trainer/parallel.ts';
 import { initBertTensors } from '../src/trainer/bert.ts';
 import { parseBertConfig, type BertConfig } from '../src/trainer/config.ts';
 import { AdamW, clipByGlobalNorm, linearSchedule } from '../src/trainer/optimizer.ts';
@@ -17,7 +18,7 @@ import { seededRandom } from '../src/util/random.ts';
 
 const { values: a } = parseArgs({ options: {
   size: { type: 'string', default: 'tiny' }, batch: { type: 'string', default: '16' }, micro: { type: 'string' },
-  qlen: { type: 'string' }, plen: { type: 'string' }, steps: { type: 'string', default: '5' }, backend: { type: 'string', default: 'wasm' },
+  qlen: { type: 'string' }, plen: { type: 'string' }, steps: { type: 'string', default: '5' }, workers: { type: 'string', default: '1' }, backend: { type: 'string', default: 'wasm' },
 } });
 const size = a.size as 'tiny' | 'base';
 const B = Number(a.batch);
@@ -46,7 +47,13 @@ export function stepFlops(c: BertConfig, seqs: number, len: number): number {
 const { tf, backend, threads } = await loadTf(a.backend as BackendChoice);
 const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1, false), passage: initBertTensors(config, 2, false) },
   { query: fixedTokenizer(qLen, 3), passage: fixedTokenizer(pLen, 4) }, { pooling: 'cls', normalize: false, shared: false });
-const master = await model.masterWeights();
+const workers = Number(a.workers);
+let master = await model.masterWeights();
+let pool: ReplicaPool | undefined;
+if (workers > 1) {
+  ({ pool, master } = await ReplicaPool.start(tf, workers, { backend, configs: { query: config, passage: config }, options: model.opts,
+    tensors: { query: await model.query.toTensors(), passage: await model.passage.toTensors() }, master }));
+}
 const opt = new AdamW({ lr: 2e-5 });
 const batch: BiEncoderBatch = { questions: [], passages: [], positiveIndex: [] };
 for (let i = 0; i < B; i++) {
@@ -58,13 +65,17 @@ const flops = stepFlops(config, B, qLen) + stepFlops(config, 2 * B, pLen);
 const times: number[] = [];
 for (let s = 0; s <= steps; s++) {
   const t0 = performance.now();
-  const { grads } = await model.lossAndGrads(batch, micro, s);
+  const { grads } = pool ? await pool.lossAndGrads(model, batch, micro, s) : await model.lossAndGrads(batch, micro, s);
   clipByGlobalNorm(grads, 2);
   opt.apply(master, grads, 2e-5 * linearSchedule(s, 0, 100));
-  model.assign(master);
+  if (pool) pool.weightsChanged();
+  else model.assign(master);
   if (s > 0 || steps === 0) times.push((performance.now() - t0) / 1000);
 }
 times.sort((x, y) => x - y);
 const sec = times[Math.floor(times.length / 2)];
-console.log(JSON.stringify({ impl: 'dprep-tfjs', backend, threads, size, batch: B, micro, qLen, pLen, steps: times.length, sec_per_step: +sec.toFixed(3),
-  questions_per_s: +(B / sec).toFixed(2), gflop_per_step: +(flops / 1e9).toFixed(1), achieved_gflops: +(flops / sec / 1e9).toFixed(2) }));
+await pool?.close();
+console.log(JSON.stringify({ impl: 'dprep-tfjs', backend, threads, workers, size, batch: B, micro, qLen, pLen, steps: times.length, sec_per_step: +sec.toFixed(3),
+  questions_per_s: +(B / sec).toFixed(2), gflop_per_step: +(flops / 1e9).toFixed(1), achieved_gflops: +(flops / sec / 1e9).toFixed(2),
+  // this thread's wasm heap (it only grows: its peak); with replicas, each has its own
+  wasm_heap_gb: backend === 'wasm' ? +((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length / 2 ** 30).toFixed(2) : undefined }));

@@ -106,6 +106,79 @@ static int get_f64(napi_env env, napi_value v, double *out) {
   return 1;
 }
 
+/* ---- A small parallel for over [0, n) in contiguous chunks, for element-wise loops whose result
+ * does not depend on how they are split (so any thread count gives the same bits). */
+#include <pthread.h>
+
+static int g_threads = 1; /* set by setElementwiseThreads */
+#define PAR_MIN 65536    /* below this, one thread */
+
+typedef void (*range_fn)(void *ctx, size_t begin, size_t end);
+struct par_task {
+  range_fn fn;
+  void *ctx;
+  size_t begin, end;
+};
+static void *par_run(void *arg) {
+  struct par_task *t = arg;
+  t->fn(t->ctx, t->begin, t->end);
+  return NULL;
+}
+static void parallel_for(size_t n, range_fn fn, void *ctx) {
+  int threads = g_threads;
+  if (threads > 16) threads = 16;
+  if (threads <= 1 || n < PAR_MIN) {
+    fn(ctx, 0, n);
+    return;
+  }
+  pthread_t ids[16];
+  struct par_task tasks[16];
+  int started[16] = {0};
+  const size_t chunk = (n + threads - 1) / threads;
+  for (int t = 0; t < threads; t++) {
+    tasks[t].fn = fn;
+    tasks[t].ctx = ctx;
+    tasks[t].begin = t * chunk < n ? t * chunk : n;
+    tasks[t].end = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+  }
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, par_run, &tasks[t]) == 0;
+  fn(ctx, tasks[0].begin, tasks[0].end);
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(ids[t], NULL);
+    else fn(ctx, tasks[t].begin, tasks[t].end); /* could not start a thread: do its part here */
+  }
+}
+
+struct adamw_ctx {
+  float *p, *g, *m, *v;
+  double b1, omb1, b2, omb2, eps, shrink, step, sqrtc2;
+};
+static void adamw_range(void *arg, size_t begin, size_t end) {
+  const struct adamw_ctx *c = arg;
+  for (size_t i = begin; i < end; i++) {
+    const double gi = c->g[i];
+    const double mi = c->b1 * (double)c->m[i] + c->omb1 * gi;
+    c->m[i] = (float)mi;
+    const double vi = c->b2 * (double)c->v[i] + c->omb2 * gi * gi;
+    c->v[i] = (float)vi;
+    c->p[i] = (float)((double)c->p[i] * c->shrink - (c->step * mi) / (sqrt(vi) / c->sqrtc2 + c->eps));
+  }
+}
+
+struct scale_ctx {
+  float *a;
+  const float *b;
+  double f;
+};
+static void scale_range(void *arg, size_t begin, size_t end) {
+  const struct scale_ctx *c = arg;
+  for (size_t i = begin; i < end; i++) c->a[i] = (float)((double)c->a[i] * c->f);
+}
+static void add_range(void *arg, size_t begin, size_t end) {
+  const struct scale_ctx *c = arg;
+  for (size_t i = begin; i < end; i++) c->a[i] = c->a[i] + c->b[i];
+}
+
 /*
  * adamw(p, g, m, v, b1, oneMinusB1, b2, oneMinusB2, eps, shrink, stepSize, sqrtC2): one AdamW
  * update in place, operation for operation what src/trainer/optimizer.ts computes in JavaScript
@@ -131,15 +204,8 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "dprep_native.adamw: p, g, m and v differ in length");
     return NULL;
   }
-  const double b1 = k[0], omb1 = k[1], b2 = k[2], omb2 = k[3], eps = k[4], shrink = k[5], step = k[6], sqrtc2 = k[7];
-  for (size_t i = 0; i < np; i++) {
-    const double gi = g[i];
-    const double mi = b1 * (double)m[i] + omb1 * gi;
-    m[i] = (float)mi;
-    const double vi = b2 * (double)v[i] + omb2 * gi * gi;
-    v[i] = (float)vi;
-    p[i] = (float)((double)p[i] * shrink - (step * mi) / (sqrt(vi) / sqrtc2 + eps));
-  }
+  struct adamw_ctx c = {p, g, m, v, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]};
+  parallel_for(np, adamw_range, &c);
   return NULL;
 }
 
@@ -166,11 +232,12 @@ static napi_value scale(napi_env env, napi_callback_info info) {
   size_t n;
   double f;
   if (argc < 2 || !get_f32(env, argv[0], &g, &n, "g") || !get_f64(env, argv[1], &f)) return NULL;
-  for (size_t i = 0; i < n; i++) g[i] = (float)((double)g[i] * f);
+  struct scale_ctx c = {g, NULL, f};
+  parallel_for(n, scale_range, &c);
   return NULL;
 }
 
-/* addInto(a, b): a[i] += b[i] (float32, as JavaScript's a[i] += b[i] on Float32Arrays). */
+/* addInto(a, b): a[i] += b[i] (float32: the same as JavaScript's a[i] += b[i] on Float32Arrays). */
 static napi_value add_into(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -182,7 +249,8 @@ static napi_value add_into(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "dprep_native.addInto: lengths differ");
     return NULL;
   }
-  for (size_t i = 0; i < na; i++) a[i] = (float)((double)a[i] + (double)b[i]);
+  struct scale_ctx c = {a, b, 0};
+  parallel_for(na, add_range, &c);
   return NULL;
 }
 
@@ -455,6 +523,18 @@ static napi_value dropout(napi_env env, napi_callback_info info) {
 
 #pragma GCC pop_options
 
+/* setElementwiseThreads(n): threads of the AdamW / scale / add loops (results do not depend on it). */
+static napi_value set_elementwise_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n;
+  if (argc < 1 || !get_i64(env, argv[0], &n)) return NULL;
+  if (n >= 1) g_threads = n > 16 ? 16 : (int)n;
+  CHECK(napi_create_int32(env, g_threads, &out));
+  return out;
+}
+
 /* setThreads(n): OpenBLAS threads per call (process-wide). Returns the count now in effect. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -489,6 +569,7 @@ NAPI_MODULE_INIT() {
       {"maskedSoftmaxForward", NULL, masked_softmax_forward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maskedSoftmaxBackward", NULL, masked_softmax_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dropout", NULL, dropout, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setElementwiseThreads", NULL, set_elementwise_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blasConfig", NULL, blas_config, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 
 export interface NativeKernels {
   /**
@@ -35,6 +36,8 @@ export interface NativeKernels {
   maskedSoftmaxBackward(dp: Float32Array, probs: Float32Array, ds: Float32Array, keys: number, scale: number): void;
   /** y = x · (0 with probability rate, else 1/(1 − rate)), element i drawing mulberry32(seed)'s (i+1)-th number. */
   dropout(x: Float32Array, y: Float32Array, rate: number, seed: number): void;
+  /** Threads of the AdamW / scale / add loops (element-wise: any count gives the same bits). */
+  setElementwiseThreads(n: number): number;
   /** Sets OpenBLAS's threads per call (process-wide); returns the count in effect. */
   setThreads(n: number): number;
   blasConfig(): string;
@@ -60,7 +63,9 @@ export function loadNative(): { kernels: NativeKernels; source: string } | undef
     return (cached = null) ?? undefined;
   }
   try {
-    cached = { kernels: createRequire(import.meta.url)(path) as NativeKernels, source: path };
+    const kernels = createRequire(import.meta.url)(path) as NativeKernels;
+    kernels.setElementwiseThreads?.(Math.min(availableParallelism(), 8));
+    cached = { kernels, source: path };
   } catch (err) {
     nativeLoadError = `${path}: ${(err as Error).message.split('\n')[0]}`;
     cached = null;

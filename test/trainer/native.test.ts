@@ -55,14 +55,17 @@ test('native sgemm: every transpose combination, batches with shared operands, b
   assert.throws(() => k.sgemm([1, 2] as unknown as Float32Array, new Float32Array(2), new Float32Array(1), 1, 1, 1, 2, false, false, 0, 0, 0), /a must be a Float32Array/);
 });
 
-test('native AdamW, clipping and sums give the same bits as the JavaScript loops', { skip }, () => {
+test('native AdamW, clipping and sums give the same bits as the JavaScript loops, on any thread count', { skip }, () => {
+  assert.ok(native!.kernels.setElementwiseThreads(3) === 3);
   const names = ['enc.dense.weight', 'enc.dense.bias', 'enc.LayerNorm.weight'];
-  const make = () => new Map(names.map((n, i) => [n, random(1000 + i, 10 + i)]));
+  // The first is long enough for the native loops to split it over threads.
+  const sizes = [200_003, 1001, 7];
+  const make = () => new Map(names.map((n, i) => [n, random(sizes[i], 10 + i)]));
   const [pJs, pNative] = [make(), make()];
   const js = new AdamW({ lr: 1e-3, weightDecay: 0.01 }, false);
   const nat = new AdamW({ lr: 1e-3, weightDecay: 0.01 }, true);
   for (let step = 0; step < 5; step++) {
-    const g1 = new Map(names.map((n, i) => [n, random(1000 + i, 100 * step + i, 3)]));
+    const g1 = new Map(names.map((n, i) => [n, random(sizes[i], 100 * step + i, 3)]));
     const g2 = new Map([...g1].map(([k, v]) => [k, v.slice()]));
     assert.equal(clipByGlobalNorm(g1, 2, false), clipByGlobalNorm(g2, 2, true));
     for (const n of names) assert.deepEqual(g2.get(n), g1.get(n), `clipped ${n}`);
@@ -70,8 +73,8 @@ test('native AdamW, clipping and sums give the same bits as the JavaScript loops
     nat.apply(pNative, g2, 1e-3);
     for (const n of names) assert.deepEqual(pNative.get(n), pJs.get(n), `step ${step} ${n}`);
   }
-  const a = random(100, 7);
-  const b = random(100, 8);
+  const a = random(100_001, 7);
+  const b = random(100_001, 8);
   const want = Float32Array.from(a, (v, i) => v + b[i]);
   native!.kernels.addInto(a, b);
   assert.deepEqual(a, want);
