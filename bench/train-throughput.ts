@@ -11,7 +11,7 @@ import { BiEncoder } from '../src/trainer/biencoder.ts';
 import { ReplicaPool } from '../src/trainer/parallel.ts';
 import { initBertTensors } from '../src/trainer/bert.ts';
 import { parseBertConfig, type BertConfig } from '../src/trainer/config.ts';
-import { AdamW, clipByGlobalNorm, linearSchedule } from '../src/trainer/optimizer.ts';
+import { AdamW, clipFactor, linearSchedule } from '../src/trainer/optimizer.ts';
 import type { TextTokenizer } from '../src/trainer/tokenizer.ts';
 import type { BiEncoderBatch } from '../src/trainer/data.ts';
 import { seededRandom } from '../src/util/random.ts';
@@ -66,8 +66,7 @@ const times: number[] = [];
 for (let s = 0; s <= steps; s++) {
   const t0 = performance.now();
   const { grads } = pool ? await pool.lossAndGrads(model, batch, micro, s) : await model.lossAndGrads(batch, micro, s);
-  clipByGlobalNorm(grads, 2);
-  opt.apply(master, grads, 2e-5 * linearSchedule(s, 0, 100));
+  opt.apply(master, grads, 2e-5 * linearSchedule(s, 0, 100), clipFactor(grads, 2).factor);
   if (pool) pool.weightsChanged();
   else model.assign(master);
   if (s > 0 || steps === 0) times.push((performance.now() - t0) / 1000);

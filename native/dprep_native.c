@@ -151,12 +151,12 @@ static void parallel_for(size_t n, range_fn fn, void *ctx) {
 
 struct adamw_ctx {
   float *p, *g, *m, *v;
-  double b1, omb1, b2, omb2, eps, shrink, step, sqrtc2;
+  double b1, omb1, b2, omb2, eps, shrink, step, sqrtc2, scale;
 };
 static void adamw_range(void *arg, size_t begin, size_t end) {
   const struct adamw_ctx *c = arg;
   for (size_t i = begin; i < end; i++) {
-    const double gi = c->g[i];
+    const double gi = c->scale == 1 ? (double)c->g[i] : (double)(float)((double)c->g[i] * c->scale);
     const double mi = c->b1 * (double)c->m[i] + c->omb1 * gi;
     c->m[i] = (float)mi;
     const double vi = c->b2 * (double)c->v[i] + c->omb2 * gi * gi;
@@ -180,16 +180,16 @@ static void add_range(void *arg, size_t begin, size_t end) {
 }
 
 /*
- * adamw(p, g, m, v, b1, oneMinusB1, b2, oneMinusB2, eps, shrink, stepSize, sqrtC2): one AdamW
- * update in place, operation for operation what src/trainer/optimizer.ts computes in JavaScript
+ * adamw(p, g, m, v, b1, oneMinusB1, b2, oneMinusB2, eps, shrink, stepSize, sqrtC2[, gradScale]):
+ * one AdamW update in place from g·gradScale (rounded to float32, as clipping in place would), operation for operation what src/trainer/optimizer.ts computes in JavaScript
  * (doubles, float32 stores, the new moments used unrounded), so both give the same bits.
  */
 static napi_value adamw(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 12) {
-    napi_throw_type_error(env, NULL, "dprep_native.adamw: 12 arguments expected");
+    napi_throw_type_error(env, NULL, "dprep_native.adamw: 12 or 13 arguments expected");
     return NULL;
   }
   float *p, *g, *m, *v;
@@ -204,12 +204,30 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "dprep_native.adamw: p, g, m and v differ in length");
     return NULL;
   }
-  struct adamw_ctx c = {p, g, m, v, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]};
+  double scale = 1;
+  if (argc > 12 && !get_f64(env, argv[12], &scale)) return NULL;
+  struct adamw_ctx c = {p, g, m, v, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], scale};
   parallel_for(np, adamw_range, &c);
   return NULL;
 }
 
-/* sumSquares(g, start): start + Σ g[i]² in order, in double (as the JavaScript loop). */
+/* sumSquares(g, start): start + Σ over chunks of 65536 elements (in order) of the chunk's Σ g[i]²,
+ * all in double: the order of src/trainer/optimizer.ts's clipFactor. Chunks run in parallel. */
+#define SUM_CHUNK 65536
+struct sumsq_ctx {
+  const float *g;
+  size_t n;
+  double *parts;
+};
+static void sumsq_range(void *arg, size_t begin, size_t end) {
+  const struct sumsq_ctx *c = arg;
+  for (size_t k = begin; k < end; k++) {
+    const size_t from = k * SUM_CHUNK, to = from + SUM_CHUNK < c->n ? from + SUM_CHUNK : c->n;
+    double part = 0;
+    for (size_t i = from; i < to; i++) part += (double)c->g[i] * (double)c->g[i];
+    c->parts[k] = part;
+  }
+}
 static napi_value sum_squares(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], out;
@@ -218,7 +236,35 @@ static napi_value sum_squares(napi_env env, napi_callback_info info) {
   size_t n;
   double sq;
   if (argc < 2 || !get_f32(env, argv[0], &g, &n, "g") || !get_f64(env, argv[1], &sq)) return NULL;
-  for (size_t i = 0; i < n; i++) sq += (double)g[i] * (double)g[i];
+  const size_t chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+  double *parts = malloc(sizeof(double) * (chunks ? chunks : 1));
+  if (!parts) {
+    napi_throw_error(env, NULL, "dprep_native: out of memory");
+    return NULL;
+  }
+  struct sumsq_ctx c = {g, n, parts};
+  /* parallel_for splits chunk indices; it runs one thread below PAR_MIN items, so scale the count */
+  if (chunks >= 2 && g_threads > 1) {
+    pthread_t ids[16];
+    struct par_task tasks[16];
+    int threads = g_threads > 16 ? 16 : g_threads;
+    if ((size_t)threads > chunks) threads = (int)chunks;
+    const size_t per = (chunks + threads - 1) / threads;
+    int started[16] = {0};
+    for (int t = 0; t < threads; t++) {
+      tasks[t] = (struct par_task){sumsq_range, &c, t * per < chunks ? t * per : chunks, (t + 1) * per < chunks ? (t + 1) * per : chunks};
+      if (t > 0) started[t] = pthread_create(&ids[t], NULL, par_run, &tasks[t]) == 0;
+    }
+    sumsq_range(&c, tasks[0].begin, tasks[0].end);
+    for (int t = 1; t < threads; t++) {
+      if (started[t]) pthread_join(ids[t], NULL);
+      else sumsq_range(&c, tasks[t].begin, tasks[t].end);
+    }
+  } else {
+    sumsq_range(&c, 0, chunks);
+  }
+  for (size_t k = 0; k < chunks; k++) sq += parts[k];
+  free(parts);
   CHECK(napi_create_double(env, sq, &out));
   return out;
 }

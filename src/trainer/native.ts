@@ -19,8 +19,8 @@ export interface NativeKernels {
     transA: boolean, transB: boolean, strideA: number, strideB: number, strideC: number, bias?: Float32Array,
   ): void;
   /** One AdamW update in place, as AdamW.apply's JavaScript loop computes it (same bits). */
-  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, eps: number, shrink: number, stepSize: number, sqrtC2: number): void;
-  /** `start` + Σ g[i]², in order, in double precision. */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, eps: number, shrink: number, stepSize: number, sqrtC2: number, gradScale?: number): void;
+  /** `start` + the chunked Σ g[i]² of optimizer.ts's clipFactor, in double precision. */
   sumSquares(g: Float32Array, start: number): number;
   /** g[i] *= factor. */
   scale(g: Float32Array, factor: number): void;

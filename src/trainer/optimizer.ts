@@ -49,10 +49,12 @@ export class AdamW {
   }
 
   /**
-   * One update of `params` (in place) from `grads`, with learning rate `lr`.
+   * One update of `params` (in place) from `grads` times `gradScale` (the clipping factor: each
+   * gradient is scaled and rounded to float32 first, exactly as clipping in place would), with
+   * learning rate `lr`.
    * @example opt.apply(params, grads, 2e-5 * linearSchedule(opt.step, warmup, total));
    */
-  apply(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void {
+  apply(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number, gradScale = 1): void {
     const b1 = this.opts.beta1 ?? 0.9;
     const b2 = this.opts.beta2 ?? 0.999;
     const eps = this.opts.eps ?? 1e-8;
@@ -75,11 +77,11 @@ export class AdamW {
       }
       const shrink = wd > 0 && decays(name) ? 1 - lr * wd : 1;
       if (this.native) {
-        this.native.adamw(p, g, m, v, b1, 1 - b1, b2, 1 - b2, eps, shrink, stepSize, sqrtC2);
+        this.native.adamw(p, g, m, v, b1, 1 - b1, b2, 1 - b2, eps, shrink, stepSize, sqrtC2, gradScale);
         continue;
       }
       for (let i = 0; i < p.length; i++) {
-        const gi = g[i];
+        const gi = gradScale === 1 ? g[i] : Math.fround(g[i] * gradScale);
         const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
         const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
         // PyTorch's form: p -= lr/c1 · m / (sqrt(v)/sqrt(c2) + eps)
@@ -108,21 +110,42 @@ export class AdamW {
   }
 }
 
+/** Elements per partial sum of squares: partial sums are added in order, so the native loops can compute them in parallel and still give the same bits. */
+export const SUM_CHUNK = 65536;
+
 /**
- * Scales grads in place so their global L2 norm is at most `maxNorm` (PyTorch clip_grad_norm_:
- * factor maxNorm / (norm + 1e-6) when above). Returns the norm before clipping.
- * @example const norm = clipByGlobalNorm(grads, 2.0);
+ * Global L2 norm of `grads` and the factor that clips it to `maxNorm` (PyTorch clip_grad_norm_:
+ * maxNorm / (norm + 1e-6) when above, else 1). Squares are summed in double, in chunks of
+ * SUM_CHUNK elements whose partial sums are added in order.
+ * @example const { norm, factor } = clipFactor(grads, 2.0); opt.apply(params, grads, lr, factor);
  */
-export function clipByGlobalNorm(grads: Map<string, Float32Array>, maxNorm: number, useNative = true): number {
+export function clipFactor(grads: Map<string, Float32Array>, maxNorm: number, useNative = true): { norm: number; factor: number } {
   const native = useNative ? loadNative()?.kernels : undefined;
   let sq = 0;
   for (const g of grads.values()) {
     if (native) sq = native.sumSquares(g, sq);
-    else for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+    else {
+      for (let c = 0; c < g.length; c += SUM_CHUNK) {
+        let part = 0;
+        const end = Math.min(c + SUM_CHUNK, g.length);
+        for (let i = c; i < end; i++) part += g[i] * g[i];
+        sq += part;
+      }
+    }
   }
   const norm = Math.sqrt(sq);
-  if (maxNorm > 0 && norm > maxNorm) {
-    const factor = maxNorm / (norm + 1e-6);
+  return { norm, factor: maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1 };
+}
+
+/**
+ * Scales grads in place so their global L2 norm is at most `maxNorm` (see clipFactor).
+ * Returns the norm before clipping.
+ * @example const norm = clipByGlobalNorm(grads, 2.0);
+ */
+export function clipByGlobalNorm(grads: Map<string, Float32Array>, maxNorm: number, useNative = true): number {
+  const native = useNative ? loadNative()?.kernels : undefined;
+  const { norm, factor } = clipFactor(grads, maxNorm, useNative);
+  if (factor !== 1) {
     for (const g of grads.values()) {
       if (native) native.scale(g, factor);
       else for (let i = 0; i < g.length; i++) g[i] *= factor;

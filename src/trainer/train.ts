@@ -25,7 +25,7 @@ import { ENCODER_SETTINGS_FILE, type EncoderSettings } from './encoder.ts';
 import { makeBatch, readExamples, type BiEncoderExample, type PositiveChoice } from './data.ts';
 import { positiveRanks } from './loss.ts';
 import { estimateTrainingMemory, GB } from './memory.ts';
-import { AdamW, clipByGlobalNorm, linearSchedule } from './optimizer.ts';
+import { AdamW, clipFactor, linearSchedule } from './optimizer.ts';
 import { loadNative, nativeLoadError } from './native.ts';
 import { ReplicaPool } from './parallel.ts';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.ts';
@@ -243,8 +243,9 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
       const batch = makeBatch(examples, ids, { positives: o.positives, embedTitle: o.embedTitle, seed: o.seed, epoch: state.epoch });
       const dropoutSeed = deriveSeed(o.seed, 'dropout', state.step);
       const { loss, grads } = pool ? await pool.lossAndGrads(model, batch, o.batchSize, dropoutSeed) : await model.lossAndGrads(batch, o.batchSize, dropoutSeed);
-      clipByGlobalNorm(grads, o.maxGradNorm);
-      optimizer.apply(master, grads, o.lr * linearSchedule(state.step, o.warmup, scheduleSteps));
+      // Clipping is applied inside the update (one pass over the gradients instead of two).
+      const { factor } = clipFactor(grads, o.maxGradNorm);
+      optimizer.apply(master, grads, o.lr * linearSchedule(state.step, o.warmup, scheduleSteps), factor);
       if (pool) {
         pool.weightsChanged();
         mainStale = true;
