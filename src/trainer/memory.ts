@@ -1,9 +1,14 @@
 /**
  * Memory estimate of a training step, checked before anything is allocated.
- * Activation bytes are calibrated on the wasm backend (peak heap of forward + backward of BERT-base
- * layers, 512 tokens, 2026-11-23): about 140·H + 25·I floats per token per layer plus 5 per head per
- * key for attention maps. That is ~6× the tensors the tape keeps, because backward temporaries and
- * XNNPACK's packed operand copies are alive at the same time and the heap never shrinks.
+ * Activation bytes are calibrated on the wasm backend's peak heap (forward + backward of BERT-base):
+ * - with dprep's native kernels (2026-12-01: 2.51 GB for one question + 2 passages of 256 tokens
+ *   with GradCache, 2.96 GB for 2 questions + 4 passages of 128 without; 2 questions + 4 passages
+ *   of 256 with GradCache ran out of the 4 GB heap): 40·H + 6·I floats per token per layer plus 10
+ *   per head per key, which puts those at 3.3, 3.7 and 5.2 GB (wasm's heap grows in steps and
+ *   fragments, so the margin is kept);
+ * - on tfjs's own kernels (2026-11-23, 512 tokens): about 140·H + 25·I plus 5 per head per key, ~6×
+ *   the tensors the tape keeps: wasm's Identity copied every saved tensor and XNNPACK keeps packed
+ *   operand copies, and the heap never shrinks.
  * Weights, gradients, XNNPACK's packed weight copies, and the JS-side master weights and AdamW moments
  * are added.
  */
@@ -19,8 +24,10 @@ export interface MemoryEstimate {
 
 export const paramCount = (c: BertConfig) => [...bertTensorShapes(c).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
 
-function activationBytes(c: BertConfig, sequences: number, len: number): number {
-  const perTokenLayer = 140 * c.hidden_size + 25 * c.intermediate_size + 5 * c.num_attention_heads * len;
+function activationBytes(c: BertConfig, sequences: number, len: number, native: boolean): number {
+  const perTokenLayer = native
+    ? 40 * c.hidden_size + 6 * c.intermediate_size + 10 * c.num_attention_heads * len
+    : 140 * c.hidden_size + 25 * c.intermediate_size + 5 * c.num_attention_heads * len;
   return 4 * sequences * len * (c.num_hidden_layers * perTokenLayer + 4 * c.hidden_size);
 }
 
@@ -34,15 +41,16 @@ function activationBytes(c: BertConfig, sequences: number, len: number): number 
 export function estimateTrainingMemory(
   query: BertConfig,
   passage: BertConfig,
-  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean; accumulate: boolean; replicas?: number },
+  o: { microQuestions: number; passagesPerQuestion: number; queryLen: number; passageLen: number; shared: boolean; accumulate: boolean; replicas?: number; native?: boolean },
 ): MemoryEstimate {
+  const native = o.native ?? false;
   const qParams = paramCount(query);
   const pParams = o.shared ? 0 : paramCount(passage);
-  const qActs = activationBytes(query, o.microQuestions, o.queryLen);
-  const pActs = activationBytes(passage, o.microQuestions * o.passagesPerQuestion, o.passageLen);
+  const qActs = activationBytes(query, o.microQuestions, o.queryLen, native);
+  const pActs = activationBytes(passage, o.microQuestions * o.passagesPerQuestion, o.passageLen, native);
   const embeddings = (c: BertConfig) => (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * c.hidden_size;
-  // XNNPACK keeps a packed copy of every dense weight it has multiplied with.
-  const packed = qParams - embeddings(query) + (o.shared ? 0 : pParams - embeddings(passage));
+  // XNNPACK keeps a packed copy of every dense weight it has multiplied with (not OpenBLAS).
+  const packed = native ? 0 : qParams - embeddings(query) + (o.shared ? 0 : pParams - embeddings(passage));
   const weights = 4 * (qParams + pParams + packed);
   const live = o.accumulate ? Math.max(4 * qParams + qActs, 4 * Math.max(qParams, pParams) + pActs) : 4 * (qParams + pParams) + qActs + pActs;
   // weights + grads + activations in the heap (each replica's own); master weights, accumulated

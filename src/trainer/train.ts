@@ -123,12 +123,12 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const microQuestions = Math.min(o.batchSize, shardQuestions);
 
   // Memory check before any tensor exists.
+  const native = backend === 'wasm' ? loadNative() : undefined;
   const est = estimateTrainingMemory(q.config, p.config, {
     microQuestions, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder,
-    accumulate: shardQuestions > microQuestions, replicas: workers > 1 ? workers : 0,
+    accumulate: shardQuestions > microQuestions, replicas: workers > 1 ? workers : 0, native: native !== undefined,
   });
   const heapLimit = (o.maxMemoryGb ?? (backend === 'wasm' ? 3.8 : (totalmem() * 0.8) / GB)) * GB;
-  const native = backend === 'wasm' ? loadNative() : undefined;
   log(
     `trainer: backend ${backend}${backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''}${native ? ', native OpenBLAS matmul' : ''})` : ''}` +
       `${workers > 1 ? `, ${workers} data-parallel replicas` : ''}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors` +
