@@ -8,16 +8,17 @@ const step = (o: Partial<Parameters<typeof estimateTrainingMemory>[2]>) =>
   estimateTrainingMemory(base, base, { microQuestions: 1, passagesPerQuestion: 2, queryLen: 64, passageLen: 256, shared: false, accumulate: true, native: true, ...o });
 
 test('memory estimate follows the measured wasm peaks of BERT-base (a margin above, refusing what ran out)', () => {
-  // Measured 2026-12-01 with the native kernels: 2.51 GB (1 question, passages of 256, GradCache),
-  // 2.96 GB (2 questions, passages of 128, one pass); 2 questions with passages of 256 ran out of 4 GB.
+  // Measured 2026-12-01 with the native kernels: 2.51 GB (1 question, passages of 256, GradCache over
+  // 2 questions; 3.32 GB over 16), 2.96 GB (2 questions, passages of 128, one pass); 2 questions with
+  // passages of 256 ran out of 4 GB.
   const one = step({}).tensorBytes / GB;
   const twoShort = step({ microQuestions: 2, passageLen: 128, accumulate: false }).tensorBytes / GB;
   const twoLong = step({ microQuestions: 2 }).tensorBytes / GB;
-  assert.ok(one > 2.51 && one < 3.8, `${one}`);
+  assert.ok(one > 3.32 && one < 3.8, `${one}`);
   assert.ok(twoShort > 2.96 && twoShort < 3.8, `${twoShort}`);
   assert.ok(twoLong > 4, `${twoLong}`);
   // tfjs's own kernels keep far more alive (Identity copies, XNNPACK packed weights).
-  assert.ok(step({ native: false }).tensorBytes > 2 * step({}).tensorBytes);
+  assert.ok(step({ native: false }).tensorBytes > 1.5 * step({}).tensorBytes);
 });
 
 test('memory estimate grows with batch and length; replicas add their shared gradient buffers', () => {
