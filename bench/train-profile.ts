@@ -26,7 +26,7 @@ const { tf, backend } = await loadTf('wasm');
 const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1, false), passage: initBertTensors(config, 2, false) },
   { query: fixed(32, 3), passage: fixed(128, 4) }, { pooling: 'cls', normalize: false, shared: false });
 const batch: BiEncoderBatch = { questions: [], passages: [], positiveIndex: [] };
-for (let i = 0; i < 16; i++) {
+for (let i = 0; i < Number(process.env.BATCH ?? 16); i++) {
   batch.questions.push({ text: 'q' });
   batch.positiveIndex.push(batch.passages.length);
   batch.passages.push({ text: 'p' }, { text: 'n' });

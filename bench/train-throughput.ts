@@ -70,6 +70,7 @@ for (let s = 0; s <= steps; s++) {
   if (pool) pool.weightsChanged();
   else model.assign(master);
   if (s > 0 || steps === 0) times.push((performance.now() - t0) / 1000);
+  if (process.env.DPREP_BENCH_TRACE) console.error(JSON.stringify({ step: s, total_ms: +(performance.now() - t0).toFixed(1), ...pool?.timings }));
 }
 times.sort((x, y) => x - y);
 const sec = times[Math.floor(times.length / 2)];

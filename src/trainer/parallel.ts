@@ -148,6 +148,9 @@ export class ReplicaPool {
   private closed = false;
   /** Master weights changed since the replicas last copied them. */
   private stale = true;
+  /** Where the last step's time went (this thread's view), for benchmarks. */
+  timings = { tokenizeMs: 0, replicasMs: 0, reduceMs: 0 };
+  private stepStart = 0;
 
   private constructor(
     private readonly tf: TF,
@@ -211,7 +214,9 @@ export class ReplicaPool {
     const n = batch.questions.length;
     const used = Math.min(this.replicas.length, n);
     const bounds = Array.from({ length: used + 1 }, (_, r) => Math.floor((r * n) / used));
+    const t0 = (this.stepStart = performance.now());
     const shards = await Promise.all(bounds.slice(0, -1).map((q0, r) => model.tokenize(batch, micro, q0, bounds[r + 1])));
+    this.timings = { tokenizeMs: performance.now() - t0, replicasMs: 0, reduceMs: 0 };
     const assign = this.stale;
     this.stale = false;
     // Replicas left without questions (a short last batch) still refresh their weights later.
@@ -285,6 +290,8 @@ export class ReplicaPool {
    * (the buffers are not touched again before the next step).
    */
   private reduce(replicas: Replica[], replies: Reply[]): Map<string, Float32Array> {
+    const t0 = performance.now();
+    this.timings.replicasMs = t0 - this.timings.tokenizeMs - this.stepStart;
     const native = loadNative()?.kernels;
     const grads = new Map<string, Float32Array>();
     replicas.forEach((r, i) => {
@@ -296,6 +303,7 @@ export class ReplicaPool {
         else for (let j = 0; j < acc.length; j++) acc[j] += g[j];
       }
     });
+    this.timings.reduceMs = performance.now() - t0;
     return grads;
   }
 
