@@ -114,12 +114,15 @@ const JS_KERNELS: Record<string, KernelFn> = {
     }
     return infos[0];
   },
-  /** dx of LayerNorm (one kernel per gradient: tfjs evaluates each input's gradient in its own scope). */
-  DprepLayerNormGradX({ dy, x, gamma }, { eps }, heap) {
+  /** LayerNorm's three gradients in one pass: [dx, dgamma, dbeta]. */
+  DprepLayerNormGrad({ dy, x, gamma }, { eps }, heap) {
     const H = x.shape[x.shape.length - 1];
-    const { infos, views } = heap.alloc([x.shape]);
-    const [d, xs, g, dx] = [heap.read(dy), heap.read(x), heap.read(gamma), views[0]];
+    const { infos, views } = heap.alloc([x.shape, [H], [H]]);
+    const [d, xs, g] = [heap.read(dy), heap.read(x), heap.read(gamma)];
+    const [dx, dgOut, dbOut] = views;
     const xhat = new Float64Array(H);
+    const dg = new Float64Array(H);
+    const db = new Float64Array(H);
     for (let r = 0; r < xs.length; r += H) {
       const rstd = normalizeRow(xs, r, H, eps, xhat);
       let m1 = 0;
@@ -128,36 +131,16 @@ const JS_KERNELS: Record<string, KernelFn> = {
         const dxh = d[r + j] * g[j];
         m1 += dxh;
         m2 += dxh * xhat[j];
+        dg[j] += d[r + j] * xhat[j];
+        db[j] += d[r + j];
       }
       m1 /= H;
       m2 /= H;
       for (let j = 0; j < H; j++) dx[r + j] = rstd * (d[r + j] * g[j] - m1 - xhat[j] * m2);
     }
-    return infos[0];
-  },
-  /** d gamma of LayerNorm: Σ over rows of dy · x̂. */
-  DprepLayerNormGradGamma({ dy, x }, { eps }, heap) {
-    const H = x.shape[x.shape.length - 1];
-    const { infos, views } = heap.alloc([[H]]);
-    const [d, xs] = [heap.read(dy), heap.read(x)];
-    const xhat = new Float64Array(H);
-    const acc = new Float64Array(H);
-    for (let r = 0; r < xs.length; r += H) {
-      normalizeRow(xs, r, H, eps, xhat);
-      for (let j = 0; j < H; j++) acc[j] += d[r + j] * xhat[j];
-    }
-    views[0].set(acc);
-    return infos[0];
-  },
-  /** d beta of LayerNorm: Σ over rows of dy. */
-  DprepLayerNormGradBeta({ dy }, _attrs, heap) {
-    const H = dy.shape[dy.shape.length - 1];
-    const { infos, views } = heap.alloc([[H]]);
-    const d = heap.read(dy);
-    const acc = new Float64Array(H);
-    for (let r = 0; r < d.length; r += H) for (let j = 0; j < H; j++) acc[j] += d[r + j];
-    views[0].set(acc);
-    return infos[0];
+    dgOut.set(dg);
+    dbOut.set(db);
+    return infos;
   },
   /** softmax(scores·scale) over the last axis, keys where mask[b, key] = 0 getting weight 0. */
   DprepMaskedSoftmax({ scores, mask }, { scale }, heap) {
@@ -200,8 +183,6 @@ const JS_KERNELS: Record<string, KernelFn> = {
   },
 };
 
-const EMPTY = new Float32Array(0);
-
 /** The kernels on dprep's native addon (used on wasm, in place on its heap). */
 function nativeKernels(k: NativeKernels): Record<string, KernelFn> {
   const H = (t: Info) => t.shape[t.shape.length - 1];
@@ -214,11 +195,11 @@ function nativeKernels(k: NativeKernels): Record<string, KernelFn> {
     DprepGelu: ({ x }, _a, heap) => one(x.shape, heap, (y) => k.geluForward(heap.read(x), y)),
     DprepGeluGrad: ({ dy, x }, _a, heap) => one(x.shape, heap, (dx) => k.geluBackward(heap.read(dy), heap.read(x), dx)),
     DprepLayerNorm: ({ x, gamma, beta }, { eps }, heap) => one(x.shape, heap, (y) => k.layerNormForward(heap.read(x), heap.read(gamma), heap.read(beta), y, H(x), eps)),
-    DprepLayerNormGradX: ({ dy, x, gamma }, { eps }, heap) =>
-      one(x.shape, heap, (dx) => k.layerNormBackward(heap.read(dy), heap.read(x), heap.read(gamma), dx, EMPTY, EMPTY, H(x), eps)),
-    DprepLayerNormGradGamma: ({ dy, x }, { eps }, heap) =>
-      one([H(x)], heap, (dg) => k.layerNormBackward(heap.read(dy), heap.read(x), new Float32Array(H(x)).fill(1), EMPTY, dg, EMPTY, H(x), eps)),
-    DprepLayerNormGradBeta: ({ dy }, _a, heap) => JS_KERNELS.DprepLayerNormGradBeta({ dy }, _a, heap),
+    DprepLayerNormGrad: ({ dy, x, gamma }, { eps }, heap) => {
+      const { infos, views } = heap.alloc([x.shape, [H(x)], [H(x)]]);
+      k.layerNormBackward(heap.read(dy), heap.read(x), heap.read(gamma), views[0], views[1], views[2], H(x), eps);
+      return infos;
+    },
     DprepMaskedSoftmax: ({ scores, mask }, { scale }, heap) =>
       one(scores.shape, heap, (p) => {
         const s = heap.read(scores);
@@ -265,13 +246,11 @@ export function registerFusedKernels(tf: TF, backendName: 'wasm' | 'cpu', native
     kernelName: 'DprepLayerNorm',
     inputsToSave: ['x', 'gamma'],
     gradFunc: (dy, saved, attrs) => {
-      const [x, gamma] = saved;
-      const { eps } = attrs as { eps: number };
-      return {
-        x: () => run('DprepLayerNormGradX', { dy: dy as Tensor, x, gamma }, { eps }) as Tensor,
-        gamma: () => run('DprepLayerNormGradGamma', { dy: dy as Tensor, x }, { eps }) as Tensor,
-        beta: () => run('DprepLayerNormGradBeta', { dy: dy as Tensor }) as Tensor,
-      };
+      // All three in one pass, computed here rather than in the per-input closures: tfjs runs each
+      // closure in its own scope, which would dispose outputs another closure still needs. These
+      // live in the backward pass's scope until it ends.
+      const [dx, dgamma, dbeta] = run('DprepLayerNormGrad', { dy: dy as Tensor, x: saved[0], gamma: saved[1] }, { eps: (attrs as { eps: number }).eps }) as Tensor[];
+      return { x: () => dx, gamma: () => dgamma, beta: () => dbeta };
     },
   });
   tf.registerGradient({

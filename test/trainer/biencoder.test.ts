@@ -113,3 +113,15 @@ test('shared encoder: one set of parameters receives both sides\' gradients', as
   assert.ok(grads.get('shared/embeddings.token_type_embeddings.weight')!.subarray(8).some((g) => g !== 0), 'type 1 (title pair) gets gradient');
   model.dispose();
 });
+
+test('a training step leaves no tensors behind (one pass and GradCache, dropout on)', async () => {
+  const tf = await getTf();
+  const config = tinyConfig({ initializer_range: 0.5, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 });
+  const tensors = { query: initBertTensors(config, 11), passage: initBertTensors(config, 12) };
+  const model = new BiEncoder(tf, { query: config, passage: config }, tensors, { query: charTokenizer(16), passage: charTokenizer(24) }, { pooling: 'cls', normalize: false, shared: false });
+  await model.lossAndGrads(BATCH, 4, 1); // first call: kernels set up
+  const before = tf.memory().numTensors;
+  for (const micro of [4, 2]) await model.lossAndGrads(BATCH, micro, 2);
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
