@@ -22,6 +22,8 @@ export interface MemoryEstimate {
   tensorBytes: number;
   /** Bytes in JS (master weights, gradients, AdamW moments). */
   jsBytes: number;
+  /** Bytes of the weights alone (what a copy of the model kept for validation needs). */
+  weightBytes: number;
 }
 
 export const paramCount = (c: BertConfig) => [...bertTensorShapes(c).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
@@ -60,7 +62,7 @@ export function estimateTrainingMemory(
   const live = o.accumulate ? Math.max(4 * qParams + qActs, 4 * Math.max(qParams, pParams) + pActs) + fragmentation : 4 * (qParams + pParams) + qActs + pActs;
   // weights + grads + activations in the heap (each replica's own); master weights, accumulated
   // grads, m, v in JS, plus one shared gradient buffer per replica.
-  return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * (4 + (o.replicas ?? 0)) };
+  return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * (4 + (o.replicas ?? 0)), weightBytes: weights };
 }
 
 

@@ -135,6 +135,14 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
       `${workers > 1 ? ' per replica' : ''} + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`,
   );
   if (backend === 'wasm' && !native && nativeLoadError) log(`trainer: native kernels not used (${nativeLoadError})`);
+  // Each replica has its own heap; this thread's copy of the model (validation, checkpoints) needs about its weights.
+  const ramBytes = est.jsBytes + (workers > 1 ? workers * est.tensorBytes + est.weightBytes : 0);
+  if (workers > 1 && est.tensorBytes <= heapLimit && ramBytes > freemem() * 0.9 && o.maxMemoryGb === undefined) {
+    throw new UsageError(
+      `estimated memory of ${workers} data-parallel replicas ${(ramBytes / GB).toFixed(1)} GB exceeds the free RAM ${(freemem() / GB).toFixed(1)} GB;` +
+        ` use fewer --workers (1 runs in this process), or lower --batch-size and raise --grad-accum; --max-memory-gb overrides.`,
+    );
+  }
   if (est.tensorBytes > heapLimit || est.jsBytes > freemem() * 0.9) {
     throw new UsageError(
       `estimated memory ${(est.tensorBytes / GB).toFixed(1)} GB of tensors (+${(est.jsBytes / GB).toFixed(1)} GB JS) exceeds the budget ${(heapLimit / GB).toFixed(1)} GB` +

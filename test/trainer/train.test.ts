@@ -98,6 +98,11 @@ test('records without positives are skipped and counted; a memory estimate over 
     trainBiEncoder({ ...base(model, join(model, '..', 'oom')), batchSize: 4096, maxPassageLen: 512, maxMemoryGb: 2 }),
     /estimated memory .* exceeds the budget 2\.0 GB.*--grad-accum/,
   );
+  // Each replica has its own heap: too many for the free RAM are refused before any starts.
+  await assert.rejects(
+    trainBiEncoder({ ...base(model, join(model, '..', 'replicas')), workers: 100_000 }),
+    /estimated memory of 100000 data-parallel replicas .* exceeds the free RAM .*fewer --workers/,
+  );
 });
 
 test('trained encoders record how they embed, and loadEncoder follows it (titles ignored when not trained with them)', async () => {
