@@ -569,6 +569,54 @@ static napi_value dropout(napi_env env, napi_callback_info info) {
 
 #pragma GCC pop_options
 
+/*
+ * sgemmHeads(a, b, c, [batch, heads, M, N, K, lda, ldb, ldc, aBatch, aHead, bBatch, bHead, cBatch, cHead], transA, transB)
+ * For each (i, h): C_ih = op(A_ih)·op(B_ih), row-major with leading dimensions lda/ldb/ldc, where
+ * X_ih starts at x[i·xBatch + h·xHead]. Multi-head attention reads each head's columns of a
+ * [tokens, hidden] matrix in place this way (leading dimension = hidden), with no transposes.
+ */
+static napi_value sgemm_heads(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    napi_throw_type_error(env, NULL, "dprep_native.sgemmHeads: 6 arguments expected");
+    return NULL;
+  }
+  float *a, *b, *c;
+  size_t na, nb, nc;
+  if (!get_f32(env, argv[0], &a, &na, "a") || !get_f32(env, argv[1], &b, &nb, "b") || !get_f32(env, argv[2], &c, &nc, "c")) return NULL;
+  int64_t d[14];
+  for (uint32_t i = 0; i < 14; i++) {
+    napi_value v;
+    CHECK(napi_get_element(env, argv[3], i, &v));
+    if (!get_i64(env, v, &d[i])) return NULL;
+    if (d[i] < 0) {
+      napi_throw_range_error(env, NULL, "dprep_native.sgemmHeads: negative size or stride");
+      return NULL;
+    }
+  }
+  bool tA, tB;
+  CHECK(napi_get_value_bool(env, argv[4], &tA));
+  CHECK(napi_get_value_bool(env, argv[5], &tB));
+  const int64_t batch = d[0], heads = d[1], M = d[2], N = d[3], K = d[4], lda = d[5], ldb = d[6], ldc = d[7];
+  if (batch == 0 || heads == 0 || M == 0 || N == 0) return NULL;
+  /* last element touched by each operand, for the bounds check */
+  const int64_t aRows = tA ? K : M, aCols = tA ? M : K, bRows = tB ? N : K, bCols = tB ? K : N;
+  const uint64_t aEnd = (uint64_t)((batch - 1) * d[8] + (heads - 1) * d[9] + (aRows - 1) * lda + aCols);
+  const uint64_t bEnd = (uint64_t)((batch - 1) * d[10] + (heads - 1) * d[11] + (bRows - 1) * ldb + bCols);
+  const uint64_t cEnd = (uint64_t)((batch - 1) * d[12] + (heads - 1) * d[13] + (M - 1) * ldc + N);
+  if (lda < aCols || ldb < bCols || ldc < N || aEnd > na || bEnd > nb || cEnd > nc) {
+    napi_throw_range_error(env, NULL, "dprep_native.sgemmHeads: a matrix runs past the end of its array");
+    return NULL;
+  }
+  for (int64_t i = 0; i < batch; i++)
+    for (int64_t h = 0; h < heads; h++)
+      cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
+                  a + i * d[8] + h * d[9], (int)lda, b + i * d[10] + h * d[11], (int)ldb, 0.0f, c + i * d[12] + h * d[13], (int)ldc);
+  return NULL;
+}
+
 /* setElementwiseThreads(n): threads of the AdamW / scale / add loops (results do not depend on it). */
 static napi_value set_elementwise_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -604,6 +652,7 @@ static napi_value blas_config(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sgemmHeads", NULL, sgemm_heads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scale", NULL, scale, NULL, NULL, NULL, napi_enumerable, NULL},

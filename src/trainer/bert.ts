@@ -214,15 +214,14 @@ export class BertModel {
     // Padding keys get softmax weight exactly 0.
     const maskF = tf.tensor(Float32Array.from(batch.mask), [B, L], 'float32'); // [B, L]
     const scale = 1 / Math.sqrt(dh);
-    const splitHeads = (t: Tensor) => tf.transpose(tf.reshape(t, [B, L, heads, dh]), [0, 2, 1, 3]); // [B, heads, L, dh]
 
     for (let l = 0; l < c.num_hidden_layers; l++) {
       const p = `encoder.layer.${l}.`;
-      const q = splitHeads(dense(x, `${p}attention.self.query`)); // [B, heads, L, dh]
-      const k = splitHeads(dense(x, `${p}attention.self.key`)); // [B, heads, L, dh]
-      const v = splitHeads(dense(x, `${p}attention.self.value`)); // [B, heads, L, dh]
-      const probs = dropout(ops.maskedSoftmax(tf.matMul(q, k, false, true), maskF, scale), c.attention_probs_dropout_prob); // [B, heads, L, L]
-      const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]); // [B*L, H]
+      const q = dense(x, `${p}attention.self.query`); // [B*L, H]: head h is columns h·dh..(h+1)·dh
+      const k = dense(x, `${p}attention.self.key`); // [B*L, H]
+      const v = dense(x, `${p}attention.self.value`); // [B*L, H]
+      const probs = dropout(ops.maskedSoftmax(ops.attentionScores(q, k, B, heads), maskF, scale), c.attention_probs_dropout_prob); // [B, heads, L, L]
+      const context = ops.attentionContext(probs, v, heads); // [B*L, H]
       const attnOut = dropout(dense(context, `${p}attention.output.dense`), c.hidden_dropout_prob); // [B*L, H]
       x = layerNorm(tf.add(attnOut, x), `${p}attention.output.LayerNorm`); // [B*L, H]
       const inter = act(dense(x, `${p}intermediate.dense`)); // [B*L, I]

@@ -208,7 +208,42 @@ function nativeKernels(k: NativeKernels): Record<string, KernelFn> {
       }),
     DprepMaskedSoftmaxGrad: ({ dp, probs }, { scale }, heap) => one(probs.shape, heap, (ds) => k.maskedSoftmaxBackward(heap.read(dp), heap.read(probs), ds, H(probs), scale)),
     DprepDropout: ({ x }, { rate, seed }, heap) => one(x.shape, heap, (y) => k.dropout(heap.read(x), y, rate, seed)),
+    // Attention on [tokens, hidden] matrices, each head's columns read in place (no head transposes).
+    DprepAttnScores: ({ q, k: key }, { batch, heads }, heap) => {
+      const { L, H, dh } = attnDims(q, batch, heads);
+      return one([batch, heads, L, L], heap, (s) => k.sgemmHeads(heap.read(q), heap.read(key), s, [batch, heads, L, L, dh, H, H, L, L * H, dh, L * H, dh, heads * L * L, L * L], false, true));
+    },
+    DprepAttnScoresGrad: ({ dy, q, k: key }, { batch, heads }, heap) => {
+      const { L, H, dh } = attnDims(q, batch, heads);
+      const { infos, views } = heap.alloc([q.shape, key.shape]);
+      const [d, qs, ks] = [heap.read(dy), heap.read(q), heap.read(key)];
+      const dims = [batch, heads, L, dh, L, L, H, H, heads * L * L, L * L, L * H, dh, L * H, dh];
+      k.sgemmHeads(d, ks, views[0], dims, false, false); // dQ = dS · K
+      k.sgemmHeads(d, qs, views[1], dims, true, false); // dK = dSᵀ · Q
+      return infos;
+    },
+    DprepAttnContext: ({ probs, v }, { heads }, heap) => {
+      const batch = probs.shape[0];
+      const { L, H, dh } = attnDims(v, batch, heads);
+      return one(v.shape, heap, (c) => k.sgemmHeads(heap.read(probs), heap.read(v), c, [batch, heads, L, dh, L, L, H, H, heads * L * L, L * L, L * H, dh, L * H, dh], false, false));
+    },
+    DprepAttnContextGrad: ({ dy, probs, v }, { heads }, heap) => {
+      const batch = probs.shape[0];
+      const { L, H, dh } = attnDims(v, batch, heads);
+      const { infos, views } = heap.alloc([probs.shape, v.shape]);
+      const [d, ps, vs] = [heap.read(dy), heap.read(probs), heap.read(v)];
+      k.sgemmHeads(d, vs, views[0], [batch, heads, L, L, dh, H, H, L, L * H, dh, L * H, dh, heads * L * L, L * L], false, true); // dP = dC · Vᵀ
+      k.sgemmHeads(ps, d, views[1], [batch, heads, L, dh, L, L, H, H, heads * L * L, L * L, L * H, dh, L * H, dh], true, false); // dV = Pᵀ · dC
+      return infos;
+    },
   };
+}
+
+/** Sequence length, hidden size and head size of a `[batch·L, hidden]` attention operand. */
+function attnDims(t: Info, batch: number, heads: number): { L: number; H: number; dh: number } {
+  const [T, H] = t.shape;
+  if (t.shape.length !== 2 || T % batch !== 0 || H % heads !== 0) throw new Error(`attention: [${t.shape}] is not [batch·L, heads·dh] for batch ${batch}, ${heads} heads`);
+  return { L: T / batch, H, dh: H / heads };
 }
 
 let gradientsRegistered = false;
@@ -262,6 +297,22 @@ export function registerFusedKernels(tf: TF, backendName: 'wasm' | 'cpu', native
     }),
   });
   tf.registerGradient({
+    kernelName: 'DprepAttnScores',
+    inputsToSave: ['q', 'k'],
+    gradFunc: (dy, saved, attrs) => {
+      const [dq, dk] = run('DprepAttnScoresGrad', { dy: dy as Tensor, q: saved[0], k: saved[1] }, attrs as Record<string, unknown>) as Tensor[];
+      return { q: () => dq, k: () => dk };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'DprepAttnContext',
+    inputsToSave: ['probs', 'v'],
+    gradFunc: (dy, saved, attrs) => {
+      const [dprobs, dv] = run('DprepAttnContextGrad', { dy: dy as Tensor, probs: saved[0], v: saved[1] }, attrs as Record<string, unknown>) as Tensor[];
+      return { probs: () => dprobs, v: () => dv };
+    },
+  });
+  tf.registerGradient({
     kernelName: 'DprepDropout',
     gradFunc: (dy, _saved, attrs) => ({ x: () => run('DprepDropout', { x: dy as Tensor }, attrs as Record<string, unknown>) as Tensor }),
   });
@@ -276,6 +327,10 @@ export interface FusedOps {
   maskedSoftmax(scores: Tensor, mask: Tensor, scale: number): Tensor;
   /** Inverted dropout with the mask drawn from `seed`. */
   dropout(x: Tensor, rate: number, seed: number): Tensor;
+  /** Per-head scores `[batch, heads, L, L]` = Q_h·K_hᵀ of `[batch·L, hidden]` queries and keys. */
+  attentionScores(q: Tensor, k: Tensor, batch: number, heads: number): Tensor;
+  /** Per-head P_h·V_h of probabilities `[batch, heads, L, L]` and values `[batch·L, hidden]`, as `[batch·L, hidden]`. */
+  attentionContext(probs: Tensor, v: Tensor, heads: number): Tensor;
   /** Whether these run as fused kernels (else as tfjs op chains). */
   fused: boolean;
 }
@@ -293,6 +348,7 @@ export function fusedOps(tf: TF): FusedOps {
       layerNorm: (x, gamma, beta, eps) => run('DprepLayerNorm', { x, gamma, beta }, { eps }),
       maskedSoftmax: (scores, mask, scale) => run('DprepMaskedSoftmax', { scores, mask }, { scale }),
       dropout: (x, rate, seed) => run('DprepDropout', { x }, { rate, seed }),
+      ...(tf.getKernel('DprepAttnScores', tf.getBackend()) ? { attentionScores: (q, k, batch, heads) => run('DprepAttnScores', { q, k }, { batch, heads }), attentionContext: (probs, v, heads) => run('DprepAttnContext', { probs, v }, { heads }) } : chainAttention(tf)),
     };
   }
   return {
@@ -313,6 +369,23 @@ export function fusedOps(tf: TF): FusedOps {
       const mask = new Float32Array(x.size);
       forEachKeep(mask.length, rate, seed, (i, k) => (mask[i] = k));
       return tf.mul(x, tf.tensor(mask, x.shape, 'float32'));
+    },
+    ...chainAttention(tf),
+  };
+}
+
+/** Attention through head transposes and batched products (backends without dprep's kernels). */
+function chainAttention(tf: TF): Pick<FusedOps, 'attentionScores' | 'attentionContext'> {
+  const split = (t: Tensor, batch: number, heads: number) => {
+    const [T, H] = t.shape;
+    return tf.transpose(tf.reshape(t, [batch, T / batch, heads, H / heads]), [0, 2, 1, 3]); // [batch, heads, L, dh]
+  };
+  return {
+    attentionScores: (q, k, batch, heads) => tf.matMul(split(q, batch, heads), split(k, batch, heads), false, true),
+    attentionContext(probs, v, heads) {
+      const batch = probs.shape[0];
+      const context = tf.matMul(probs, split(v, batch, heads)); // [batch, heads, L, dh]
+      return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), v.shape);
     },
   };
 }

@@ -223,6 +223,7 @@ export function registerWasmNativeMatMul(tf: TF, native: NativeKernels): void {
  * reference-counts its buffers (Reshape shares them the same way), so sharing is safe.
  */
 export function registerWasmSharedIdentity(tf: TF): void {
+  registerWasmIdentityTranspose(tf);
   const original = tf.getKernel('Identity', 'wasm');
   if (!original || (original as { dprep?: boolean }).dprep) return;
   const copy = original.kernelFunc as (args: any) => TensorInfoLike;
@@ -276,6 +277,31 @@ export function registerWasmRowGather(tf: TF): void {
         dst.set(src.subarray(id * rowSize, (id + 1) * rowSize), i * rowSize);
       }
       return out as any;
+    },
+  } as any);
+}
+
+/**
+ * Transpose with the identity permutation shares memory instead of copying. tfjs's gather gradient
+ * transposes the embedding-table gradient twice with perm [0, 1] (a no-op) — two full-table copies
+ * per embedding per step.
+ */
+function registerWasmIdentityTranspose(tf: TF): void {
+  const original = tf.getKernel('Transpose', 'wasm');
+  if (!original || (original as { dprep?: boolean }).dprep) return;
+  const copy = original.kernelFunc as (args: any) => TensorInfoLike;
+  tf.unregisterKernel('Transpose', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Transpose',
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    dprep: true,
+    kernelFunc: (args: any) => {
+      const { x } = args.inputs as { x: TensorInfoLike };
+      const perm = args.attrs.perm as number[];
+      if (x.dtype === 'string' || !perm.every((p, i) => p === i)) return copy(args) as any;
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as any;
     },
   } as any);
 }

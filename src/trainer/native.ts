@@ -38,6 +38,11 @@ export interface NativeKernels {
   dropout(x: Float32Array, y: Float32Array, rate: number, seed: number): void;
   /** Threads of the AdamW / scale / add loops (element-wise: any count gives the same bits). */
   setElementwiseThreads(n: number): number;
+  /**
+   * For each (i, h) < (dims[0], dims[1]): C_ih = op(A_ih)·op(B_ih) with dims = [batch, heads, M, N, K,
+   * lda, ldb, ldc, aBatch, aHead, bBatch, bHead, cBatch, cHead], X_ih at x[i·xBatch + h·xHead].
+   */
+  sgemmHeads(a: Float32Array, b: Float32Array, c: Float32Array, dims: number[], transA: boolean, transB: boolean): void;
   /** Sets OpenBLAS's threads per call (process-wide); returns the count in effect. */
   setThreads(n: number): number;
   blasConfig(): string;

@@ -35,3 +35,15 @@ test('clones share memory on wasm and outlive the original; variables still chan
   assert.deepEqual([...v.dataSync()], [7, 8]);
   tf.dispose([y, v, saved]);
 });
+
+test('transposes: the identity permutation shares memory, others still move data', { skip: wasmOnly }, async () => {
+  const tf = await getTf();
+  const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+  const same = tf.transpose(x, [0, 1]);
+  const swapped = tf.transpose(x, [1, 0]);
+  x.dispose();
+  assert.deepEqual([...same.dataSync()], [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(swapped.shape, [3, 2]);
+  assert.deepEqual([...swapped.dataSync()], [1, 4, 2, 5, 3, 6]);
+  tf.dispose([same, swapped]);
+});
