@@ -617,6 +617,45 @@ static napi_value sgemm_heads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * scatterAddRows(x, ids, out, rowSize): out = 0, then row i of x (rowSize floats) is added into row
+ * ids[i] of out; ids outside the table are dropped (TensorFlow's UnsortedSegmentSum). Rows are added
+ * in order, so the bits match the JavaScript kernel in src/trainer/kernels.ts.
+ */
+static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *out;
+  size_t nx, nout;
+  int64_t row;
+  if (argc < 4 || !get_f32(env, argv[0], &x, &nx, "x") || !get_f32(env, argv[2], &out, &nout, "out") || !get_i64(env, argv[3], &row)) return NULL;
+  napi_typedarray_type type;
+  size_t nids;
+  void *raw;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[1], &type, &nids, &raw, &buffer, &offset) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "dprep_native.scatterAddRows: ids must be an Int32Array");
+    return NULL;
+  }
+  if (row <= 0 || nout % (size_t)row != 0 || nids * (size_t)row > nx) {
+    napi_throw_range_error(env, NULL, "dprep_native.scatterAddRows: sizes do not fit");
+    return NULL;
+  }
+  const int32_t *ids = raw;
+  const int64_t segments = (int64_t)(nout / (size_t)row);
+  memset(out, 0, nout * sizeof(float));
+  for (size_t i = 0; i < nids; i++) {
+    const int64_t seg = ids[i];
+    if (seg < 0 || seg >= segments) continue;
+    float *dst = out + seg * row;
+    const float *src = x + i * row;
+    for (int64_t j = 0; j < row; j++) dst[j] += src[j];
+  }
+  return NULL;
+}
+
 /* setElementwiseThreads(n): threads of the AdamW / scale / add loops (results do not depend on it). */
 static napi_value set_elementwise_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -652,6 +691,7 @@ static napi_value blas_config(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgemmHeads", NULL, sgemm_heads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -139,11 +139,11 @@ export async function loadTf(choice: BackendChoice = 'auto'): Promise<{ tf: TF; 
     const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
     // setWasmPaths wants a directory prefix ending in '/'; a file path works in Node.
     wasm.setWasmPaths(wasmDir + '/');
-    registerSegmentSumKernels(tf, 'wasm');
+    const native = loadNative();
+    registerSegmentSumKernels(tf, 'wasm', native?.kernels);
     registerWasmMatMul(tf);
     registerWasmSharedIdentity(tf);
     registerWasmRowGather(tf);
-    const native = loadNative();
     if (native) {
       registerWasmNativeMatMul(tf, native.kernels);
       registerFusedKernels(tf, 'wasm', native.kernels);

@@ -59,8 +59,11 @@ export function scatterAddRows(x: ArrayLike<number>, ids: ArrayLike<number>, row
   }
 }
 
-/** Registers the JS UnsortedSegmentSum for `backendName`, replacing a built-in one. */
-export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu'): void {
+/**
+ * Registers UnsortedSegmentSum for `backendName`, replacing a built-in one: in JS, or with dprep's
+ * native scatter-add on wasm when given (the same sums in the same order).
+ */
+export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu', native?: NativeKernels): void {
   const access = ACCESS[backendName];
   const existing = tf.getKernelsForBackend(backendName).some((k) => k.kernelName === 'UnsortedSegmentSum');
   if (existing) tf.unregisterKernel('UnsortedSegmentSum', backendName);
@@ -74,6 +77,12 @@ export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu'): 
       const rowShape = x.shape.slice(segmentIds.shape.length);
       const rowSize = rowShape.reduce((a, b) => a * b, 1);
       // Allocate first: a wasm heap grow would detach views taken before it.
+      if (native && backendName === 'wasm' && segmentIds.dtype === 'int32') {
+        const wasm = backend as unknown as { makeOutput(shape: number[], dtype: string): TensorInfoLike; typedArrayFromHeap(t: TensorInfoLike): Float32Array };
+        const info = wasm.makeOutput([numSegments, ...rowShape], 'float32');
+        native.scatterAddRows(access.read(backend, x) as Float32Array, access.read(backend, segmentIds) as Int32Array, wasm.typedArrayFromHeap(info), rowSize);
+        return info as any;
+      }
       const out = access.alloc(backend, [numSegments, ...rowShape]);
       scatterAddRows(access.read(backend, x), access.read(backend, segmentIds), rowSize, out.values);
       return out.info as any;

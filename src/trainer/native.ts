@@ -43,6 +43,8 @@ export interface NativeKernels {
    * lda, ldb, ldc, aBatch, aHead, bBatch, bHead, cBatch, cHead], X_ih at x[i·xBatch + h·xHead].
    */
   sgemmHeads(a: Float32Array, b: Float32Array, c: Float32Array, dims: number[], transA: boolean, transB: boolean): void;
+  /** out = 0, then row i of x added into row ids[i] of out (ids outside the table dropped). */
+  scatterAddRows(x: Float32Array, ids: Int32Array, out: Float32Array, rowSize: number): void;
   /** Sets OpenBLAS's threads per call (process-wide); returns the count in effect. */
   setThreads(n: number): number;
   blasConfig(): string;

@@ -147,3 +147,17 @@ test('a training step computes the same gradients with native kernels, with tfjs
     }
   }
 });
+
+test('native scatter-add (embedding gradient) equals the JavaScript kernel, ids outside the table dropped', { skip }, async () => {
+  const { scatterAddRows } = await import('../../src/trainer/kernels.ts');
+  const rows = 500;
+  const x = random(rows * 8, 41);
+  const rng = seededRandom(42);
+  const ids = Int32Array.from({ length: rows }, (_, i) => (i % 50 === 0 ? -1 : i % 77 === 0 ? 100 : Math.floor(rng() * 100)));
+  const want = new Float32Array(100 * 8);
+  scatterAddRows(x, ids, 8, want);
+  const got = new Float32Array(100 * 8).fill(7); // the kernel clears its output first
+  native!.kernels.scatterAddRows(x, ids, got, 8);
+  assert.deepEqual(got, want);
+  assert.throws(() => native!.kernels.scatterAddRows(x, new Float32Array(3) as unknown as Int32Array, got, 8), /Int32Array/);
+});
