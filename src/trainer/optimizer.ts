@@ -116,7 +116,8 @@ export const SUM_CHUNK = 65536;
 /**
  * Global L2 norm of `grads` and the factor that clips it to `maxNorm` (PyTorch clip_grad_norm_:
  * maxNorm / (norm + 1e-6) when above, else 1). Squares are summed in double, in chunks of
- * SUM_CHUNK elements whose partial sums are added in order.
+ * SUM_CHUNK elements whose partial sums are added in order; within a chunk, element i goes to
+ * accumulator i mod 8, and the 8 are combined pairwise (independent chains for the native loop).
  * @example const { norm, factor } = clipFactor(grads, 2.0); opt.apply(params, grads, lr, factor);
  */
 export function clipFactor(grads: Map<string, Float32Array>, maxNorm: number, useNative = true): { norm: number; factor: number } {
@@ -126,10 +127,11 @@ export function clipFactor(grads: Map<string, Float32Array>, maxNorm: number, us
     if (native) sq = native.sumSquares(g, sq);
     else {
       for (let c = 0; c < g.length; c += SUM_CHUNK) {
-        let part = 0;
+        // element i goes to accumulator (i − c) mod 8, each summed in order, then combined pairwise
+        const a = new Float64Array(8);
         const end = Math.min(c + SUM_CHUNK, g.length);
-        for (let i = c; i < end; i++) part += g[i] * g[i];
-        sq += part;
+        for (let i = c; i < end; i++) a[(i - c) & 7] += g[i] * g[i];
+        sq += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
       }
     }
   }
