@@ -110,6 +110,14 @@ static int get_f64(napi_env env, napi_value v, double *out) {
  * does not depend on how they are split (so any thread count gives the same bits). */
 #include <pthread.h>
 
+/* Element-wise loops get an AVX2 clone, picked at load time on CPUs that have it (same IEEE
+ * operations, no FMA contraction: the same bits as the baseline clone). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VEC_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VEC_CLONES
+#endif
+
 static int g_threads = 1; /* set by setElementwiseThreads */
 #define PAR_MIN 65536    /* below this, one thread */
 
@@ -153,7 +161,7 @@ struct adamw_ctx {
   float *p, *g, *m, *v;
   double b1, omb1, b2, omb2, eps, shrink, step, sqrtc2, scale;
 };
-static void adamw_range(void *arg, size_t begin, size_t end) {
+VEC_CLONES static void adamw_range(void *arg, size_t begin, size_t end) {
   const struct adamw_ctx *c = arg;
   for (size_t i = begin; i < end; i++) {
     const double gi = c->scale == 1 ? (double)c->g[i] : (double)(float)((double)c->g[i] * c->scale);
@@ -170,11 +178,11 @@ struct scale_ctx {
   const float *b;
   double f;
 };
-static void scale_range(void *arg, size_t begin, size_t end) {
+VEC_CLONES static void scale_range(void *arg, size_t begin, size_t end) {
   const struct scale_ctx *c = arg;
   for (size_t i = begin; i < end; i++) c->a[i] = (float)((double)c->a[i] * c->f);
 }
-static void add_range(void *arg, size_t begin, size_t end) {
+VEC_CLONES static void add_range(void *arg, size_t begin, size_t end) {
   const struct scale_ctx *c = arg;
   for (size_t i = begin; i < end; i++) c->a[i] = c->a[i] + c->b[i];
 }
@@ -220,7 +228,7 @@ struct sumsq_ctx {
   size_t n;
   double *parts;
 };
-static void sumsq_range(void *arg, size_t begin, size_t end) {
+VEC_CLONES static void sumsq_range(void *arg, size_t begin, size_t end) {
   const struct sumsq_ctx *c = arg;
   for (size_t k = begin; k < end; k++) {
     const size_t from = k * SUM_CHUNK, to = from + SUM_CHUNK < c->n ? from + SUM_CHUNK : c->n;
