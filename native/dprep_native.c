@@ -357,6 +357,98 @@ static inline float fast_exp(float x) {
   return p * scale;
 }
 
+/* The loops of the kernels below (baseline SSE4.2 code: an AVX2 clone would not inline fast_exp and
+ * fast_erf, whose target differs, and ran 10× slower). */
+static void dprep_gelu_forward(const float *x, float *y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
+}
+
+static void dprep_gelu_backward(const float *dy, const float *x, float *dx, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const float v = x[i];
+    dx[i] = dy[i] * (0.5f * (1.0f + fast_erf(v * 0.70710678118654752f)) + v * 0.39894228040143268f * fast_exp(-0.5f * v * v));
+  }
+}
+
+/* Row statistics in double: writes x̂ of the row, returns 1/sqrt(var + eps). */
+static inline double normalize_row(const float *x, int64_t H, double eps, double *xhat) {
+  double mean = 0, var = 0;
+  for (int64_t j = 0; j < H; j++) mean += x[j];
+  mean /= (double)H;
+  for (int64_t j = 0; j < H; j++) var += (x[j] - mean) * (x[j] - mean);
+  const double rstd = 1.0 / sqrt(var / (double)H + eps);
+  for (int64_t j = 0; j < H; j++) xhat[j] = (x[j] - mean) * rstd;
+  return rstd;
+}
+
+static void dprep_layer_norm_forward(const float *x, const float *g, const float *b, float *y, size_t n, int64_t H, double eps, double *xhat) {
+  for (size_t r = 0; r < n; r += H) {
+    normalize_row(x + r, H, eps, xhat);
+    for (int64_t j = 0; j < H; j++) y[r + j] = (float)(xhat[j] * g[j] + b[j]);
+  }
+}
+
+/* dx may be NULL (not wanted); dg and db accumulate. */
+static void dprep_layer_norm_backward(const float *dy, const float *x, const float *g, float *dx, size_t n, int64_t H, double eps, double *xhat, double *dg, double *db) {
+  for (size_t r = 0; r < n; r += H) {
+    const double rstd = normalize_row(x + r, H, eps, xhat);
+    double m1 = 0, m2 = 0;
+    for (int64_t j = 0; j < H; j++) {
+      const double dxh = (double)dy[r + j] * g[j];
+      m1 += dxh;
+      m2 += dxh * xhat[j];
+      dg[j] += (double)dy[r + j] * xhat[j];
+      db[j] += dy[r + j];
+    }
+    if (!dx) continue;
+    m1 /= (double)H;
+    m2 /= (double)H;
+    for (int64_t j = 0; j < H; j++) dx[r + j] = (float)(rstd * ((double)dy[r + j] * g[j] - m1 - xhat[j] * m2));
+  }
+}
+
+static void dprep_masked_softmax_forward(const float *s, const float *mask, float *p, int64_t rows, int64_t L, int64_t perSeq, float scale) {
+  for (int64_t row = 0; row < rows; row++) {
+    const float *m = mask + (row / perSeq) * L;
+    const float *sr = s + row * L;
+    float *pr = p + row * L;
+    float max = -FLT_MAX;
+    int64_t keys = 0;
+    for (int64_t j = 0; j < L; j++)
+      if (m[j] != 0.f) {
+        keys++;
+        if (sr[j] * scale > max) max = sr[j] * scale;
+      }
+    if (keys == 0) {
+      for (int64_t j = 0; j < L; j++) pr[j] = 1.0f / (float)L;
+      continue;
+    }
+    for (int64_t j = 0; j < L; j++) pr[j] = m[j] != 0.f ? fast_exp(sr[j] * scale - max) : 0.f;
+    double sum = 0;
+    for (int64_t j = 0; j < L; j++) sum += pr[j];
+    const float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < L; j++) pr[j] *= inv;
+  }
+}
+
+static void dprep_masked_softmax_backward(const float *dp, const float *p, float *ds, size_t n, int64_t L, float scale) {
+  for (size_t r = 0; r < n; r += L) {
+    double dot = 0;
+    for (int64_t j = 0; j < L; j++) dot += (double)dp[r + j] * p[r + j];
+    const float fdot = (float)dot;
+    for (int64_t j = 0; j < L; j++) ds[r + j] = scale * p[r + j] * (dp[r + j] - fdot);
+  }
+}
+
+static void dprep_dropout(const float *x, float *y, size_t n, uint32_t seed, uint64_t threshold, float keep) {
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t a = seed + (uint32_t)(i + 1) * 0x6d2b79f5u;
+    uint32_t t = (a ^ (a >> 15)) * (1u | a);
+    t = (t + (t ^ (t >> 7)) * (61u | t)) ^ t;
+    y[i] = x[i] * ((uint64_t)(t ^ (t >> 14)) < threshold ? 0.f : keep);
+  }
+}
+
 /* Arguments: Float32Arrays first (count nf), then numbers (count nd). */
 static int get_args(napi_env env, napi_callback_info info, int nf, float **f, size_t *len, int nd, double *d) {
   napi_value argv[12];
@@ -384,9 +476,7 @@ static napi_value gelu_forward(napi_env env, napi_callback_info info) {
   size_t n[2];
   if (!get_args(env, info, 2, f, n, 0, NULL)) return NULL;
   SAME_LENGTH(n[0], n[1]);
-  const float *x = f[0];
-  float *y = f[1];
-  for (size_t i = 0; i < n[0]; i++) y[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
+  dprep_gelu_forward(f[0], f[1], n[0]);
   return NULL;
 }
 
@@ -397,24 +487,8 @@ static napi_value gelu_backward(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 3, f, n, 0, NULL)) return NULL;
   SAME_LENGTH(n[0], n[1]);
   SAME_LENGTH(n[0], n[2]);
-  const float *dy = f[0], *x = f[1];
-  float *dx = f[2];
-  for (size_t i = 0; i < n[0]; i++) {
-    const float v = x[i];
-    dx[i] = dy[i] * (0.5f * (1.0f + fast_erf(v * 0.70710678118654752f)) + v * 0.39894228040143268f * fast_exp(-0.5f * v * v));
-  }
+  dprep_gelu_backward(f[0], f[1], f[2], n[0]);
   return NULL;
-}
-
-/* Row statistics in double: writes x̂ of the row, returns 1/sqrt(var + eps). */
-static double normalize_row(const float *x, int64_t H, double eps, double *xhat) {
-  double mean = 0, var = 0;
-  for (int64_t j = 0; j < H; j++) mean += x[j];
-  mean /= (double)H;
-  for (int64_t j = 0; j < H; j++) var += (x[j] - mean) * (x[j] - mean);
-  const double rstd = 1.0 / sqrt(var / (double)H + eps);
-  for (int64_t j = 0; j < H; j++) xhat[j] = (x[j] - mean) * rstd;
-  return rstd;
 }
 
 #define MAX_HIDDEN 65536
@@ -441,10 +515,7 @@ static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   SAME_LENGTH(n[2], (size_t)H);
   double *xhat = malloc(sizeof(double) * H); /* per call: replicas call from several threads */
   if (!xhat) return out_of_memory(env);
-  for (size_t r = 0; r < n[0]; r += H) {
-    normalize_row(f[0] + r, H, d[1], xhat);
-    for (int64_t j = 0; j < H; j++) f[3][r + j] = (float)(xhat[j] * f[1][j] + f[2][j]);
-  }
+  dprep_layer_norm_forward(f[0], f[1], f[2], f[3], n[0], H, d[1], xhat);
   free(xhat);
   return NULL;
 }
@@ -469,21 +540,7 @@ static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
   double *xhat = calloc(3 * (size_t)H, sizeof(double)); /* per call: replicas call from several threads */
   if (!xhat) return out_of_memory(env);
   double *dg = xhat + H, *db = xhat + 2 * H;
-  for (size_t r = 0; r < n[1]; r += H) {
-    const double rstd = normalize_row(x + r, H, d[1], xhat);
-    double m1 = 0, m2 = 0;
-    for (int64_t j = 0; j < H; j++) {
-      const double dxh = (double)dy[r + j] * g[j];
-      m1 += dxh;
-      m2 += dxh * xhat[j];
-      dg[j] += (double)dy[r + j] * xhat[j];
-      db[j] += dy[r + j];
-    }
-    if (!want_dx) continue;
-    m1 /= (double)H;
-    m2 /= (double)H;
-    for (int64_t j = 0; j < H; j++) dx[r + j] = (float)(rstd * ((double)dy[r + j] * g[j] - m1 - xhat[j] * m2));
-  }
+  dprep_layer_norm_backward(dy, x, g, want_dx ? dx : NULL, n[1], H, d[1], xhat, dg, db);
   for (int64_t j = 0; j < H; j++) {
     if (n[4] != 0) f[4][j] = (float)dg[j];
     if (n[5] != 0) f[5][j] = (float)db[j];
@@ -507,30 +564,7 @@ static napi_value masked_softmax_forward(napi_env env, napi_callback_info info) 
     napi_throw_range_error(env, NULL, "dprep_native.maskedSoftmaxForward: mask rows × rowsPerSequence must cover the scores");
     return NULL;
   }
-  const float *s = f[0], *mask = f[1];
-  float *p = f[2];
-  const int64_t rows = (int64_t)(n[0] / (size_t)L);
-  for (int64_t row = 0; row < rows; row++) {
-    const float *m = mask + (row / perSeq) * L;
-    const float *sr = s + row * L;
-    float *pr = p + row * L;
-    float max = -FLT_MAX;
-    int64_t keys = 0;
-    for (int64_t j = 0; j < L; j++)
-      if (m[j] != 0.f) {
-        keys++;
-        if (sr[j] * scale > max) max = sr[j] * scale;
-      }
-    if (keys == 0) {
-      for (int64_t j = 0; j < L; j++) pr[j] = 1.0f / (float)L;
-      continue;
-    }
-    for (int64_t j = 0; j < L; j++) pr[j] = m[j] != 0.f ? fast_exp(sr[j] * scale - max) : 0.f;
-    double sum = 0;
-    for (int64_t j = 0; j < L; j++) sum += pr[j];
-    const float inv = (float)(1.0 / sum);
-    for (int64_t j = 0; j < L; j++) pr[j] *= inv;
-  }
+  dprep_masked_softmax_forward(f[0], f[1], f[2], (int64_t)(n[0] / (size_t)L), L, perSeq, scale);
   return NULL;
 }
 
@@ -545,14 +579,7 @@ static napi_value masked_softmax_backward(napi_env env, napi_callback_info info)
   CHECK_ROWS(n[1], L);
   SAME_LENGTH(n[0], n[1]);
   SAME_LENGTH(n[0], n[2]);
-  for (size_t r = 0; r < n[1]; r += L) {
-    const float *dp = f[0] + r, *p = f[1] + r;
-    float *ds = f[2] + r;
-    double dot = 0;
-    for (int64_t j = 0; j < L; j++) dot += (double)dp[j] * p[j];
-    const float fdot = (float)dot;
-    for (int64_t j = 0; j < L; j++) ds[j] = scale * p[j] * (dp[j] - fdot);
-  }
+  dprep_masked_softmax_backward(f[0], f[1], f[2], n[1], L, scale);
   return NULL;
 }
 
@@ -569,14 +596,7 @@ static napi_value dropout(napi_env env, napi_callback_info info) {
   const float keep = (float)(1.0 / (1.0 - rate));
   /* u = T / 2^32 < rate  ⟺  T < rate · 2^32 (exact in double)  ⟺  T < ceil(rate · 2^32) for integer T */
   const uint64_t threshold = (uint64_t)ceil(rate * 4294967296.0);
-  const float *x = f[0];
-  float *y = f[1];
-  for (size_t i = 0; i < n[0]; i++) {
-    const uint32_t a = seed + (uint32_t)(i + 1) * 0x6d2b79f5u;
-    uint32_t t = (a ^ (a >> 15)) * (1u | a);
-    t = (t + (t ^ (t >> 7)) * (61u | t)) ^ t;
-    y[i] = x[i] * ((uint64_t)(t ^ (t >> 14)) < threshold ? 0.f : keep);
-  }
+  dprep_dropout(f[0], f[1], n[0], seed, threshold, keep);
   return NULL;
 }
 
