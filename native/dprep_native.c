@@ -132,10 +132,12 @@ static void *par_run(void *arg) {
   t->fn(t->ctx, t->begin, t->end);
   return NULL;
 }
-static void parallel_for(size_t n, range_fn fn, void *ctx) {
+/* Runs fn over [0, n) in contiguous chunks on up to g_threads threads; one thread below `min` items. */
+static void parallel_for_min(size_t n, size_t min, range_fn fn, void *ctx) {
   int threads = g_threads;
   if (threads > 16) threads = 16;
-  if (threads <= 1 || n < PAR_MIN) {
+  if ((size_t)threads > n) threads = (int)n;
+  if (threads <= 1 || n < min) {
     fn(ctx, 0, n);
     return;
   }
@@ -155,6 +157,13 @@ static void parallel_for(size_t n, range_fn fn, void *ctx) {
     if (started[t]) pthread_join(ids[t], NULL);
     else fn(ctx, tasks[t].begin, tasks[t].end); /* could not start a thread: do its part here */
   }
+}
+
+static void parallel_for(size_t n, range_fn fn, void *ctx) { parallel_for_min(n, PAR_MIN, fn, ctx); }
+
+static napi_value out_of_memory(napi_env env) {
+  napi_throw_error(env, NULL, "dprep_native: out of memory");
+  return NULL;
 }
 
 struct adamw_ctx {
@@ -251,31 +260,9 @@ static napi_value sum_squares(napi_env env, napi_callback_info info) {
   if (argc < 2 || !get_f32(env, argv[0], &g, &n, "g") || !get_f64(env, argv[1], &sq)) return NULL;
   const size_t chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
   double *parts = malloc(sizeof(double) * (chunks ? chunks : 1));
-  if (!parts) {
-    napi_throw_error(env, NULL, "dprep_native: out of memory");
-    return NULL;
-  }
+  if (!parts) return out_of_memory(env);
   struct sumsq_ctx c = {g, n, parts};
-  /* parallel_for splits chunk indices; it runs one thread below PAR_MIN items, so scale the count */
-  if (chunks >= 2 && g_threads > 1) {
-    pthread_t ids[16];
-    struct par_task tasks[16];
-    int threads = g_threads > 16 ? 16 : g_threads;
-    if ((size_t)threads > chunks) threads = (int)chunks;
-    const size_t per = (chunks + threads - 1) / threads;
-    int started[16] = {0};
-    for (int t = 0; t < threads; t++) {
-      tasks[t] = (struct par_task){sumsq_range, &c, t * per < chunks ? t * per : chunks, (t + 1) * per < chunks ? (t + 1) * per : chunks};
-      if (t > 0) started[t] = pthread_create(&ids[t], NULL, par_run, &tasks[t]) == 0;
-    }
-    sumsq_range(&c, tasks[0].begin, tasks[0].end);
-    for (int t = 1; t < threads; t++) {
-      if (started[t]) pthread_join(ids[t], NULL);
-      else sumsq_range(&c, tasks[t].begin, tasks[t].end);
-    }
-  } else {
-    sumsq_range(&c, 0, chunks);
-  }
+  parallel_for_min(chunks, 2, sumsq_range, &c); /* the items are whole chunks */
   for (size_t k = 0; k < chunks; k++) sq += parts[k];
   free(parts);
   CHECK(napi_create_double(env, sq, &out));
@@ -492,10 +479,6 @@ static napi_value gelu_backward(napi_env env, napi_callback_info info) {
 }
 
 #define MAX_HIDDEN 65536
-static napi_value out_of_memory(napi_env env) {
-  napi_throw_error(env, NULL, "dprep_native: out of memory");
-  return NULL;
-}
 #define CHECK_ROWS(n, H)                                                                    \
   if ((H) <= 0 || (H) > MAX_HIDDEN || (n) % (size_t)(H) != 0) {                             \
     napi_throw_range_error(env, NULL, "dprep_native: row length must divide the array");   \
