@@ -29,14 +29,8 @@ if [[ ! -f /usr/include/faiss/IndexFlat.h ]]; then
   exit 1
 fi
 
-# Node's headers: next to the node binary (official tarballs, Debian's /usr/include/node).
-NODE_PREFIX="$(dirname "$(dirname "$(command -v node)")")"
-if [[ ! -f "$NODE_PREFIX/include/node/node_api.h" ]]; then
-  echo "build-faiss-node: node headers not found under $NODE_PREFIX/include/node" >&2
-  exit 1
-fi
-NODE_GYP="$(npm prefix -g)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
-[[ -f "$NODE_GYP" ]] || NODE_GYP="$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
+LABEL=build-faiss-node
+source scripts/lib-node-gyp.sh
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -66,11 +60,7 @@ cat > "$SRC/binding.gyp" <<'GYP'
 }
 GYP
 
-(cd "$SRC" && node "$NODE_GYP" rebuild --nodedir="$NODE_PREFIX" -j "$(nproc)" >"$WORK/gyp.log" 2>&1) || {
-  tail -40 "$WORK/gyp.log" >&2
-  echo "build-faiss-node: compile failed" >&2
-  exit 1
-}
+gyp_rebuild "$SRC"
 
 rm -rf "$DEST"
 mkdir -p "$DEST/build/Release"

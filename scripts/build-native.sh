@@ -19,22 +19,13 @@ if ! pkg-config --exists openblas; then
   echo "build-native: OpenBLAS not found; run: apt-get install -y libopenblas-dev pkg-config" >&2
   exit 1
 fi
-NODE_PREFIX="$(dirname "$(dirname "$(command -v node)")")"
-if [[ ! -f "$NODE_PREFIX/include/node/node_api.h" ]]; then
-  echo "build-native: node headers not found under $NODE_PREFIX/include/node" >&2
-  exit 1
-fi
-NODE_GYP="$(npm prefix -g)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
-[[ -f "$NODE_GYP" ]] || NODE_GYP="$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
+LABEL=build-native
+source scripts/lib-node-gyp.sh
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cp native/dprep_native.c native/binding.gyp "$WORK/"
-(cd "$WORK" && node "$NODE_GYP" rebuild --nodedir="$NODE_PREFIX" -j "$(nproc)" >"$WORK/gyp.log" 2>&1) || {
-  tail -40 "$WORK/gyp.log" >&2
-  echo "build-native: compile failed" >&2
-  exit 1
-}
+gyp_rebuild "$WORK"
 rm -rf "$DEST"
 mkdir -p "$DEST"
 cp "$WORK/build/Release/dprep_native.node" "$DEST/"
