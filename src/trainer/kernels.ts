@@ -90,6 +90,37 @@ export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu', n
   });
 }
 
+/** A kernel function as tfjs calls it. */
+type KernelFn = (args: any) => TensorInfoLike;
+
+/**
+ * Replaces `kernelName` on wasm with `handle`, which returns its result or undefined to pass the call
+ * to the kernel registered before (also given to it). `tag` marks the replacement so a second call
+ * does not wrap it again; earlier tags are kept.
+ */
+function wrapWasmKernel(tf: TF, kernelName: string, tag: string, handle: (args: any, previous: KernelFn) => TensorInfoLike | undefined): void {
+  const previous = tf.getKernel(kernelName, 'wasm') as (ReturnType<TF['getKernel']> & Record<string, unknown>) | undefined;
+  if (!previous || previous[tag]) return;
+  const fallback = previous.kernelFunc as KernelFn;
+  const tags = Object.fromEntries(Object.entries(previous).filter(([k]) => k.startsWith('dprep')));
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({
+    kernelName,
+    backendName: 'wasm',
+    setupFunc: previous.setupFunc,
+    ...tags,
+    [tag]: true,
+    kernelFunc: (args: any) => (handle(args, fallback) ?? fallback(args)) as any,
+  } as any);
+}
+
+/** The input itself as the output, its buffer's reference count raised (what cpu's Identity does). */
+function shareInput(args: any): TensorInfoLike {
+  const { x } = args.inputs as { x: TensorInfoLike };
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /**
  * BatchMatMul for wasm that always reaches XNNPACK. tfjs-wasm's kernel uses XNNPACK only for a
  * single untransposed matrix pair and otherwise runs a naive blocked loop (~1 GFLOP/s here, vs ~20);
@@ -98,65 +129,56 @@ export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu', n
  * matrix into one tall product, and runs other batches one matrix pair at a time.
  */
 export function registerWasmMatMul(tf: TF): void {
-  const original = tf.getKernel('BatchMatMul', 'wasm');
   const transposeKernel = tf.getKernel('Transpose', 'wasm');
-  if (!original || !transposeKernel || (original as { dprep?: boolean }).dprep) return;
-  const fast = original.kernelFunc as (args: any) => TensorInfoLike;
-  const transpose = transposeKernel.kernelFunc as (args: any) => TensorInfoLike;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: original.setupFunc,
-    dprep: true,
-    kernelFunc: ({ inputs, backend, attrs }: { inputs: any; backend: any; attrs: any }) => {
-      const wasm = backend as any;
-      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-      let { a, b } = inputs as unknown as { a: TensorInfoLike; b: TensorInfoLike };
-      const temps: TensorInfoLike[] = [];
-      const swapLast = (t: TensorInfoLike) => {
-        const perm = t.shape.map((_, i) => i);
-        perm[perm.length - 1] = perm.length - 2;
-        perm[perm.length - 2] = perm.length - 1;
-        const out = transpose({ inputs: { x: t }, backend, attrs: { perm } });
-        temps.push(out);
-        return out;
+  if (!transposeKernel) return;
+  const transpose = transposeKernel.kernelFunc as KernelFn;
+  wrapWasmKernel(tf, 'BatchMatMul', 'dprepXnnpack', ({ inputs, backend, attrs }: { inputs: any; backend: any; attrs: any }, fast) => {
+    const wasm = backend as any;
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    let { a, b } = inputs as unknown as { a: TensorInfoLike; b: TensorInfoLike };
+    const temps: TensorInfoLike[] = [];
+    const swapLast = (t: TensorInfoLike) => {
+      const perm = t.shape.map((_, i) => i);
+      perm[perm.length - 1] = perm.length - 2;
+      perm[perm.length - 2] = perm.length - 1;
+      const out = transpose({ inputs: { x: t }, backend, attrs: { perm } });
+      temps.push(out);
+      return out;
+    };
+    if (transposeA) a = swapLast(a);
+    if (transposeB) b = swapLast(b);
+    const M = a.shape[a.shape.length - 2];
+    const K = a.shape[a.shape.length - 1];
+    const N = b.shape[b.shape.length - 1];
+    const outer = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batch = Math.max(batchA, batchB);
+    const plain = { transposeA: false, transposeB: false };
+    let out: TensorInfoLike;
+    if (batchB === 1) {
+      // One weight matrix for every row block: a single [batch·M, K] × [K, N] product.
+      out = fast({ inputs: { a: { ...a, shape: [1, batchA * M, K] }, b: { ...b, shape: [1, K, N] } }, backend, attrs: plain });
+    } else {
+      out = wasm.makeOutput([batch, M, N], 'float32');
+      const slice = (t: TensorInfoLike, i: number, rows: number, cols: number) => {
+        const part = wasm.makeOutput([1, rows, cols], 'float32');
+        const size = rows * cols;
+        wasm.typedArrayFromHeap(part).set(wasm.typedArrayFromHeap(t).subarray(i * size, (i + 1) * size));
+        return part;
       };
-      if (transposeA) a = swapLast(a);
-      if (transposeB) b = swapLast(b);
-      const M = a.shape[a.shape.length - 2];
-      const K = a.shape[a.shape.length - 1];
-      const N = b.shape[b.shape.length - 1];
-      const outer = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
-      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const batch = Math.max(batchA, batchB);
-      const plain = { transposeA: false, transposeB: false };
-      let out: TensorInfoLike;
-      if (batchB === 1) {
-        // One weight matrix for every row block: a single [batch·M, K] × [K, N] product.
-        out = fast({ inputs: { a: { ...a, shape: [1, batchA * M, K] }, b: { ...b, shape: [1, K, N] } }, backend, attrs: plain });
-      } else {
-        out = wasm.makeOutput([batch, M, N], 'float32');
-        const slice = (t: TensorInfoLike, i: number, rows: number, cols: number) => {
-          const part = wasm.makeOutput([1, rows, cols], 'float32');
-          const size = rows * cols;
-          wasm.typedArrayFromHeap(part).set(wasm.typedArrayFromHeap(t).subarray(i * size, (i + 1) * size));
-          return part;
-        };
-        for (let i = 0; i < batch; i++) {
-          const ai = slice(a, batchA === 1 ? 0 : i, M, K);
-          const bi = slice(b, i, K, N);
-          const oi = fast({ inputs: { a: ai, b: bi }, backend, attrs: plain });
-          // Views are taken after every allocation: a heap grow detaches older ones.
-          wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(oi), i * M * N);
-          for (const t of [ai, bi, oi]) wasm.disposeData(t.dataId);
-        }
+      for (let i = 0; i < batch; i++) {
+        const ai = slice(a, batchA === 1 ? 0 : i, M, K);
+        const bi = slice(b, i, K, N);
+        const oi = fast({ inputs: { a: ai, b: bi }, backend, attrs: plain });
+        // Views are taken after every allocation: a heap grow detaches older ones.
+        wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(oi), i * M * N);
+        for (const t of [ai, bi, oi]) wasm.disposeData(t.dataId);
       }
-      for (const t of temps) wasm.disposeData(t.dataId);
-      return { ...out, shape: [...outer, M, N] } as any;
-    },
-  } as any);
+    }
+    for (const t of temps) wasm.disposeData(t.dataId);
+    return { ...out, shape: [...outer, M, N] };
+  });
 }
 
 /**
@@ -166,11 +188,6 @@ export function registerWasmMatMul(tf: TF): void {
  * shapes other than 1) go to the kernels registered before. Call after registerWasmMatMul.
  */
 export function registerWasmNativeMatMul(tf: TF, native: NativeKernels): void {
-  const batchMatMul = tf.getKernel('BatchMatMul', 'wasm');
-  const fused = tf.getKernel('_FusedMatMul', 'wasm');
-  if (!batchMatMul || !fused || (batchMatMul as { dprepNative?: boolean }).dprepNative) return;
-  const fallbackMatMul = batchMatMul.kernelFunc as (args: any) => TensorInfoLike;
-  const fallbackFused = fused.kernelFunc as (args: any) => TensorInfoLike;
 
   /** Runs op(a)·op(b) (+ bias) natively, or returns undefined when the case is not handled. */
   const run = (backend: any, a: TensorInfoLike, b: TensorInfoLike, transposeA: boolean, transposeB: boolean, bias?: TensorInfoLike): TensorInfoLike | undefined => {
@@ -199,30 +216,13 @@ export function registerWasmNativeMatMul(tf: TF, native: NativeKernels): void {
     return out;
   };
 
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: batchMatMul.setupFunc,
-    dprep: true,
-    dprepNative: true,
-    kernelFunc: (args: any) => {
-      const { a, b } = args.inputs;
-      return (run(args.backend, a, b, !!args.attrs.transposeA, !!args.attrs.transposeB) ?? fallbackMatMul(args)) as any;
-    },
-  } as any);
-  tf.unregisterKernel('_FusedMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: '_FusedMatMul',
-    backendName: 'wasm',
-    setupFunc: fused.setupFunc,
-    kernelFunc: (args: any) => {
-      const { a, b, bias, preluActivationWeights } = args.inputs;
-      const { transposeA, transposeB, activation } = args.attrs;
-      const plain = !preluActivationWeights && (activation === undefined || activation === 'linear');
-      return ((plain && run(args.backend, a, b, !!transposeA, !!transposeB, bias)) || fallbackFused(args)) as any;
-    },
-  } as any);
+  wrapWasmKernel(tf, 'BatchMatMul', 'dprepNative', (args) => run(args.backend, args.inputs.a, args.inputs.b, !!args.attrs.transposeA, !!args.attrs.transposeB));
+  wrapWasmKernel(tf, '_FusedMatMul', 'dprepNative', (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs;
+    const { transposeA, transposeB, activation } = args.attrs;
+    const plain = !preluActivationWeights && (activation === undefined || activation === 'linear');
+    return plain ? run(args.backend, a, b, !!transposeA, !!transposeB, bias) : undefined;
+  });
 }
 
 /**
@@ -232,22 +232,12 @@ export function registerWasmNativeMatMul(tf: TF, native: NativeKernels): void {
  * reference-counts its buffers (Reshape shares them the same way), so sharing is safe.
  */
 export function registerWasmSharedIdentity(tf: TF): void {
-  registerWasmIdentityTranspose(tf);
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original || (original as { dprep?: boolean }).dprep) return;
-  const copy = original.kernelFunc as (args: any) => TensorInfoLike;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    dprep: true,
-    kernelFunc: (args: any) => {
-      const { x } = args.inputs as { x: TensorInfoLike };
-      if (x.dtype === 'string') return copy(args) as any;
-      args.backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as any;
-    },
-  } as any);
+  wrapWasmKernel(tf, 'Identity', 'dprepShare', (args) => (args.inputs.x.dtype === 'string' ? undefined : shareInput(args)));
+  // tfjs's gather gradient transposes the embedding-table gradient twice with perm [0, 1], a no-op:
+  // two full-table copies per embedding per step, now shared too.
+  wrapWasmKernel(tf, 'Transpose', 'dprepShare', (args) =>
+    args.inputs.x.dtype !== 'string' && (args.attrs.perm as number[]).every((p, i) => p === i) ? shareInput(args) : undefined,
+  );
 }
 
 /**
@@ -255,62 +245,27 @@ export function registerWasmSharedIdentity(tf: TF): void {
  * element by element. Other axes and batch dims go to tfjs's kernel.
  */
 export function registerWasmRowGather(tf: TF): void {
-  const original = tf.getKernel('GatherV2', 'wasm');
-  if (!original || (original as { dprep?: boolean }).dprep) return;
-  const fallback = original.kernelFunc as (args: any) => TensorInfoLike;
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel({
-    kernelName: 'GatherV2',
-    backendName: 'wasm',
-    setupFunc: original.setupFunc,
-    dprep: true,
-    kernelFunc: (args: any) => {
-      const { backend, inputs, attrs } = args;
-      const { x, indices } = inputs as { x: TensorInfoLike; indices: TensorInfoLike };
-      const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
-      if (axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.dtype !== 'float32' || x.shape.length < 1) return fallback(args);
-      const rows = x.shape[0];
-      const rowShape = x.shape.slice(1);
-      const rowSize = rowShape.reduce((a, b) => a * b, 1);
-      const out = backend.makeOutput([...indices.shape, ...rowShape], 'float32') as TensorInfoLike;
-      // Views after the allocation: a heap grow detaches views taken before it.
-      const ids = backend.typedArrayFromHeap(indices) as Int32Array;
-      const src = backend.typedArrayFromHeap(x) as Float32Array;
-      const dst = backend.typedArrayFromHeap(out) as Float32Array;
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i];
-        if (!(id >= 0 && id < rows)) {
-          backend.disposeData(out.dataId);
-          throw new Error(`GatherV2: the index value ${id} is not in [0, ${rows - 1}]`);
-        }
-        dst.set(src.subarray(id * rowSize, (id + 1) * rowSize), i * rowSize);
+  wrapWasmKernel(tf, 'GatherV2', 'dprepRows', (args) => {
+    const { backend, inputs, attrs } = args;
+    const { x, indices } = inputs as { x: TensorInfoLike; indices: TensorInfoLike };
+    const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
+    if (axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.dtype !== 'float32' || x.shape.length < 1) return undefined;
+    const rows = x.shape[0];
+    const rowShape = x.shape.slice(1);
+    const rowSize = rowShape.reduce((a, b) => a * b, 1);
+    const out = backend.makeOutput([...indices.shape, ...rowShape], 'float32') as TensorInfoLike;
+    // Views after the allocation: a heap grow detaches views taken before it.
+    const ids = backend.typedArrayFromHeap(indices) as Int32Array;
+    const src = backend.typedArrayFromHeap(x) as Float32Array;
+    const dst = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < rows)) {
+        backend.disposeData(out.dataId);
+        throw new Error(`GatherV2: the index value ${id} is not in [0, ${rows - 1}]`);
       }
-      return out as any;
-    },
-  } as any);
-}
-
-/**
- * Transpose with the identity permutation shares memory instead of copying. tfjs's gather gradient
- * transposes the embedding-table gradient twice with perm [0, 1] (a no-op) — two full-table copies
- * per embedding per step.
- */
-function registerWasmIdentityTranspose(tf: TF): void {
-  const original = tf.getKernel('Transpose', 'wasm');
-  if (!original || (original as { dprep?: boolean }).dprep) return;
-  const copy = original.kernelFunc as (args: any) => TensorInfoLike;
-  tf.unregisterKernel('Transpose', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Transpose',
-    backendName: 'wasm',
-    setupFunc: original.setupFunc,
-    dprep: true,
-    kernelFunc: (args: any) => {
-      const { x } = args.inputs as { x: TensorInfoLike };
-      const perm = args.attrs.perm as number[];
-      if (x.dtype === 'string' || !perm.every((p, i) => p === i)) return copy(args) as any;
-      args.backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype } as any;
-    },
-  } as any);
+      dst.set(src.subarray(id * rowSize, (id + 1) * rowSize), i * rowSize);
+    }
+    return out;
+  });
 }
