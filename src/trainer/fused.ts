@@ -13,36 +13,9 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { TF } from './backend.ts';
 import { seededRandom } from '../util/random.ts';
 import type { NativeKernels } from './native.ts';
+import { heapOf, type Heap, type TensorInfoLike } from './heap.ts';
 
-interface Info {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-
-/** Reading inputs and allocating float32 outputs on one backend. */
-interface Heap {
-  read(t: Info): Float32Array;
-  /** Allocates outputs, then returns views of all of them (wasm: views after every allocation). */
-  alloc(shapes: number[][]): { infos: Info[]; views: Float32Array[] };
-}
-
-const heapOf = (backendName: string, backend: any): Heap =>
-  backendName === 'wasm'
-    ? {
-        read: (t) => backend.typedArrayFromHeap(t),
-        alloc(shapes) {
-          const infos = shapes.map((s) => backend.makeOutput(s, 'float32') as Info);
-          return { infos, views: infos.map((i) => backend.typedArrayFromHeap(i) as Float32Array) };
-        },
-      }
-    : {
-        read: (t) => backend.data.get(t.dataId).values,
-        alloc(shapes) {
-          const views = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-          return { infos: views.map((v, i) => backend.makeTensorInfo(shapes[i], 'float32', v) as Info), views };
-        },
-      };
+type Info = TensorInfoLike;
 
 /**
  * erf(x) from erfc's Chebyshev fit (Numerical Recipes' erfcc): fractional error of erfc below

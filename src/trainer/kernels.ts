@@ -8,40 +8,7 @@
  */
 import type { TF } from './backend.ts';
 import type { NativeKernels } from './native.ts';
-
-interface TensorInfoLike {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-
-type Values = Float32Array | Int32Array;
-
-/** Backend-specific access to tensor values and output allocation. */
-interface Access {
-  read(backend: any, t: TensorInfoLike): Values;
-  /** Allocates a zeroed float32 output and returns it with a writable view. */
-  alloc(backend: any, shape: number[]): { info: TensorInfoLike; values: Float32Array };
-}
-
-const ACCESS: Record<'wasm' | 'cpu', Access> = {
-  wasm: {
-    read: (backend, t) => backend.typedArrayFromHeap(t),
-    alloc(backend, shape) {
-      const info = backend.makeOutput(shape, 'float32');
-      const values = backend.typedArrayFromHeap(info) as Float32Array;
-      values.fill(0);
-      return { info, values };
-    },
-  },
-  cpu: {
-    read: (backend, t) => backend.data.get(t.dataId).values,
-    alloc(backend, shape) {
-      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      return { info: backend.makeTensorInfo(shape, 'float32', values), values };
-    },
-  },
-};
+import { heapOf, type TensorInfoLike } from './heap.ts';
 
 /**
  * Adds row i of `x` (flattened after the segment-id dims) into row `segmentIds[i]` of the output.
@@ -64,7 +31,6 @@ export function scatterAddRows(x: ArrayLike<number>, ids: ArrayLike<number>, row
  * native scatter-add on wasm when given (the same sums in the same order).
  */
 export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu', native?: NativeKernels): void {
-  const access = ACCESS[backendName];
   const existing = tf.getKernelsForBackend(backendName).some((k) => k.kernelName === 'UnsortedSegmentSum');
   if (existing) tf.unregisterKernel('UnsortedSegmentSum', backendName);
   tf.registerKernel({
@@ -76,16 +42,15 @@ export function registerSegmentSumKernels(tf: TF, backendName: 'wasm' | 'cpu', n
       if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (dprep ${backendName} kernel): float32 only, got ${x.dtype}`);
       const rowShape = x.shape.slice(segmentIds.shape.length);
       const rowSize = rowShape.reduce((a, b) => a * b, 1);
-      // Allocate first: a wasm heap grow would detach views taken before it.
-      if (native && backendName === 'wasm' && segmentIds.dtype === 'int32') {
-        const wasm = backend as unknown as { makeOutput(shape: number[], dtype: string): TensorInfoLike; typedArrayFromHeap(t: TensorInfoLike): Float32Array };
-        const info = wasm.makeOutput([numSegments, ...rowShape], 'float32');
-        native.scatterAddRows(access.read(backend, x) as Float32Array, access.read(backend, segmentIds) as Int32Array, wasm.typedArrayFromHeap(info), rowSize);
-        return info as any;
+      const heap = heapOf(backendName, backend);
+      const { infos, views } = heap.alloc([[numSegments, ...rowShape]]);
+      const [values, ids] = [heap.read(x), heap.readAny(segmentIds)];
+      if (native && backendName === 'wasm' && ids instanceof Int32Array) native.scatterAddRows(values, ids, views[0], rowSize); // clears first
+      else {
+        views[0].fill(0);
+        scatterAddRows(values, ids, rowSize, views[0]);
       }
-      const out = access.alloc(backend, [numSegments, ...rowShape]);
-      scatterAddRows(access.read(backend, x), access.read(backend, segmentIds), rowSize, out.values);
-      return out.info as any;
+      return infos[0] as any;
     },
   });
 }
