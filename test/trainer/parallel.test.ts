@@ -45,10 +45,15 @@ const scaleOf = (grads: Map<string, Float32Array>) => Math.max(...[...grads.valu
 let scale = 1;
 const relDiff = (a: Float32Array, b: Float32Array) => maxAbsDiff(a, b) / scale;
 
-for (const [label, micro] of [['embedding swap (a shard per micro-batch)', 8], ['GradCache (2 micro-batches per shard)', 2]] as const) {
+for (const [label, micro, n] of [
+  ['embedding swap (a shard per micro-batch)', 8, 8],
+  ['GradCache (2 micro-batches per shard)', 2, 8],
+  ['uneven shards of 2 and 3 questions, swapped', 4, 5],
+  ['uneven shards of 2 and 3 questions, GradCache', 2, 5],
+] as const) {
   test(`2 replicas give the whole batch's loss and gradient: ${label}`, async () => {
     const { model, start } = await setup();
-    const batch = batchOf(8);
+    const batch = batchOf(n);
     const one = await model.lossAndGrads(batch, 8, 7);
     scale = scaleOf(one.grads);
     const { pool } = await start(2);
