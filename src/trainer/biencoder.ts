@@ -180,20 +180,20 @@ export class BiEncoder {
     const H = exchange.dim;
     const P = exchange.rows - B;
     const { value, grads: g } = tf.variableGrads(() => {
-      const [q, p] = this.embedBoth(mb, true, seed);
+      const [q, p] = this.embedBoth(mb, true, seed); // [b, H], [p, H]: this shard's rows
       exchange.publish(at.q0, q.dataSync() as Float32Array);
       exchange.publish(B + at.p0, p.dataSync() as Float32Array);
       exchange.arriveAndWait();
       // The whole batch: other shards' rows as constants around this shard's taped rows.
       const around = (own: Tensor2D, start: number, rows: number, offset: number): Tensor2D => {
         const parts: Tensor2D[] = [];
-        if (start > 0) parts.push(tf.tensor2d(exchange.rowsOf(offset, start), [start, H]));
+        if (start > 0) parts.push(tf.tensor2d(exchange.rowsOf(offset, start), [start, H])); // [start, H]
         parts.push(own);
         const end = start + own.shape[0];
-        if (end < rows) parts.push(tf.tensor2d(exchange.rowsOf(offset + end, rows - end), [rows - end, H]));
-        return parts.length === 1 ? own : (tf.concat(parts) as Tensor2D);
+        if (end < rows) parts.push(tf.tensor2d(exchange.rowsOf(offset + end, rows - end), [rows - end, H])); // [rows - end, H]
+        return parts.length === 1 ? own : (tf.concat(parts) as Tensor2D); // [rows, H]
       };
-      return dprLoss(tf, around(q, at.q0, B, 0), around(p, at.p0, P, B), positiveIndex);
+      return dprLoss(tf, around(q, at.q0, B, 0), around(p, at.p0, P, B), positiveIndex); // [B, H] · [P, H]ᵀ → scalar
     }, [...this.variables.values()]);
     const loss = (await value.data())[0];
     value.dispose();
@@ -204,9 +204,9 @@ export class BiEncoder {
 
   /** GradCache pass 1 of a replica: embeddings of its micro-batches without a tape, rows concatenated. */
   async embedMicroBatches(mbs: readonly MicroBatch[], seeds: readonly number[]): Promise<{ q: Float32Array; p: Float32Array }> {
-    const parts = mbs.map((mb, i) => this.tf.tidy(() => this.embedBoth(mb, true, seeds[i])));
-    const q = this.tf.concat(parts.map((r) => r[0]));
-    const p = this.tf.concat(parts.map((r) => r[1]));
+    const parts = mbs.map((mb, i) => this.tf.tidy(() => this.embedBoth(mb, true, seeds[i]))); // [b_i, H], [p_i, H] each
+    const q = this.tf.concat(parts.map((r) => r[0])); // [Σ b_i, H]
+    const p = this.tf.concat(parts.map((r) => r[1])); // [Σ p_i, H]
     const out = { q: Float32Array.from((await q.data()) as Float32Array), p: Float32Array.from((await p.data()) as Float32Array) };
     this.tf.dispose([q, p, ...parts.flat()]);
     return out;
@@ -226,7 +226,7 @@ export class BiEncoder {
         { role: 'passage' as const, rows: p.batch, start: pRow, d: dp },
       ];
       for (const side of sides) {
-        const grad = tf.tensor2d(side.d.subarray(side.start * H, (side.start + side.rows) * H), [side.rows, H]);
+        const grad = tf.tensor2d(side.d.subarray(side.start * H, (side.start + side.rows) * H), [side.rows, H]); // [rows, H]
         const { value, grads: g } = tf.variableGrads(() => tf.sum(tf.mul(this.embedSide(side.role, mbs[i], true, seeds[i]), grad)), this.sideVariables(side.role));
         value.dispose();
         grad.dispose();
