@@ -14,6 +14,7 @@ Two ways in:
                 --run bm25.trec --examples dev.dpr.json --corpus C --k 1,20,100   (DPR accuracy of any run)
 Qrels: "qid 0 docid rel", "qid Q0 docid rel" or "qid<TAB>docid<TAB>rel" (header optional).
 Queries are averaged over those in both run and qrels (trec_eval's default; --complete counts the rest as 0).
+Records without answer strings (MS MARCO) get no top-k: score their run against qrels instead.
 --json prints the metrics as one JSON object keyed by metric name; --out writes it to a file too.`,
   options: {
     model: { type: 'string', role: 'input', help: 'bi-encoder dir (query_encoder/ + passage_encoder/) or a shared encoder dir' },
@@ -62,7 +63,14 @@ Queries are averaged over those in both run and qrels (trec_eval's default; --co
         }
         if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
       }
-      ({ metrics, questions: queries } = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match));
+      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match);
+      ({ metrics, questions: queries } = acc);
+      if (acc.answered === 0 && queries > 0) {
+        // MS MARCO-style records carry no answer strings: top-k would be 0 by construction.
+        metrics = {};
+        ctx.log(`eval: none of the ${queries} questions has an answer string, so DPR top-k accuracy is not reported;` +
+          `${opts.runOut ? ` score ${opts.runOut} with --qrels` : ' write the run with --run-out and score it with --qrels'}`);
+      }
     } else {
       throw new UsageError('give --run with --qrels, or --examples and --corpus with --model (or --run)');
     }

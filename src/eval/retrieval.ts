@@ -9,6 +9,7 @@ import { readCorpus } from '../io/corpus.ts';
 import { fetchPassages, indexCorpus, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import { firstAnswerRank, topKAccuracy } from './topk.ts';
+import { isEmptyAnswer } from '../text/answer.ts';
 import type { Run } from './trec.ts';
 
 /** qid of a record: its id, else its index. */
@@ -58,16 +59,18 @@ export async function denseRun(opts: {
  * Questions missing from the run count as misses.
  * @example const acc = await dprAccuracy(run, 'dev.dpr.json', 'corpus.jsonl', [1, 5, 20, 100]);
  */
-export async function dprAccuracy(run: Run, examples: string, corpus: string, ks: readonly number[], mode: MatchMode = 'string'): Promise<{ metrics: Record<string, number>; questions: number }> {
+export async function dprAccuracy(run: Run, examples: string, corpus: string, ks: readonly number[], mode: MatchMode = 'string'): Promise<{ metrics: Record<string, number>; questions: number; answered: number }> {
   const maxK = Math.max(...ks);
   const wanted = new Set<string>();
   for (const entries of run.values()) for (const e of entries.slice(0, maxK)) wanted.add(e.docid);
   const passages = await fetchPassages(corpus, wanted);
   const ranks: number[] = [];
   let i = 0;
+  let answered = 0;
   for await (const { record } of readDprRecords(examples)) {
     const entries = run.get(recordQid(record, i++)) ?? [];
+    if (!record.answers.every(isEmptyAnswer)) answered++;
     ranks.push(firstAnswerRank(record.answers, entries.slice(0, maxK).map((e) => passages.get(e.docid)!), mode));
   }
-  return { metrics: topKAccuracy(ranks, ks), questions: ranks.length };
+  return { metrics: topKAccuracy(ranks, ks), questions: ranks.length, answered };
 }

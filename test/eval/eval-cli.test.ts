@@ -28,6 +28,15 @@ test('dprep eval scores DPR top-k accuracy of any run over DPR records', async (
   assert.deepEqual(JSON.parse(r.stdout), { 'top@1': 0.5, 'top@2': 1 });
 });
 
+test('dprep eval reports no DPR top-k for records without answer strings (MS MARCO), and says how to score them', async () => {
+  const rec = (question: string) => JSON.stringify({ dataset: 'msmarco', question, answers: [], positive_ctxs: [], negative_ctxs: [], hard_negative_ctxs: [] });
+  await writeFile(join(dir, 'marco.jsonl'), [rec('capital of france?'), rec('capital of germany?')].join('\n') + '\n');
+  const r = dprep('eval', '--run', join(dir, 'bm25.trec'), '--examples', join(dir, 'marco.jsonl'), '--corpus', join(dir, 'corpus.jsonl'), '--k', '1,2', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), {});
+  assert.match(r.stderr, /none of the 2 questions has an answer string.*--qrels/);
+});
+
 test('dprep eval report tables several runs; bad usage exits 2', async () => {
   await writeFile(join(dir, 's2.json'), JSON.stringify({ 'mrr@10': 0.9, 'recall@100': 1, queries: 2 }));
   const r = dprep('eval', 'report', '--input', `bm25=${join(dir, 'bm25.json')}`, '--input', `stage2=${join(dir, 's2.json')}`, '--out', join(dir, 'report.md'), '--json-out', join(dir, 'report.json'));
