@@ -12,7 +12,7 @@ import { BertModel, type Pooling } from './bert.ts';
 import type { BertConfig } from './config.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { padBatch, type TextTokenizer, type TokenBatch } from './tokenizer.ts';
-import { dprLoss } from './loss.ts';
+import { dprLoss, dprLossAndEmbeddingGrads } from './loss.ts';
 import type { BiEncoderBatch } from './data.ts';
 import { deriveSeed } from '../util/random.ts';
 import type { EmbeddingExchange } from './exchange.ts';
@@ -108,31 +108,12 @@ export class BiEncoder {
       await accumulate(g);
       return { loss, grads };
     }
-    // Pass 1: embeddings of every micro-batch, no tape.
-    const reps = mbs.map((mb, i) => tf.tidy(() => this.embedBoth(mb, true, deriveSeed(seed, i))));
-    const qAll = tf.concat(reps.map((r) => r[0])) as Tensor2D; // [B, H]
-    const pAll = tf.concat(reps.map((r) => r[1])) as Tensor2D; // [P, H]
-    const { value, grads: repGrads } = tf.valueAndGrads((q: Tensor, p: Tensor) => dprLoss(tf, q as Tensor2D, p as Tensor2D, batch.positiveIndex))([qAll, pAll]);
-    const loss = (await value.data())[0];
-    const dqParts = tf.split(repGrads[0], mbs.map((mb) => mb.q.batch)); // [b_i, H] each
-    const dpParts = tf.split(repGrads[1], mbs.map((mb) => mb.p.batch)); // [p_i, H] each
-    tf.dispose([value, qAll, pAll, ...repGrads, ...reps.flat()]);
-    // Pass 2: per micro-batch and side, back-propagate the embedding gradients
-    // (d loss / d θ = Σ dL/de · de/dθ). One side at a time keeps only one encoder's activations
-    // and gradients alive: what lets BERT-base fit the 4 GB wasm heap.
-    const sides = [
-      { vars: this.sideVariables('query'), embed: (i: number) => this.embedSide('query', mbs[i], true, deriveSeed(seed, i)), grad: dqParts },
-      { vars: this.sideVariables('passage'), embed: (i: number) => this.embedSide('passage', mbs[i], true, deriveSeed(seed, i)), grad: dpParts },
-    ];
-    for (let i = 0; i < mbs.length; i++) {
-      for (const side of sides) {
-        const { value: surrogate, grads: g } = tf.variableGrads(() => tf.sum(tf.mul(side.embed(i), side.grad[i])), side.vars);
-        surrogate.dispose();
-        await accumulate(g);
-      }
-    }
-    tf.dispose([...dqParts, ...dpParts]);
-    return { loss, grads };
+    // Pass 1: embeddings of every micro-batch, no tape; the loss and its gradient w.r.t. them.
+    const seeds = mbs.map((_, i) => deriveSeed(seed, i));
+    const { q, p } = await this.embedMicroBatches(mbs, seeds);
+    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, q, p, this.query.config.hidden_size, batch.positiveIndex);
+    // Pass 2: back-propagate those gradients through each micro-batch (d loss / d θ = Σ dL/de · de/dθ).
+    return { loss, grads: await this.backpropMicroBatches(mbs, seeds, dq, dp) };
   }
 
   /**
@@ -202,7 +183,7 @@ export class BiEncoder {
     return { loss, grads };
   }
 
-  /** GradCache pass 1 of a replica: embeddings of its micro-batches without a tape, rows concatenated. */
+  /** GradCache pass 1: embeddings of the micro-batches without a tape, rows concatenated. */
   async embedMicroBatches(mbs: readonly MicroBatch[], seeds: readonly number[]): Promise<{ q: Float32Array; p: Float32Array }> {
     const parts = mbs.map((mb, i) => this.tf.tidy(() => this.embedBoth(mb, true, seeds[i]))); // [b_i, H], [p_i, H] each
     const q = this.tf.concat(parts.map((r) => r[0])); // [Σ b_i, H]
@@ -212,7 +193,11 @@ export class BiEncoder {
     return out;
   }
 
-  /** GradCache pass 2 of a replica: back-propagates embedding gradients (rows as in pass 1) through each micro-batch. */
+  /**
+   * GradCache pass 2: back-propagates embedding gradients (rows as in pass 1) through each
+   * micro-batch. One side at a time keeps only one encoder's activations and gradients alive: what
+   * lets BERT-base fit the 4 GB wasm heap.
+   */
   async backpropMicroBatches(mbs: readonly MicroBatch[], seeds: readonly number[], dq: Float32Array, dp: Float32Array, sink?: Map<string, Float32Array>): Promise<Map<string, Float32Array>> {
     const { tf } = this;
     const H = this.query.config.hidden_size;

@@ -18,6 +18,26 @@ export function dprLoss(tf: TF, q: Tensor2D, p: Tensor2D, positiveIndex: readonl
   return tf.neg(tf.div(tf.sum(tf.mul(logProbs, target)), positiveIndex.length)) as Scalar;
 }
 
+/**
+ * GradCache's middle step: the loss over all embeddings of a batch (rows of `q` [B, H] and `p` [P, H],
+ * flat) and its gradient w.r.t. every row, as flat arrays laid out like the inputs.
+ * @example const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, q, p, 128, [0, 2]);
+ */
+export async function dprLossAndEmbeddingGrads(
+  tf: TF,
+  q: Float32Array,
+  p: Float32Array,
+  dim: number,
+  positiveIndex: readonly number[],
+): Promise<{ loss: number; dq: Float32Array; dp: Float32Array }> {
+  const qT = tf.tensor2d(q, [q.length / dim, dim]); // [B, H]
+  const pT = tf.tensor2d(p, [p.length / dim, dim]); // [P, H]
+  const { value, grads } = tf.valueAndGrads((a, b) => dprLoss(tf, a as Tensor2D, b as Tensor2D, positiveIndex))([qT, pT]);
+  const out = { loss: (await value.data())[0], dq: (await grads[0].data()) as Float32Array, dp: (await grads[1].data()) as Float32Array };
+  tf.dispose([qT, pT, value, ...grads]);
+  return out;
+}
+
 /** 0-based rank of each positive among its row's scores (ties count against the positive). */
 export function positiveRanks(scores: Float32Array, rows: number, cols: number, positiveIndex: readonly number[]): number[] {
   const ranks: number[] = [];

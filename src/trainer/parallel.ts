@@ -17,12 +17,11 @@
  * replicas copy them into their variables at the next step, without messages.
  */
 import { Worker } from 'node:worker_threads';
-import type { Tensor2D } from '@tensorflow/tfjs-core';
 import type { TF, BackendName } from './backend.ts';
 import type { BiEncoder, BiEncoderOptions, MicroBatch } from './biencoder.ts';
 import type { BertConfig } from './config.ts';
 import type { BiEncoderBatch } from './data.ts';
-import { dprLoss } from './loss.ts';
+import { dprLossAndEmbeddingGrads } from './loss.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { EmbeddingExchange } from './exchange.ts';
 import { loadNative } from './native.ts';
@@ -82,7 +81,7 @@ export function shareWeights(params: Map<string, Float32Array>): { views: Map<st
 }
 
 /** Views of `buffer` by key, as laid out by shareWeights. */
-function viewsOf(buffer: SharedArrayBuffer, layout: [string, number, number][]): Map<string, Float32Array> {
+export function viewsOf(buffer: SharedArrayBuffer, layout: [string, number, number][]): Map<string, Float32Array> {
   return new Map(layout.map(([key, offset, length]) => [key, new Float32Array(buffer, 4 * offset, length)]));
 }
 
@@ -261,24 +260,16 @@ export class ReplicaPool {
       for (const a of parts) out.set(a, (at += a.length) - a.length);
       return out;
     };
-    const qAll = join(embedded.map((e) => e.q!));
-    const pAll = join(embedded.map((e) => e.p!));
-    const qT = tf.tensor2d(qAll, [qAll.length / dim, dim]);
-    const pT = tf.tensor2d(pAll, [pAll.length / dim, dim]);
-    const { value, grads: repGrads } = tf.valueAndGrads((q, p) => dprLoss(tf, q as Tensor2D, p as Tensor2D, batch.positiveIndex))([qT, pT]);
-    const loss = (await value.data())[0];
-    const dq = (await repGrads[0].data()) as Float32Array;
-    const dp = (await repGrads[1].data()) as Float32Array;
-    tf.dispose([qT, pT, value, ...repGrads]);
+    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, join(embedded.map((e) => e.q!)), join(embedded.map((e) => e.p!)), dim, batch.positiveIndex);
     let qAt = 0;
     let pAt = 0;
     const replies = await settle(
       replicas.map((r, rank) => {
-        const qRows = embedded[rank].q!.length;
-        const pRows = embedded[rank].p!.length;
-        const req = r.request({ type: 'backprop', assign: false, mbs: shards[rank], seeds: seeds[rank], dq: dq.slice(qAt, qAt + qRows), dp: dp.slice(pAt, pAt + pRows) });
-        qAt += qRows;
-        pAt += pRows;
+        const qLen = embedded[rank].q!.length; // this replica's rows × dim
+        const pLen = embedded[rank].p!.length;
+        const req = r.request({ type: 'backprop', assign: false, mbs: shards[rank], seeds: seeds[rank], dq: dq.slice(qAt, qAt + qLen), dp: dp.slice(pAt, pAt + pLen) });
+        qAt += qLen;
+        pAt += pLen;
         return req;
       }),
     );

@@ -10,7 +10,7 @@ import type { BertConfig } from './config.ts';
 import { EmbeddingExchange } from './exchange.ts';
 import type { NamedTensor } from './safetensors.ts';
 import type { TextTokenizer } from './tokenizer.ts';
-import type { ReplicaRequest, ReplicaInit } from './parallel.ts';
+import { viewsOf, type ReplicaRequest, type ReplicaInit } from './parallel.ts';
 
 const init = workerData as ReplicaInit;
 const { tf, backend } = await loadTf(init.backend);
@@ -26,10 +26,9 @@ const model = new BiEncoder(
   init.options as BiEncoderOptions,
 );
 // Views of the master weights; the cpu backend keeps the array it is given, so it gets a copy.
-const views = (buffer: SharedArrayBuffer) => new Map(init.params.layout.map(([key, offset, length]) => [key, new Float32Array(buffer, offset * 4, length)]));
-const master = views(init.params.buffer);
+const master = viewsOf(init.params.buffer, init.params.layout);
 // This replica's gradients go straight into its shared buffer (same layout as the weights).
-const gradSink = views(init.params.grads);
+const gradSink = viewsOf(init.params.grads, init.params.layout);
 const assignMaster = () => model.assign(backend === 'cpu' ? new Map([...master].map(([k, v]) => [k, v.slice()])) : master);
 
 async function handle(req: ReplicaRequest): Promise<void> {
