@@ -6,31 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { loadTf } from '../src/trainer/backend.ts';
-import { BiEncoder } from '../src/trainer/biencoder.ts';
-import { initBertTensors } from '../src/trainer/bert.ts';
-import { parseBertConfig } from '../src/trainer/config.ts';
 import { AdamW, clipFactor } from '../src/trainer/optimizer.ts';
-import type { BiEncoderBatch } from '../src/trainer/data.ts';
-import type { TextTokenizer } from '../src/trainer/tokenizer.ts';
-import { seededRandom } from '../src/util/random.ts';
+import { benchBatch, benchConfig, benchModel } from './_train-setup.ts';
 
 const { values: a } = parseArgs({ options: { steps: { type: 'string', default: '4' } } });
-const config = parseBertConfig({ vocab_size: 30522, max_position_embeddings: 512, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 }, 'tiny');
-const fixed = (len: number, seed: number): TextTokenizer => {
-  const rng = seededRandom(seed);
-  return { maxLength: len, async encode(inputs) {
-    return inputs.map(() => ({ ids: [101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(rng() * 29000)), 102], typeIds: new Array(len).fill(0) }));
-  } };
-};
+const config = benchConfig('tiny');
 const { tf, backend } = await loadTf('wasm');
-const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1, false), passage: initBertTensors(config, 2, false) },
-  { query: fixed(32, 3), passage: fixed(128, 4) }, { pooling: 'cls', normalize: false, shared: false });
-const batch: BiEncoderBatch = { questions: [], passages: [], positiveIndex: [] };
-for (let i = 0; i < Number(process.env.BATCH ?? 16); i++) {
-  batch.questions.push({ text: 'q' });
-  batch.positiveIndex.push(batch.passages.length);
-  batch.passages.push({ text: 'p' }, { text: 'n' });
-}
+const model = benchModel(tf, config, 32, 128);
+const batch = benchBatch(Number(process.env.BATCH ?? 16));
 const master = await model.masterWeights();
 const opt = new AdamW({ lr: 1e-5 });
 const ms = (t0: number) => +(performance.now() - t0).toFixed(1);

@@ -7,14 +7,10 @@
  */
 import { parseArgs } from 'node:util';
 import { loadTf, type BackendChoice } from '../src/trainer/backend.ts';
-import { BiEncoder } from '../src/trainer/biencoder.ts';
 import { ReplicaPool } from '../src/trainer/parallel.ts';
-import { initBertTensors } from '../src/trainer/bert.ts';
-import { parseBertConfig, type BertConfig } from '../src/trainer/config.ts';
+import type { BertConfig } from '../src/trainer/config.ts';
+import { benchBatch, benchConfig, benchModel } from './_train-setup.ts';
 import { AdamW, clipFactor, linearSchedule } from '../src/trainer/optimizer.ts';
-import type { TextTokenizer } from '../src/trainer/tokenizer.ts';
-import type { BiEncoderBatch } from '../src/trainer/data.ts';
-import { seededRandom } from '../src/util/random.ts';
 
 const { values: a } = parseArgs({ options: {
   size: { type: 'string', default: 'tiny' }, batch: { type: 'string', default: '16' }, micro: { type: 'string' },
@@ -26,16 +22,7 @@ const micro = Number(a.micro ?? a.batch);
 const qLen = Number(a.qlen ?? (size === 'tiny' ? 32 : 64));
 const pLen = Number(a.plen ?? (size === 'tiny' ? 128 : 256));
 const steps = Number(a.steps);
-const dims = size === 'tiny' ? { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 } : { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 };
-const config: BertConfig = parseBertConfig({ vocab_size: 30522, max_position_embeddings: 512, ...dims }, size);
-
-/** Fixed-length ids: [CLS] + random word ids + [SEP], exactly `len` tokens (no padding). */
-const fixedTokenizer = (len: number, seed: number): TextTokenizer => {
-  const rng = seededRandom(seed);
-  return { maxLength: len, async encode(inputs) {
-    return inputs.map(() => ({ ids: [101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(rng() * 29000)), 102], typeIds: new Array(len).fill(0) }));
-  } };
-};
+const config = benchConfig(size);
 
 /** Model FLOPs of one training step (forward ×3: forward + backward), the convention for "achieved". */
 export function stepFlops(c: BertConfig, seqs: number, len: number): number {
@@ -45,8 +32,7 @@ export function stepFlops(c: BertConfig, seqs: number, len: number): number {
 }
 
 const { tf, backend, threads } = await loadTf(a.backend as BackendChoice);
-const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1, false), passage: initBertTensors(config, 2, false) },
-  { query: fixedTokenizer(qLen, 3), passage: fixedTokenizer(pLen, 4) }, { pooling: 'cls', normalize: false, shared: false });
+const model = benchModel(tf, config, qLen, pLen);
 const workers = Number(a.workers);
 let master = await model.masterWeights();
 let pool: ReplicaPool | undefined;
@@ -55,12 +41,7 @@ if (workers > 1) {
     tensors: { query: await model.query.toTensors(), passage: await model.passage.toTensors() }, master }));
 }
 const opt = new AdamW({ lr: 2e-5 });
-const batch: BiEncoderBatch = { questions: [], passages: [], positiveIndex: [] };
-for (let i = 0; i < B; i++) {
-  batch.questions.push({ text: 'q' });
-  batch.positiveIndex.push(batch.passages.length);
-  batch.passages.push({ text: 'pos' }, { text: 'hard negative' });
-}
+const batch = benchBatch(B);
 const flops = stepFlops(config, B, qLen) + stepFlops(config, 2 * B, pLen);
 const times: number[] = [];
 for (let s = 0; s <= steps; s++) {
