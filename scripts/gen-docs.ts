@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { commands } from '../src/commands/index.ts';
-import { kebab, type CommandSpec, type OptionsSpec } from '../src/options.ts';
+import { describeType, kebab, type CommandSpec, type OptionsSpec } from '../src/options.ts';
 
 export function renderCliDoc(list: readonly CommandSpec<any>[] = commands): string {
   const out = [
@@ -22,7 +22,7 @@ export function renderCliDoc(list: readonly CommandSpec<any>[] = commands): stri
     if (cmd.positional?.length) out.push(`Positional: ${cmd.positional.map((p) => `\`${kebab(p)}\``).join(', ')}`, '');
     out.push('| option | type | default | role | meaning |', '|---|---|---|---|---|');
     for (const [key, opt] of Object.entries(cmd.options as OptionsSpec)) {
-      const type = opt.choices ? opt.choices.join(' \\| ') : opt.type;
+      const type = describeType(opt, ' \\| ');
       const def = opt.required ? '**required**' : opt.default !== undefined ? `\`${String(opt.default)}\`` : '';
       out.push(`| \`--${kebab(key)}\` | ${type} | ${def} | ${opt.role ?? ''} | ${opt.help.replace(/\|/g, '\\|')} |`);
     }

@@ -16,6 +16,10 @@ export interface OptionSpec {
   default?: string | number | boolean | readonly string[];
   required?: boolean;
   choices?: readonly string[];
+  /** Smallest allowed value of a number/integer option (inclusive); checked wherever options are resolved. */
+  min?: number;
+  /** Largest allowed value of a number/integer option (inclusive). */
+  max?: number;
   /** Marks a path option so the pipeline can hash it (input) or track and atomically produce it (output). */
   role?: FileRole;
 }
@@ -116,6 +120,9 @@ function coerce(opt: OptionSpec, value: unknown, where: string): unknown {
       const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
       if (!Number.isFinite(n)) throw new UsageError(`${where}: expected a number, got ${JSON.stringify(value)}`);
       if (opt.type === 'integer' && !Number.isInteger(n)) throw new UsageError(`${where}: expected an integer, got ${value}`);
+      if ((opt.min !== undefined && n < opt.min) || (opt.max !== undefined && n > opt.max)) {
+        throw new UsageError(`${where}: expected ${describeRange(opt)}, got ${n}`);
+      }
       return n;
     }
     case 'list': {
@@ -133,6 +140,25 @@ function coerce(opt: OptionSpec, value: unknown, where: string): unknown {
       return s;
     }
   }
+}
+
+/** `an integer >= 1`, `a number in [0, 1]`: the range of a number option, for errors and docs. */
+export function describeRange(opt: OptionSpec): string {
+  const kind = opt.type === 'integer' ? 'an integer' : 'a number';
+  if (opt.min !== undefined && opt.max !== undefined) return `${kind} in [${opt.min}, ${opt.max}]`;
+  if (opt.min !== undefined) return `${kind} >= ${opt.min}`;
+  if (opt.max !== undefined) return `${kind} <= ${opt.max}`;
+  return kind;
+}
+
+/** The value type as help and docs show it: `strategy <top|random>`, `integer >= 1`. */
+export function describeType(opt: OptionSpec, sep = '|'): string {
+  if (opt.choices) return opt.choices.join(sep);
+  if (opt.min !== undefined || opt.max !== undefined) {
+    const range = opt.min !== undefined && opt.max !== undefined ? `${opt.min}..${opt.max}` : opt.min !== undefined ? `>=${opt.min}` : `<=${opt.max}`;
+    return `${opt.type} ${range}`;
+  }
+  return opt.type;
 }
 
 /**
@@ -186,7 +212,7 @@ export function renderHelp(cmd: CommandSpec): string {
   if (cmd.description) lines.push(cmd.description.trim(), '');
   lines.push('Options:');
   for (const [key, opt] of Object.entries(cmd.options)) {
-    const flag = `--${kebab(key)}` + (opt.type === 'boolean' ? '' : ` <${opt.choices ? opt.choices.join('|') : opt.type}>`);
+    const flag = `--${kebab(key)}` + (opt.type === 'boolean' ? '' : ` <${describeType(opt)}>`);
     const extra = opt.required ? ' (required)' : opt.default !== undefined ? ` (default: ${String(opt.default)})` : '';
     lines.push(`  ${flag.padEnd(34)} ${opt.help}${extra}`);
   }

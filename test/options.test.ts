@@ -5,8 +5,9 @@ import { UsageError } from '../src/util/errors.ts';
 
 const spec = {
   out: { type: 'string', help: 'output', required: true, role: 'output' },
-  passageWords: { type: 'integer', help: 'words', default: 100 },
+  passageWords: { type: 'integer', help: 'words', default: 100, min: 1 },
   lr: { type: 'number', help: 'learning rate' },
+  ratio: { type: 'number', help: 'ratio', min: 0, max: 1 },
   strategy: { type: 'string', help: 'sampling', choices: ['top', 'random'] as const, default: 'top' },
   checkTitle: { type: 'boolean', help: 'check titles' },
   k: { type: 'list', help: 'cutoffs', default: ['1', '5'] },
@@ -27,6 +28,7 @@ const ok: [string, string[], Partial<Record<string, unknown>>][] = [
   ['list by commas', ['--out', 'a', '--k', '1,20,100'], { k: ['1', '20', '100'] }],
   ['list by repetition', ['--out', 'a', '--k', '1', '--k', '20'], { k: ['1', '20'] }],
   ['number', ['--out', 'a', '--lr', '2e-5'], { lr: 2e-5 }],
+  ['range bounds are inclusive', ['--out', 'a', '--ratio', '1', '--passage-words', '1'], { ratio: 1, passageWords: 1 }],
 ];
 for (const [name, argv, expected] of ok) {
   test(`options: ${name}`, () => {
@@ -43,6 +45,9 @@ const bad: [string, string[], RegExp][] = [
   ['not a number', ['--out', 'a', '--lr', 'fast'], /expected a number/],
   ['choice', ['--out', 'a', '--strategy', 'best'], /expected one of top \| random, got "best"/],
   ['flag without value', ['--out'], /needs a value/],
+  ['below min', ['--out', 'a', '--passage-words', '0'], /option "passage-words": expected an integer >= 1, got 0/],
+  ['above max', ['--out', 'a', '--ratio', '1.5'], /option "ratio": expected a number in \[0, 1\], got 1.5/],
+  ['below min of a range', ['--out', 'a', '--ratio', '-0.1'], /expected a number in \[0, 1\], got -0.1/],
 ];
 for (const [name, argv, message] of bad) {
   test(`options error: ${name}`, () => {
@@ -55,6 +60,10 @@ test('options: YAML keys (kebab) resolve like flags and unknown keys are named',
   assert.equal(v.passageWords, 7);
   assert.equal(v.checkTitle, true);
   assert.throws(() => resolveOptions(spec, { out: 'o', depth: 3 }, 'p.yaml:3'), /p\.yaml:3: unknown option "depth"/);
+});
+
+test('options: YAML values are range-checked like flags', () => {
+  assert.throws(() => resolveOptions(spec, { out: 'o', 'passage-words': 0 }, 'p.yaml:4 step "x"'), /p\.yaml:4 step "x": option "passage-words": expected an integer >= 1, got 0/);
 });
 
 test('defineCommand keeps the spec as declared', () => {
