@@ -3,7 +3,7 @@
  * failed run never leaves a half-written file under the final name.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 
@@ -86,4 +86,29 @@ export class AtomicFile {
     }
     await rm(this.tempPath, { force: true });
   }
+}
+
+/**
+ * Puts the finished directory `tmp` (or file) at `target`, replacing what is there. The old
+ * target is renamed aside first and deleted only after the new one is in place, so at every
+ * moment `target` is either the complete old or the complete new version, never missing.
+ * `aside` is where the old one waits (default: beside the target).
+ * @example await replaceDir('.model.tmp-12-ab', 'runs/stage1/query_encoder');
+ */
+export async function replaceDir(tmp: string, target: string, aside = `${target}.old-${process.pid}-${Math.random().toString(36).slice(2, 8)}`): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const existing = await stat(target).catch(() => undefined);
+  if (!existing) {
+    await rename(tmp, target);
+    return;
+  }
+  await mkdir(dirname(aside), { recursive: true });
+  await rename(target, aside);
+  try {
+    await rename(tmp, target);
+  } catch (err) {
+    await rename(aside, target).catch(() => undefined);
+    throw err;
+  }
+  await rm(aside, { recursive: true, force: true });
 }

@@ -71,3 +71,32 @@ export async function* readLines(file: string, onRawBytes?: (n: number) => void)
     yield { lineNo, text: lineNo === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line };
   }
 }
+
+/** One parsed line of a JSON-lines file. */
+export interface JsonLine {
+  lineNo: number;
+  /** `line N`, the record locator errors use. */
+  where: string;
+  value: unknown;
+}
+
+/** Parses one JSON line; a syntax error becomes an InputError naming the file and line. */
+export function parseJsonLine(text: string, file: string, lineNo: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InputError(file, `line ${lineNo}`, undefined, `invalid JSON (${(err as Error).message})`);
+  }
+}
+
+/**
+ * Yields the parsed values of a JSON-lines file (gzip or not), blank lines skipped; an invalid
+ * line is an InputError naming the file and line.
+ * @example for await (const { value, where } of readJsonLines('corpus.jsonl')) check(value, where);
+ */
+export async function* readJsonLines(file: string, onRawBytes?: (n: number) => void): AsyncGenerator<JsonLine> {
+  for await (const { lineNo, text } of readLines(file, onRawBytes)) {
+    if (text.trim() === '') continue;
+    yield { lineNo, where: `line ${lineNo}`, value: parseJsonLine(text, file, lineNo) };
+  }
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { readLines } from '../../src/io/lines.ts';
+import { readJsonLines, readLines } from '../../src/io/lines.ts';
 import { InputError } from '../../src/util/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dprep-lines-'));
@@ -39,4 +39,14 @@ test('readLines: a directory is an InputError naming it', async () => {
   await assert.rejects(async () => {
     for await (const _ of readLines(dir));
   }, (e: unknown) => e instanceof InputError && e.file === dir && /not a regular file/.test(e.message));
+});
+
+test('readJsonLines: values with line numbers, blank lines skipped, a bad line named', async () => {
+  const file = join(dir, 'values.jsonl');
+  writeFileSync(file, '{"a":1}\n\n[2]\n{bad\n');
+  const got: [number, string, unknown][] = [];
+  await assert.rejects(async () => {
+    for await (const { lineNo, where, value } of readJsonLines(file)) got.push([lineNo, where, value]);
+  }, (e: unknown) => e instanceof InputError && e.file === file && e.record === 'line 4' && /invalid JSON/.test(e.message));
+  assert.deepEqual(got, [[1, 'line 1', { a: 1 }], [3, 'line 3', [2]]]);
 });
