@@ -1,10 +1,12 @@
 /**
  * Corpora of passages in and out: JSON lines, DPR's psgs_w100 TSV (`id\ttext\ttitle`), MS MARCO's
  * collection TSV (`pid\tpassage`), or Parquet ({passage_id, title, text}). Streamed both ways.
+ * Arrow IPC (`.arrow` from HF datasets, `.feather`) is read, with Parquet's column names.
  */
 import { extname } from 'node:path';
 import type { Passage } from '../types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
+import { ARROW_EXTENSION, readArrowRows } from './arrow.ts';
 import { AtomicFile } from './atomic.ts';
 import { readLines } from './lines.ts';
 import { ParquetRowWriter, corpusSchemaFields, readParquetRows } from './parquet.ts';
@@ -100,12 +102,14 @@ export function passageFromJson(obj: unknown, file: string, where: string): Pass
 /**
  * Streams the passages of a corpus file. TSV: `id\ttext\ttitle` with an optional header row
  * (DPR's psgs_w100), or two columns `pid\tpassage` (MS MARCO collection, empty title).
+ * @example
+ * for await (const p of readCorpus('psgs_w100.tsv')) console.log(p.passage_id, p.title);
  */
-export async function* readCorpus(file: string, opts: { format?: CorpusFormat; onRawBytes?: (n: number) => void } = {}): AsyncGenerator<Passage> {
-  const format = opts.format ?? corpusFormatFromPath(file);
-  if (format === 'parquet') {
+export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 'arrow'; onRawBytes?: (n: number) => void } = {}): AsyncGenerator<Passage> {
+  const format = opts.format ?? (ARROW_EXTENSION.test(file) ? 'arrow' : corpusFormatFromPath(file));
+  if (format === 'parquet' || format === 'arrow') {
     let i = 0;
-    for await (const row of readParquetRows(file)) yield passageFromJson(row, file, `row ${i++}`);
+    for await (const row of format === 'arrow' ? readArrowRows(file) : readParquetRows(file)) yield passageFromJson(row, file, `row ${i++}`);
     return;
   }
   if (format === 'jsonl') {

@@ -10,6 +10,7 @@ import { AtomicFile } from './atomic.ts';
 import { readJsonArray } from './json-array.ts';
 import { readLines } from './lines.ts';
 import { ParquetRowWriter, readParquetRows, recordSchemaFields } from './parquet.ts';
+import { isArrowMagic, readArrowRows } from './arrow.ts';
 
 export type RecordFormat = 'dpr-json' | 'jsonl' | 'tevatron' | 'parquet';
 export const RECORD_FORMATS: readonly RecordFormat[] = ['dpr-json', 'jsonl', 'tevatron', 'parquet'];
@@ -112,15 +113,18 @@ export interface RecordWithLocation {
 }
 
 /**
- * Streams and validates DPR records from a DPR JSON array, JSON lines or Parquet file.
+ * Streams and validates DPR records from a DPR JSON array, JSON lines, Parquet or Arrow IPC file
+ * (format told from the first bytes; Arrow and Parquet ctx lists are lists of structs).
  * Missing `negative_ctxs` / `hard_negative_ctxs` default to []; numeric passage ids become strings.
  * Wrong types stop with an InputError naming the record and field.
+ * @example
+ * for await (const { record, where } of readDprRecords('train.dpr.json')) console.log(where, record.question);
  */
 export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: number) => void } = {}): AsyncGenerator<RecordWithLocation> {
   const format = await sniffRecordFormat(file);
-  if (format === 'parquet') {
+  if (format === 'parquet' || format === 'arrow') {
     let i = 0;
-    for await (const row of readParquetRows(file)) {
+    for await (const row of format === 'arrow' ? readArrowRows(file) : readParquetRows(file)) {
       const where = `row ${i++}`;
       yield { record: validateDprRecord(fromParquetRow(row), file, where), where };
     }
@@ -152,8 +156,8 @@ function fromParquetRow(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** JSON array when the first non-space byte is "[", JSON lines otherwise; Parquet by magic bytes. */
-async function sniffRecordFormat(file: string): Promise<'dpr-json' | 'jsonl' | 'parquet'> {
+/** JSON array when the first non-space byte is "[", JSON lines otherwise; Parquet and Arrow IPC by magic bytes. */
+async function sniffRecordFormat(file: string): Promise<'dpr-json' | 'jsonl' | 'parquet' | 'arrow'> {
   const { open } = await import('node:fs/promises');
   const { assertReadableFile, isGzip } = await import('./lines.ts');
   await assertReadableFile(file);
@@ -163,6 +167,7 @@ async function sniffRecordFormat(file: string): Promise<'dpr-json' | 'jsonl' | '
     const buf = Buffer.alloc(64);
     const { bytesRead } = await fh.read(buf, 0, 64, 0);
     if (bytesRead >= 4 && buf.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
+    if (isArrowMagic(buf.subarray(0, bytesRead))) return 'arrow';
     let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
     while (i < bytesRead && /\s/.test(String.fromCharCode(buf[i]))) i++;
     return buf[i] === 0x5b ? 'dpr-json' : 'jsonl';
@@ -194,7 +199,10 @@ function validateCtx(value: unknown, file: string, where: string, field: string)
   return ctx;
 }
 
-/** Checks one parsed record against the DPR format; returns it normalized. */
+/**
+ * Checks one parsed record against the DPR format; returns it normalized.
+ * @example const record = validateDprRecord(JSON.parse(line), 'train.jsonl', `line ${lineNo}`);
+ */
 export function validateDprRecord(value: unknown, file: string, where: string): DprRecord {
   if (!isObj(value)) throw new InputError(file, where, undefined, 'expected a JSON object (a DPR record)');
   const { question, answers, dataset } = value;
