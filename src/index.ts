@@ -33,7 +33,7 @@ export { chunkText, type Chunk, type Span } from './converters/chunk.ts';
 
 // BM25: analyzers, the on-disk index, its search.
 export { createAnalyzer, type Analyzer, type AnalyzerConfig, type AnalyzerLang } from './text/analyzer.ts';
-export { buildBm25Index, type BuildOptions as Bm25BuildOptions, type BuildStats as Bm25BuildStats } from './search/bm25/builder.ts';
+export { buildBm25Index, type BuildOptions as Bm25BuildOptions } from './search/bm25/builder.ts';
 export { Bm25Index, type Bm25Hit } from './search/bm25/index.ts';
 export type { Bm25Params } from './search/bm25/format.ts';
 
@@ -49,7 +49,7 @@ export { trainBiEncoder, type TrainOptions, type TrainResult } from './trainer/t
 // Vector search: encode a corpus to embedding shards, search them (faiss or exact).
 export { encodeCorpus, type EncodeCorpusOptions, type EncodeCorpusResult } from './search/vector/encode.ts';
 export { EmbeddingsWriter, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsManifest } from './io/embeddings.ts';
-export { createVectorIndex, exactSearch, type VectorIndex, type VectorIndexOptions, type TopK } from './search/vector/index.ts';
+export { createVectorIndex, type VectorIndex, type VectorIndexOptions, type TopK } from './search/vector/index.ts';
 
 // Eval metrics: DPR top-k accuracy, TREC runs and qrels, MRR/recall/nDCG, reports.
 export { topKAccuracy, firstAnswerRank } from './eval/topk.ts';

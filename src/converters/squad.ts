@@ -111,7 +111,11 @@ interface PendingQuestion {
   drops: AnswerDrop[];
 }
 
-/** Same as `convertSquad`, for an already parsed SQuAD object; `file` names it in errors. */
+/**
+ * Same as `convertSquad`, for an already parsed SQuAD object; `file` names it in errors.
+ * @example
+ * const summary = await convertSquadJson({ version: '1.1', data: articles }, 'inline', {}, { passage: ..., record: ... });
+ */
 export async function convertSquadJson(root: unknown, file: string, opts: SquadConvertOptions, sink: SquadSink): Promise<Summary> {
   const passageWords = opts.passageWords ?? 100;
   const window = opts.window ?? 32;

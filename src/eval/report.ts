@@ -37,7 +37,10 @@ export function renderReportMarkdown(rows: readonly ReportRow[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** JSON form: `{ metrics: [...names], runs: [{ label, queries?, metrics: { name: value|null } }] }`. */
+/**
+ * JSON form: `{ metrics: [...names], runs: [{ label, queries?, metrics: { name: value|null } }] }`.
+ * @example reportJson([{ label: 'bm25', metrics: { 'mrr@10': 0.187 } }]) // { metrics: ['mrr@10'], runs: [{ label: 'bm25', metrics: { 'mrr@10': 0.187 } }] }
+ */
 export function reportJson(rows: readonly ReportRow[]): { metrics: string[]; runs: { label: string; queries?: number; metrics: Record<string, number | null> }[] } {
   const names = metricNames(rows);
   return {
@@ -50,7 +53,10 @@ export function reportJson(rows: readonly ReportRow[]): { metrics: string[]; run
   };
 }
 
-/** Writes `<out>` (markdown) and, when given, `<jsonOut>` atomically. */
+/**
+ * Writes `<out>` (markdown) and, when given, `<jsonOut>` atomically.
+ * @example await writeReport([{ label: 'stage1', metrics: { 'top20': 0.61 } }], 'report.md', 'report.json');
+ */
 export async function writeReport(rows: readonly ReportRow[], out: string, jsonOut?: string): Promise<void> {
   await writeFileAtomic(out, renderReportMarkdown(rows));
   if (jsonOut) await writeFileAtomic(jsonOut, JSON.stringify(reportJson(rows), null, 2) + '\n');

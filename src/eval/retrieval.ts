@@ -18,6 +18,8 @@ export const recordQid = (r: DprRecord, index: number): string => r.id ?? String
 /**
  * Dense retrieval of every question in `examples`: top `depth` passages as a run.
  * Passages come from `embeddings` (dprep encode) or, without it, are encoded now with `passageEncoder`.
+ * @example
+ * const run = await denseRun({ examples: 'dev.dpr.json', corpus: 'corpus.jsonl', queryEncoder, embeddings: 'emb', depth: 100, log: console.error });
  */
 export async function denseRun(opts: {
   examples: string;

@@ -104,7 +104,10 @@ export async function writeRun(file: string, run: Run, tag = 'dprep'): Promise<v
   }
 }
 
-/** Writes qrels in TREC layout (`qid 0 docid rel`). */
+/**
+ * Writes qrels in TREC layout (`qid 0 docid rel`).
+ * @example await writeQrels('qrels.dev.txt', new Map([['q1', new Map([['p7', 1]])]]));
+ */
 export async function writeQrels(file: string, qrels: Qrels): Promise<void> {
   const out = await AtomicFile.create(file);
   try {

@@ -53,7 +53,12 @@ export interface RunResult {
   error?: StepFailedError;
 }
 
-/** A step's command threw; names the step. Bad input keeps its exit code via `cause`. */
+/**
+ * A step's command threw; names the step. Bad input keeps its exit code via `cause`.
+ * @example
+ * const result = await runPipeline(plan);
+ * if (result.error) console.error(result.error.step, result.error.cause);
+ */
 export class StepFailedError extends Error {
   constructor(
     readonly step: string,

@@ -63,7 +63,11 @@ export interface PipelineSpec {
   steps: StepSpec[];
 }
 
-/** All problems found in a pipeline file, one `file:line:col: message` per line. */
+/**
+ * All problems found in a pipeline file, one `file:line:col: message` per line.
+ * @example
+ * try { planPipeline(await readPipelineFile('p.yaml')); } catch (e) { if (e instanceof PipelineError) console.error(e.issues.join('\n')); }
+ */
 export class PipelineError extends UsageError {
   constructor(readonly issues: string[]) {
     super(issues.length === 1 ? issues[0] : `${issues.length} problems:\n  ${issues.join('\n  ')}`);
@@ -109,7 +113,10 @@ export async function readPipelineFile(path: string): Promise<PipelineSpec> {
   return parsePipeline(text, file, path);
 }
 
-/** Parses pipeline YAML text; `shownAs` is the file name used in messages. */
+/**
+ * Parses pipeline YAML text; `shownAs` is the file name used in messages.
+ * @example const spec = parsePipeline(readFileSync('p.yaml', 'utf8'), resolve('p.yaml'), 'p.yaml');
+ */
 export function parsePipeline(text: string, file: string, shownAs = file): PipelineSpec {
   const issues = new Issues(shownAs);
   const lines = new LineCounter();

@@ -15,7 +15,10 @@ const TOKEN_RE = /[\p{L}\p{N}\p{M}]+|[^\p{Z}\p{C}]/gu;
 // Non-global twin for yes/no tests: a global regex keeps lastIndex between calls.
 const ANY_TOKEN_RE = /[\p{L}\p{N}\p{M}]|[^\p{Z}\p{C}]/u;
 
-/** DPR SimpleTokenizer words, uncased (the text is NFD-normalized first). */
+/**
+ * DPR SimpleTokenizer words, uncased (the text is NFD-normalized first).
+ * @example dprTokens("Don't stop, U.S.A.!") // ['don', "'", 't', 'stop', ',', 'u', '.', 's', '.', 'a', '.', '!']
+ */
 export function dprTokens(text: string): string[] {
   const nfd = text.normalize('NFD');
   const out: string[] = [];

@@ -1,6 +1,9 @@
 /**
  * Bad input that stops a command: names the file, the record (line number or JSON path)
  * and the field, and says what was expected.
+ * @example
+ * throw new InputError('train.jsonl', 'line 12', 'answers', 'expected an array of strings');
+ * // message: train.jsonl, line 12, field "answers": expected an array of strings
  */
 export class InputError extends Error {
   constructor(
@@ -14,7 +17,10 @@ export class InputError extends Error {
   }
 }
 
-/** A user mistake in options or a pipeline file (not in a data file). */
+/**
+ * A user mistake in options or a pipeline file (not in a data file); the CLI exits 2 on it.
+ * @example throw new UsageError('--depth must be at least 1, got 0');
+ */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

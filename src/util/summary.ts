@@ -15,6 +15,13 @@ export interface SummaryJson {
   extra: Record<string, number>;
 }
 
+/**
+ * The per-run account: `read`, `converted`, and `skip(reason, where)` for everything else.
+ * @example
+ * const summary = new Summary('nq', ['nq-dev.jsonl']);
+ * await convertNq('nq-dev.jsonl', { summary, write: async (r) => void records.push(r) });
+ * console.log(summary.render());
+ */
 export class Summary {
   read = 0;
   converted = 0;
