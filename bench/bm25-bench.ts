@@ -12,7 +12,7 @@ import { zipfPassages, zipfQueries } from './bm25-zipf.ts';
 import { Bm25Index } from '../src/search/bm25/index.ts';
 import { startBm25Runner } from '../src/search/bm25/pool.ts';
 import { Bm25Scorer } from '../src/search/bm25/scorer.ts';
-import { createWinkReference } from '../src/search/bm25/wink.ts';
+import { createWinkReference } from '../test/search/_wink-reference.ts';
 import { createAnalyzer } from '../src/text/analyzer.ts';
 import { readCorpus } from '../src/io/corpus.ts';
 import type { Passage } from '../src/types.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBm25Index } from '../../src/search/bm25/builder.ts';
 import { Bm25Index } from '../../src/search/bm25/index.ts';
-import { createWinkReference } from '../../src/search/bm25/wink.ts';
+import { createWinkReference } from './_wink-reference.ts';
 import { bm25Impact } from '../../src/search/bm25/format.ts';
 import { Bm25Scorer } from '../../src/search/bm25/scorer.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../src/text/analyzer.ts';

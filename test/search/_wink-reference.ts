@@ -1,6 +1,6 @@
 /**
- * wink-bm25-text-search configured like a dprep index: the reference engine for small corpora
- * and for parity tests.
+ * Test oracle, not a product feature: wink-bm25-text-search (a devDependency) configured like a
+ * dprep index, for the BM25 parity tests and the wink column of bench/bm25-bench.ts.
  *
  * The reference formula (read from wink-bm25-text-search 3.x `consolidate()` and `search()`):
  *   idf(t)      = ln((N − df + 0.5) / (df + 0.5) + k), with k = 1 by default — Lucene's idf
@@ -11,9 +11,9 @@
  * ~1e-5 and rankings agree up to near-ties.
  */
 import { createRequire } from 'node:module';
-import type { Passage } from '../../types.ts';
-import type { Analyzer } from '../../text/analyzer.ts';
-import type { Bm25Params } from './format.ts';
+import type { Passage } from '../../src/types.ts';
+import type { Analyzer } from '../../src/text/analyzer.ts';
+import type { Bm25Params } from '../../src/search/bm25/format.ts';
 
 interface WinkEngine {
   defineConfig(cfg: { fldWeights: Record<string, number>; bm25Params?: { k1?: number; b?: number; k?: number } }): boolean;
