@@ -28,7 +28,7 @@ const RECORDS: DprRecord[] = [
   { dataset: 'dpr_qa', question: 'who got the first nobel prize in physics', answers: ['Wilhelm Conrad Röntgen'], positive_ctxs: [], negative_ctxs: [], hard_negative_ctxs: [] },
 ];
 
-// [format, golden file] — goldens written by hand from the formats' definitions (DESIGN.md, Tevatron).
+// [format, golden file] — goldens written by hand from the formats' definitions (README, Formats; Tevatron's jsonl).
 const goldens: [RecordFormat, string][] = [
   ['dpr-json', 'records.dpr.json'],
   ['jsonl', 'records.jsonl'],

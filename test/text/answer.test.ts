@@ -32,7 +32,7 @@ test('dprTokens splits like DPR SimpleTokenizer', () => {
   assert.deepEqual(dprTokens("Don't stop, U.S.A.!"), ['don', "'", 't', 'stop', ',', 'u', '.', 's', '.', 'a', '.', '!']);
 });
 
-// More consequences of DPR's has_answer, each reasoned from its definition (DESIGN.md): NFD, tokens
+// More consequences of DPR's has_answer, each reasoned from its definition (README, Answer matching): NFD, tokens
 // `[\p{L}\p{N}\p{M}]+` or one `[^\p{Z}\p{C}]` char, lowercased, contiguous run; regex mode: NFD, re.search
 // with IGNORECASE | UNICODE | MULTILINE, a pattern Python cannot compile matches nothing.
 // [case, answers, text, mode, expected]
