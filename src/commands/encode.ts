@@ -14,7 +14,7 @@ Rerunning after a kill keeps the finished shards and continues after them.
 Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus.jsonl --out emb/ --batch 256`,
   options: {
     model: { type: 'string', required: true, role: 'input', help: 'passage encoder dir (or a bi-encoder dir holding passage_encoder/)' },
-    corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet)' },
+    corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather)' },
     out: { type: 'string', required: true, role: 'output', help: 'embeddings directory' },
     batch: { type: 'integer', default: 256, help: 'passages per encoder call' },
     shardRows: { type: 'integer', default: 100000, help: 'rows per shard file' },

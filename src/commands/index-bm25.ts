@@ -16,7 +16,7 @@ threads (batches in corpus order), and the index files are byte-identical for an
 corpus is an error. The directory is replaced atomically.
 Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang en`,
   options: {
-    corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet; .gz ok)' },
+    corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather; .gz ok)' },
     out: { type: 'string', required: true, role: 'output', help: 'index directory to create' },
     ...analyzerOptions,
     noTitle: { type: 'boolean', help: 'index passage text only, not the title' },
