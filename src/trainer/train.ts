@@ -17,12 +17,11 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { Progress } from '../util/progress.ts';
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed, seededRandom, shuffleInPlace } from '../util/random.ts';
-import { loadTf, type BackendChoice } from './backend.ts';
+import { loadTf } from './backend.ts';
 import { BiEncoder } from './biencoder.ts';
-import type { Pooling } from './bert.ts';
 import { readModelDir, writeModelDir } from './checkpoint.ts';
 import { ENCODER_SETTINGS_FILE, type EncoderSettings } from './encoder.ts';
-import { makeBatch, readExamples, type BiEncoderExample, type PositiveChoice } from './data.ts';
+import { makeBatch, readExamples, type BiEncoderExample } from './data.ts';
 import { positiveRanks } from './loss.ts';
 import { estimateTrainingMemory, GB } from './memory.ts';
 import { AdamW, clipFactor, linearSchedule } from './optimizer.ts';
@@ -30,51 +29,10 @@ import { loadNative, nativeLoadError } from './native.ts';
 import { ReplicaPool } from './parallel.ts';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.ts';
 import { loadTokenizer } from './tokenizer.ts';
+import { checkTrainOptions, fingerprintChanges, trainFingerprint, type TrainOptions } from './options.ts';
 import type { BertConfig } from './config.ts';
 
-export interface TrainOptions {
-  train: string;
-  dev?: string;
-  queryModel: string;
-  /** Defaults to the query model (two encoders initialized alike, trained apart). */
-  passageModel?: string;
-  out: string;
-  /** Questions per forward pass (micro-batch). */
-  batchSize: number;
-  /** Micro-batches per optimizer step; the step equals one batch of batchSize·gradAccum questions. */
-  gradAccum: number;
-  hardNegatives: number;
-  positives: PositiveChoice;
-  epochs: number;
-  /** Stop after this many optimizer steps (schedule still spans `epochs`); 0 = no cap. */
-  maxSteps: number;
-  lr: number;
-  warmup: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  maxQueryLen: number;
-  maxPassageLen: number;
-  embedTitle: boolean;
-  sharedEncoder: boolean;
-  pooling: Pooling;
-  normalize: boolean;
-  backend: BackendChoice;
-  /**
-   * Data-parallel replicas (worker threads), each on its own core. 0 = the default: 2 on the wasm
-   * and cpu backends, 1 on tfjs-node. Part of the run's identity (it fixes the gradient's summation
-   * order), so a run resumes with the same count.
-   */
-  workers: number;
-  seed: number;
-  /** Run dir to continue from (its last/ checkpoint). */
-  resume?: string;
-  /** Validate and save every N steps (0 = at each epoch end). */
-  evalEvery: number;
-  devMaxQuestions: number;
-  /** Memory budget override in GB (default: 3.8 on wasm's 4 GB heap, else 80% of RAM). */
-  maxMemoryGb?: number;
-  log?: (message: string) => void;
-}
+export type { TrainOptions } from './options.ts';
 
 export interface TrainResult {
   metrics: Record<string, number>;
@@ -93,19 +51,13 @@ interface TrainerState {
   fingerprint: string;
 }
 
-/** Options that must not change across --resume (they change the computation). */
-function fingerprint(o: TrainOptions): string {
-  const { train, dev, batchSize, gradAccum, hardNegatives, positives, epochs, lr, warmup, weightDecay, maxGradNorm, maxQueryLen, maxPassageLen, embedTitle, sharedEncoder, pooling, normalize, workers, seed, evalEvery, devMaxQuestions } = o;
-  return JSON.stringify({ train, dev, batchSize, gradAccum, hardNegatives, positives, epochs, lr, warmup, weightDecay, maxGradNorm, maxQueryLen, maxPassageLen, embedTitle, sharedEncoder, pooling, normalize, workers, seed, evalEvery, devMaxQuestions });
-}
-
 /**
  * Trains a DPR bi-encoder; returns `dev.avg_rank`, `dev.nll`, `train.loss` and throughput.
  * @example await trainBiEncoder({ ...defaults, train: 'train.json', queryModel: 'tiny-bert', out: 'runs/s1' });
  */
 export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
-  if (o.batchSize < 1 || o.gradAccum < 1) throw new UsageError('--batch-size and --grad-accum must be at least 1');
+  checkTrainOptions(o);
   const { tf, backend, threads } = await loadTf(o.backend);
   const resumeDir = o.resume ? join(o.resume, 'last') : undefined;
   if (resumeDir && !existsSync(join(resumeDir, 'trainer_state.json'))) throw new UsageError(`--resume ${o.resume}: no last/trainer_state.json there (nothing to resume)`);
@@ -115,7 +67,6 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const q = await readModelDir(qDir, 'query');
   const p = o.sharedEncoder ? q : await readModelDir(pDir, 'passage');
 
-  if (o.workers < 0) throw new UsageError('--workers must be 0 (default) or more');
   const workers = o.workers > 0 ? o.workers : backend === 'tensorflow' ? 1 : 2;
   const globalBatch = o.batchSize * o.gradAccum;
   // Each replica holds a shard of the batch: ceil(batch / workers) questions, in micro-batches of --batch-size.
@@ -183,13 +134,16 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const totalSteps = o.maxSteps > 0 ? Math.min(o.maxSteps, scheduleSteps) : scheduleSteps;
 
   let state: TrainerState = {
-    step: 0, epoch: 0, batchInEpoch: 0, epochLossSum: 0, epochLossCount: 0, lastEpochLoss: null, best: null, lastDev: null, fingerprint: fingerprint({ ...o, workers }),
+    step: 0, epoch: 0, batchInEpoch: 0, epochLossSum: 0, epochLossCount: 0, lastEpochLoss: null, best: null, lastDev: null, fingerprint: trainFingerprint({ ...o, workers }),
   };
   const metricsFile = join(o.out, 'metrics.jsonl');
   await mkdir(o.out, { recursive: true });
   if (resumeDir) {
     const saved = JSON.parse(await readFile(join(resumeDir, 'trainer_state.json'), 'utf8')) as TrainerState;
-    if (saved.fingerprint !== state.fingerprint) throw new UsageError(`--resume ${o.resume}: the run was started with different training options; resume with the same ones`);
+    if (saved.fingerprint !== state.fingerprint) {
+      const changed = fingerprintChanges(saved.fingerprint, state.fingerprint);
+      throw new UsageError(`--resume ${o.resume}: the run was started with different training options${changed.length ? ` (${changed.join(', ')})` : ''}; resume with the same ones`);
+    }
     state = saved;
     optimizer.loadState((await readSafetensors(join(resumeDir, 'optimizer.safetensors'))).tensors, state.step);
     // Keep the metric lines up to the resumed step (a killed run may have logged past its last save).

@@ -9,6 +9,7 @@ import { initBertTensors } from '../../src/trainer/bert.ts';
 import { writeModelDir } from '../../src/trainer/checkpoint.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { trainBiEncoder, type TrainOptions } from '../../src/trainer/train.ts';
+import { RESUME_FIXED, trainFingerprint } from '../../src/trainer/options.ts';
 import { TEST_BACKEND, tinyConfig } from './_helpers.ts';
 
 const TRAIN = join(FIXTURES, 'trainer', 'squad-bm25.train.jsonl');
@@ -120,4 +121,52 @@ test('trained encoders record how they embed, and loadEncoder follows it (titles
   const norm = Math.hypot(...withTitle);
   assert.ok(Math.abs(norm - 1) < 1e-4, `normalized as trained: |v| = ${norm}`);
   enc.dispose();
+});
+
+// The options --resume refuses to change, as they were before the declaration carried them.
+const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions'];
+// A value different from base()'s (dev: unset) for each fixed option.
+const CHANGED: Record<string, unknown> = {
+  train: DEV, dev: DEV, batchSize: 8, gradAccum: 2, hardNegatives: 0, positives: 'sampled', epochs: 4, lr: 1, warmup: 3, weightDecay: 0,
+  maxGradNorm: 1, maxQueryLen: 20, maxPassageLen: 48, embedTitle: false, sharedEncoder: true, pooling: 'mean', normalize: true, workers: 2,
+  seed: 10, evalEvery: 5, devMaxQuestions: 10,
+};
+
+test('the resume fingerprint is the JSON of the fixed options, byte for byte as runs made before the declaration stored it', () => {
+  assert.deepEqual(RESUME_FIXED, FIXED_ON_RESUME);
+  const o = { ...base('m', 'o'), dev: undefined, maxSteps: 1, workers: 1 };
+  // Recorded from last/trainer_state.json of a run made by the hand-listed fingerprint (2026-12-02).
+  const before = `{"train":${JSON.stringify(TRAIN)},"batchSize":16,"gradAccum":1,"hardNegatives":1,"positives":"first","epochs":3,"lr":0.002,"warmup":2,"weightDecay":0.01,"maxGradNorm":2,"maxQueryLen":24,"maxPassageLen":64,"embedTitle":true,"sharedEncoder":false,"pooling":"cls","normalize":false,"workers":1,"seed":9,"evalEvery":0,"devMaxQuestions":1000}`;
+  assert.equal(trainFingerprint(o), before);
+  for (const [key, value] of Object.entries({ queryModel: 'x', passageModel: 'y', out: 'z', maxSteps: 7, backend: 'cpu', resume: 'r', maxMemoryGb: 1 })) {
+    assert.equal(trainFingerprint({ ...o, [key]: value }), before, `${key} may change on --resume`);
+  }
+  for (const key of FIXED_ON_RESUME) assert.notEqual(trainFingerprint({ ...o, [key]: CHANGED[key] }), before, key);
+});
+
+test('--resume accepts changed free options and refuses each changed fixed option, naming it', async () => {
+  const model = await smallModel();
+  const out = join(model, '..', 'run-fixed');
+  const o = { ...base(model, out), dev: undefined, maxSteps: 1, workers: 1 };
+  await trainBiEncoder(o);
+  const state = JSON.parse(await readFile(join(out, 'last', 'trainer_state.json'), 'utf8'));
+  assert.equal(state.fingerprint, trainFingerprint(o));
+  // Free: how far to go, the memory budget, and the start models (a resume reads last/ instead).
+  const { steps } = await trainBiEncoder({ ...o, resume: out, maxSteps: 2, maxMemoryGb: 3.5, queryModel: join(model, 'absent') });
+  assert.equal(steps, 2);
+  for (const key of FIXED_ON_RESUME) {
+    const flag = key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+    await assert.rejects(trainBiEncoder({ ...o, resume: out, maxSteps: 3, [key]: CHANGED[key] }), (err: Error) => {
+      assert.match(err.message, /different training options/);
+      assert.match(err.message, new RegExp(`\\(--${flag} [^,]* \\(now `), `${key}: ${err.message}`);
+      return true;
+    });
+  }
+});
+
+test('library calls are checked against the declared ranges, as the CLI is', async () => {
+  const o = base('m', 'o');
+  for (const [key, value, flag] of [['batchSize', 0, 'batch-size'], ['gradAccum', 0, 'grad-accum'], ['workers', -1, 'workers'], ['epochs', 0, 'epochs']] as const) {
+    await assert.rejects(trainBiEncoder({ ...o, [key]: value }), new RegExp(`option "${flag}": expected an integer >= \\d, got ${value}`));
+  }
 });
