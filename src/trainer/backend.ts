@@ -20,9 +20,9 @@ import { registerSegmentSumKernels, registerWasmMatMul, registerWasmNativeMatMul
 import { loadNative } from './native.ts';
 import { registerFusedKernels } from './fused.ts';
 
-export type TF = typeof import('@tensorflow/tfjs-core');
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+import type { BackendChoice, BackendName, TF } from './tf-types.ts';
+
+export type { BackendChoice, BackendName, TF };
 
 const RESOLVE_HOOK = `
 import { existsSync } from 'node:fs';

@@ -10,7 +10,7 @@
  * `fusedOps(tf)` gives the fused versions where registered, else the equivalent op chains.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { TF } from './backend.ts';
+import type { TF } from './tf-types.ts';
 import { seededRandom } from '../util/random.ts';
 import type { NativeKernels } from './native.ts';
 import { heapOf, type Heap, type TensorInfoLike } from './heap.ts';

@@ -6,7 +6,7 @@
  * wasm has no such kernel; cpu has one built from per-segment ops that took 104 s for an
  * 8000x128 table here. A single pass over the rows is O(n · rowSize).
  */
-import type { TF } from './backend.ts';
+import type { TF } from './tf-types.ts';
 import type { NativeKernels } from './native.ts';
 import { heapOf, type TensorInfoLike } from './heap.ts';
 
