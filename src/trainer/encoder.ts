@@ -4,21 +4,12 @@
 import type { Encoder, EncodeInput } from '../types.ts';
 import { loadTf, type BackendChoice } from './backend.ts';
 import { BertModel, type Pooling } from './bert.ts';
-import { readModelDir } from './checkpoint.ts';
+import { ENCODER_SETTINGS_FILE, readModelDir, type EncoderSettings } from './checkpoint.ts';
 import { loadTokenizer, padBatch } from './tokenizer.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Written by `dprep train` into each encoder dir: how it embeds, so every reader embeds the same way. */
-export const ENCODER_SETTINGS_FILE = 'dprep_encoder.json';
-
-export interface EncoderSettings {
-  pooling: Pooling;
-  normalize: boolean;
-  /** Passages were encoded as `[CLS] title [SEP] text [SEP]`; false: titles are ignored. */
-  embed_title: boolean;
-  max_length: number;
-}
+export { ENCODER_SETTINGS_FILE, type EncoderSettings };
 
 /** The training-time settings stored with an encoder (in `dir` or its `<role>_encoder/`), if any. */
 export function readEncoderSettings(dir: string, role?: 'query' | 'passage'): Partial<EncoderSettings> {

@@ -12,8 +12,12 @@
  * Weights, gradients, XNNPACK's packed weight copies, and the JS-side master weights and AdamW moments
  * are added.
  */
+import { freemem, totalmem } from 'node:os';
 import type { BertConfig } from './config.ts';
 import { bertTensorShapes } from './bert.ts';
+import type { TrainOptions } from './options.ts';
+import type { BackendName } from './tf-types.ts';
+import { UsageError } from '../util/errors.ts';
 
 export const GB = 1024 ** 3;
 
@@ -65,4 +69,57 @@ export function estimateTrainingMemory(
   return { tensorBytes: weights + live, jsBytes: 4 * (qParams + pParams) * (4 + (o.replicas ?? 0)), weightBytes: weights };
 }
 
+/** Where a training run is about to start: the backend, its threads and kernels, and the replica count. */
+export interface TrainingSetup {
+  backend: BackendName;
+  threads: number;
+  /** dprep's native kernels are loaded (wasm only). */
+  native: boolean;
+  /** Why they are not, when they were wanted. */
+  nativeError?: string;
+  workers: number;
+}
 
+/**
+ * The pre-flight check of `trainBiEncoder`: logs the estimate and refuses (UsageError, with what
+ * to change) a step that would not fit the tfjs heap, the JS heap or, with replicas, the free RAM.
+ * @example checkTrainingMemory(q.config, p.config, o, { backend: 'wasm', threads: 1, native: true, workers: 2 }, console.error);
+ */
+export function checkTrainingMemory(
+  query: BertConfig,
+  passage: BertConfig,
+  o: Pick<TrainOptions, 'batchSize' | 'gradAccum' | 'hardNegatives' | 'maxQueryLen' | 'maxPassageLen' | 'sharedEncoder' | 'maxMemoryGb'>,
+  setup: TrainingSetup,
+  log: (message: string) => void,
+): void {
+  const { backend, threads, native, workers } = setup;
+  // Each replica holds a shard of the batch: ceil(batch / workers) questions, in micro-batches of --batch-size.
+  const shardQuestions = Math.ceil((o.batchSize * o.gradAccum) / workers);
+  const microQuestions = Math.min(o.batchSize, shardQuestions);
+  const est = estimateTrainingMemory(query, passage, {
+    microQuestions, passagesPerQuestion: 1 + o.hardNegatives, queryLen: o.maxQueryLen, passageLen: o.maxPassageLen, shared: o.sharedEncoder,
+    accumulate: shardQuestions > microQuestions, replicas: workers > 1 ? workers : 0, native,
+  });
+  const heapLimit = (o.maxMemoryGb ?? (backend === 'wasm' ? 3.8 : (totalmem() * 0.8) / GB)) * GB;
+  log(
+    `trainer: backend ${backend}${backend === 'wasm' ? ` (${threads} thread${threads > 1 ? 's' : ''}${native ? ', native OpenBLAS matmul' : ''})` : ''}` +
+      `${workers > 1 ? `, ${workers} data-parallel replicas` : ''}; estimated memory ${(est.tensorBytes / GB).toFixed(2)} GB tensors` +
+      `${workers > 1 ? ' per replica' : ''} + ${(est.jsBytes / GB).toFixed(2)} GB JS (budget ${(heapLimit / GB).toFixed(1)} GB)`,
+  );
+  if (backend === 'wasm' && !native && setup.nativeError) log(`trainer: native kernels not used (${setup.nativeError})`);
+  // Each replica has its own heap; this thread's copy of the model (validation, checkpoints) needs about its weights.
+  const ramBytes = est.jsBytes + (workers > 1 ? workers * est.tensorBytes + est.weightBytes : 0);
+  if (workers > 1 && est.tensorBytes <= heapLimit && ramBytes > freemem() * 0.9 && o.maxMemoryGb === undefined) {
+    throw new UsageError(
+      `estimated memory of ${workers} data-parallel replicas ${(ramBytes / GB).toFixed(1)} GB exceeds the free RAM ${(freemem() / GB).toFixed(1)} GB;` +
+        ` use fewer --workers (1 runs in this process), or lower --batch-size and raise --grad-accum; --max-memory-gb overrides.`,
+    );
+  }
+  if (est.tensorBytes > heapLimit || est.jsBytes > freemem() * 0.9) {
+    throw new UsageError(
+      `estimated memory ${(est.tensorBytes / GB).toFixed(1)} GB of tensors (+${(est.jsBytes / GB).toFixed(1)} GB JS) exceeds the budget ${(heapLimit / GB).toFixed(1)} GB` +
+        ` (${backend === 'wasm' ? "the wasm backend's heap is 4 GB" : 'from RAM'}). Lower --batch-size and raise --grad-accum by the same factor` +
+        ` (the optimizer step is unchanged: accumulation here equals the larger batch), or shorten --max-passage-len; --max-memory-gb overrides.`,
+    );
+  }
+}

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, copyFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES } from '../_paths.ts';
 import { BertModel, initBertTensors } from '../../src/trainer/bert.ts';
-import { readModelDir, writeModelDir } from '../../src/trainer/checkpoint.ts';
+import { exportEncoders, readModelDir, saveCheckpoint, writeModelDir } from '../../src/trainer/checkpoint.ts';
 import { bertConfigJson } from '../../src/trainer/config.ts';
-import { encodeSafetensors, type NamedTensor } from '../../src/trainer/safetensors.ts';
+import { encodeSafetensors, readSafetensors, type NamedTensor } from '../../src/trainer/safetensors.ts';
 import { getTf, tinyConfig } from './_helpers.ts';
 
 const PARITY = join(FIXTURES, 'trainer', 'parity');
@@ -80,4 +80,34 @@ test('missing and mis-shaped tensors are named', async () => {
   u.set('encoder.layer.0.intermediate.dense.weight', { shape: [8, 16], data: new Float32Array(128) });
   await assert.rejects(readModelDir(await dirWith(u)), /tensor "encoder\.layer\.0\.intermediate\.dense\.weight".*expected \[16,8\].*got \[8,16\]/);
   await assert.rejects(readModelDir(join(PARITY, 'no-such-dir')), /config\.json/);
+});
+
+test('a training checkpoint is replaced whole (encoders, optimizer, state), and the export adds how each encoder embeds', async () => {
+  const config = tinyConfig();
+  const out = await mkdtemp(join(tmpdir(), 'dprep-ckpt-'));
+  const encoders = (seed: number) => ({
+    query: { config, tensors: initBertTensors(config, seed), tokenizerFrom: VOCAB },
+    passage: { config, tensors: initBertTensors(config, seed + 1), tokenizerFrom: VOCAB },
+  });
+  const moments = (v: number) => new Map([['m/x', { shape: [2], data: new Float32Array([v, v]) }]]);
+  await saveCheckpoint(join(out, 'last'), encoders(1), { optimizer: moments(1), state: { step: 1 } });
+  await saveCheckpoint(join(out, 'last'), encoders(3), { optimizer: moments(2), state: { step: 2 } });
+  await saveCheckpoint(join(out, 'best'), encoders(3));
+  // Only the final directories remain: no temp or set-aside copies.
+  assert.deepEqual((await readdir(out)).sort(), ['best', 'last']);
+  assert.deepEqual((await readdir(join(out, 'best'))).sort(), ['passage_encoder', 'query_encoder']);
+  assert.equal(JSON.parse(await readFile(join(out, 'last', 'trainer_state.json'), 'utf8')).step, 2);
+  assert.deepEqual([...(await readSafetensors(join(out, 'last', 'optimizer.safetensors'))).tensors.get('m/x')!.data], [2, 2]);
+  const word = 'embeddings.word_embeddings.weight';
+  assert.deepEqual((await readModelDir(join(out, 'last', 'passage_encoder'))).tensors.get(word)!.data, initBertTensors(config, 4).get(word)!.data);
+
+  const settings = (max_length: number) => ({ pooling: 'mean' as const, normalize: true, embed_title: false, max_length });
+  await exportEncoders(out, 'best', { query: settings(24), passage: settings(64) });
+  await exportEncoders(out, 'last', { query: settings(24), passage: settings(64) });
+  assert.deepEqual((await readdir(out)).sort(), ['best', 'last', 'passage_encoder', 'query_encoder']);
+  assert.deepEqual(JSON.parse(await readFile(join(out, 'passage_encoder', 'dprep_encoder.json'), 'utf8')), settings(64));
+  assert.equal(JSON.parse(await readFile(join(out, 'query_encoder', 'dprep_encoder.json'), 'utf8')).max_length, 24);
+  assert.deepEqual((await readModelDir(join(out, 'query_encoder'))).tensors.get(word)!.data, initBertTensors(config, 3).get(word)!.data);
+  await assert.rejects(exportEncoders(out, 'absent', { query: settings(24), passage: settings(64) }), /ENOENT/);
+  assert.ok((await readModelDir(join(out, 'query_encoder'))).tensors.has(word), 'a failed export leaves the previous encoders');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateTrainingMemory, GB, paramCount } from '../../src/trainer/memory.ts';
+import { checkTrainingMemory, estimateTrainingMemory, GB, paramCount } from '../../src/trainer/memory.ts';
 import { parseBertConfig } from '../../src/trainer/config.ts';
 
 const base = parseBertConfig({ vocab_size: 30522, max_position_embeddings: 512, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 }, 'bert-base');
@@ -27,4 +27,19 @@ test('memory estimate grows with batch and length; replicas add their shared gra
   const params = 2 * paramCount(base);
   assert.equal(step({ replicas: 2 }).jsBytes - step({}).jsBytes, 2 * 4 * params);
   assert.ok(step({ shared: true }).tensorBytes < step({}).tensorBytes);
+});
+
+test('the pre-flight check logs its estimate and refuses what does not fit, saying what to change', () => {
+  const o = { batchSize: 1, gradAccum: 2, hardNegatives: 1, maxQueryLen: 64, maxPassageLen: 256, sharedEncoder: false, maxMemoryGb: undefined };
+  const wasm = { backend: 'wasm' as const, threads: 1, native: true, workers: 1 };
+  const logs: string[] = [];
+  checkTrainingMemory(base, base, o, wasm, (m) => logs.push(m));
+  assert.match(logs[0], /backend wasm \(1 thread, native OpenBLAS matmul\); estimated memory 3\.\d\d GB tensors .* \(budget 3\.8 GB\)/);
+  // Two questions of 256-token passages ran out of the 4 GB heap (see above).
+  assert.throws(() => checkTrainingMemory(base, base, { ...o, batchSize: 2 }, wasm, () => {}), /exceeds the budget 3\.8 GB \(the wasm backend's heap is 4 GB\)\. Lower --batch-size and raise --grad-accum/);
+  assert.doesNotThrow(() => checkTrainingMemory(base, base, { ...o, batchSize: 2, maxMemoryGb: 8 }, wasm, () => {}));
+  assert.throws(() => checkTrainingMemory(base, base, o, { ...wasm, workers: 10_000 }, () => {}), /10000 data-parallel replicas .* exceeds the free RAM/);
+  const noNative: string[] = [];
+  checkTrainingMemory(base, base, { ...o, maxMemoryGb: 16 }, { ...wasm, native: false, nativeError: 'not built' }, (m) => noNative.push(m));
+  assert.match(noNative[1], /native kernels not used \(not built\)/);
 });

@@ -10,6 +10,7 @@ import { writeModelDir } from '../../src/trainer/checkpoint.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { trainBiEncoder, type TrainOptions } from '../../src/trainer/train.ts';
 import { RESUME_FIXED, trainFingerprint } from '../../src/trainer/options.ts';
+import { readResumeState, trimMetrics } from '../../src/trainer/resume.ts';
 import { TEST_BACKEND, tinyConfig } from './_helpers.ts';
 
 const TRAIN = join(FIXTURES, 'trainer', 'squad-bm25.train.jsonl');
@@ -169,4 +170,15 @@ test('library calls are checked against the declared ranges, as the CLI is', asy
   for (const [key, value, flag] of [['batchSize', 0, 'batch-size'], ['gradAccum', 0, 'grad-accum'], ['workers', -1, 'workers'], ['epochs', 0, 'epochs']] as const) {
     await assert.rejects(trainBiEncoder({ ...o, [key]: value }), new RegExp(`option "${flag}": expected an integer >= \\d, got ${value}`));
   }
+});
+
+test('resume state: a run without last/ is refused; metric lines past the resumed step are dropped; a bad line is named', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dprep-resume-'));
+  await assert.rejects(readResumeState(dir, '{}'), /--resume .*: no last\/trainer_state\.json there/);
+  const file = join(dir, 'metrics.jsonl');
+  await writeFile(file, '{"step":1,"x":1}\n\n{"step":2}\n{"step":3}\n');
+  await trimMetrics(file, 2);
+  assert.equal(await readFile(file, 'utf8'), '{"step":1,"x":1}\n{"step":2}\n');
+  await writeFile(file, '{"step":1}\n{"step":2\n');
+  await assert.rejects(trimMetrics(file, 2), /metrics\.jsonl, line 2.*invalid JSON/);
 });
