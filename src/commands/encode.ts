@@ -27,7 +27,7 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     const { readCorpus } = await import('../io/corpus.ts');
     const { assertReadableFile } = await import('../io/lines.ts');
     const { encodeCorpus } = await import('../search/vector/encode.ts');
-    const { openEncoder } = await import('../search/vector/retrieve.ts');
+    const { openEncoder } = await import('../trainer/encoder.ts');
     await assertReadableFile(opts.corpus);
     const encoder = await openEncoder(opts.model, 'passage', { maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64) });
     try {

@@ -52,7 +52,7 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
       let run;
       if (opts.run) run = await trec.readRun(opts.run);
       else {
-        const { openEncoder } = await import('../search/vector/retrieve.ts');
+        const { openEncoder } = await import('../trainer/encoder.ts');
         const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { maxLength: 64 });
         const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage');
         try {

@@ -38,7 +38,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     if (opts.maxScoreRatio !== undefined && !(opts.maxScoreRatio > 0)) throw new UsageError('--max-score-ratio must be above 0');
     if (opts.skipTop < 0 || opts.depth < 1 || opts.negatives < 0) throw new UsageError('--depth must be ≥ 1, --skip-top and --negatives ≥ 0');
     const { mineDense } = await import('../miners/dense.ts');
-    const { openEncoder } = await import('../search/vector/retrieve.ts');
+    const { openEncoder } = await import('../trainer/encoder.ts');
     const queryEncoder = await openEncoder(opts.queryModel, 'query', { maxLength: opts.maxLength, batchSize: 64 });
     try {
       const r = await mineDense({

@@ -1,5 +1,7 @@
 /**
- * `loadEncoder`: a query or passage encoder from a Hugging Face model dir, as dprep's `Encoder`.
+ * `loadEncoder`: a query or passage encoder from a Hugging Face model dir, as dprep's `Encoder`;
+ * `openEncoder`: the same from a run dir. search/ and miners/ take the `Encoder` (src/types.ts)
+ * their caller opened, so they never load the trainer themselves.
  */
 import type { Encoder, EncodeInput } from '../types.ts';
 import { loadTf, type BackendChoice } from './backend.ts';
@@ -37,10 +39,7 @@ export interface LoadEncoderOptions {
  * const vecs = await enc.encode([{ title: 'Paris', text: 'Paris is the capital of France.' }]); // 1 × enc.dim
  * enc.dispose();
  */
-export async function loadEncoder(
-  dir: string,
-  opts: { backend?: 'auto' | 'tensorflow' | 'wasm' | 'cpu'; maxLength?: number; batchSize?: number; pooling?: 'cls' | 'mean'; normalize?: boolean; role?: 'query' | 'passage' } = {},
-): Promise<Encoder> {
+export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): Promise<Encoder> {
   const { tf } = await loadTf(opts.backend ?? 'auto');
   const { config, tensors } = await readModelDir(dir, opts.role);
   // Explicit options win; otherwise embed the way the encoder was trained.
@@ -67,6 +66,17 @@ export async function loadEncoder(
     },
     dispose: () => model.dispose(),
   };
+}
+
+/**
+ * Opens the `role` encoder of a run or model dir, the one way commands open an encoder: a dir
+ * holding `query_encoder/` and `passage_encoder/` (what `dprep train` writes) gives the one for
+ * `role`; any other dir is a shared encoder, or a DPR checkpoint holding both (picked by role).
+ * @example const queryEncoder = await openEncoder('runs/stage1', 'query', { maxLength: 64 });
+ */
+export async function openEncoder(dir: string, role: 'query' | 'passage', opts: Omit<LoadEncoderOptions, 'role'> = {}): Promise<Encoder> {
+  const sub = join(dir, `${role}_encoder`);
+  return loadEncoder(existsSync(join(sub, 'config.json')) ? sub : dir, { ...opts, role });
 }
 
 export type { LoadEncoderOptions as EncoderOptions };

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, FIXTURES, SHARED_DATA } from '../_paths.ts';
-import { loadEncoder } from '../../src/trainer/encoder.ts';
+import { loadEncoder, openEncoder } from '../../src/trainer/encoder.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { TEST_BACKEND } from './_helpers.ts';
 
@@ -54,4 +54,25 @@ test('dprep embed writes one vector per input line, equal to loadEncoder().encod
   const bad = dprep('embed', '--model', model, '--input', join(tmp, 'bad.jsonl'), '--out', join(tmp, 'bad-out.jsonl'));
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /bad\.jsonl, line 2, field "text"/);
+});
+
+test('openEncoder takes the role\'s encoder of a run dir, and any other dir as a shared encoder', async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'dprep-cli-'));
+  const init = (out: string, seed: string) => dprep('init-model', '--config', join(FIXTURES, 'models', 'bert-tiny', 'config.json'), '--vocab', join(FIXTURES, 'models', 'bert-tiny'), '--out', out, '--seed', seed);
+  assert.equal(init(join(tmp, 'run', 'query_encoder'), '1').status, 0);
+  assert.equal(init(join(tmp, 'run', 'passage_encoder'), '2').status, 0);
+  await cp(join(tmp, 'run', 'passage_encoder'), join(tmp, 'shared'), { recursive: true });
+  const input = [{ title: 'Normans', text: 'Rollo agreed to swear fealty.' }];
+  const vectors = async (enc: Awaited<ReturnType<typeof loadEncoder>>) => {
+    const v = await enc.encode(input);
+    enc.dispose();
+    return v;
+  };
+  const opts = { backend: TEST_BACKEND, maxLength: 32 };
+  const query = await vectors(await loadEncoder(join(tmp, 'run', 'query_encoder'), opts));
+  const passage = await vectors(await loadEncoder(join(tmp, 'run', 'passage_encoder'), opts));
+  assert.notDeepEqual(query, passage);
+  assert.deepEqual(await vectors(await openEncoder(join(tmp, 'run'), 'query', opts)), query);
+  assert.deepEqual(await vectors(await openEncoder(join(tmp, 'run'), 'passage', opts)), passage);
+  assert.deepEqual(await vectors(await openEncoder(join(tmp, 'shared'), 'query', opts)), passage);
 });

@@ -1,6 +1,8 @@
 /**
  * The steps dense mining and dense evaluation share: load embeddings into an index, encode and
  * search questions in batches, and fetch the text of just the passages that were retrieved.
+ * Encoders are the caller's (commands open them with trainer/encoder.ts's `openEncoder`), so
+ * search/ never loads the trainer or tfjs itself.
  */
 import { readCorpus } from '../../io/corpus.ts';
 import { readEmbeddingShards, readEmbeddingsManifest } from '../../io/embeddings.ts';
@@ -117,20 +119,4 @@ export function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
-}
-
-/**
- * Loads a trained encoder through the trainer (imported on demand: it pulls in tfjs).
- * A directory holding `query_encoder/` and `passage_encoder/` gives the one for `role`;
- * any other directory is a shared encoder.
- */
-export async function openEncoder(dir: string, role: 'query' | 'passage', opts: { maxLength?: number; batchSize?: number } = {}): Promise<Encoder> {
-  const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const sub = join(dir, `${role}_encoder`);
-  const modelDir = existsSync(join(sub, 'config.json')) ? sub : dir;
-  const mod = (await import(new URL('../../trainer/encoder.ts', import.meta.url).href)) as {
-    loadEncoder(dir: string, opts: { maxLength?: number; batchSize?: number; role?: 'query' | 'passage' }): Promise<Encoder>;
-  };
-  return mod.loadEncoder(modelDir, { ...opts, role });
 }
