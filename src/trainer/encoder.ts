@@ -4,7 +4,9 @@
  * their caller opened, so they never load the trainer themselves.
  */
 import type { Encoder, EncodeInput } from '../types.ts';
-import { loadTf, type BackendChoice } from './backend.ts';
+import { loadTf } from './backend.ts';
+import type { BackendChoice } from './tf-types.ts';
+import { InputError } from '../util/errors.ts';
 import { BertModel, type Pooling } from './bert.ts';
 import { ENCODER_SETTINGS_FILE, readModelDir, type EncoderSettings } from './checkpoint.ts';
 import { loadTokenizer, padBatch } from './tokenizer.ts';
@@ -17,7 +19,12 @@ export { ENCODER_SETTINGS_FILE, type EncoderSettings };
 export function readEncoderSettings(dir: string, role?: 'query' | 'passage'): Partial<EncoderSettings> {
   const candidates = [join(dir, ENCODER_SETTINGS_FILE), ...(role ? [join(dir, `${role}_encoder`, ENCODER_SETTINGS_FILE)] : [])];
   const file = candidates.find((f) => existsSync(f));
-  return file ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<EncoderSettings>) : {};
+  if (!file) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Partial<EncoderSettings>;
+  } catch (err) {
+    throw new InputError(file, undefined, undefined, `invalid JSON (${(err as Error).message})`);
+  }
 }
 
 export interface LoadEncoderOptions {

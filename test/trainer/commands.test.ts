@@ -75,4 +75,6 @@ test('openEncoder takes the role\'s encoder of a run dir, and any other dir as a
   assert.deepEqual(await vectors(await openEncoder(join(tmp, 'run'), 'query', opts)), query);
   assert.deepEqual(await vectors(await openEncoder(join(tmp, 'run'), 'passage', opts)), passage);
   assert.deepEqual(await vectors(await openEncoder(join(tmp, 'shared'), 'query', opts)), passage);
+  await writeFile(join(tmp, 'shared', 'dprep_encoder.json'), '{"pooling": "mean",');
+  await assert.rejects(openEncoder(join(tmp, 'shared'), 'query', opts), /shared[\/]dprep_encoder\.json.*invalid JSON/);
 });
