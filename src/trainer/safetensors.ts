@@ -54,7 +54,7 @@ export async function writeSafetensors(file: string, tensors: Map<string, NamedT
   await writeFileAtomic(file, encodeSafetensors(tensors));
 }
 
-function halfToFloat(h: number): number {
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;
