@@ -7,6 +7,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
+import { constants } from 'node:buffer';
 import { InputError } from '../util/errors.ts';
 
 export interface ZipEntry {
@@ -53,6 +54,7 @@ export class ZipArchive {
     const e = this.entries.get(name);
     if (!e) throw new InputError(this.file, `entry "${name}"`, undefined, 'missing from the zip archive');
     const where = `entry "${name}"`;
+    if (Math.max(e.size, e.compressedSize) > constants.MAX_LENGTH) throw new InputError(this.file, where, undefined, `${e.size} bytes: larger than one Node.js buffer can hold (${constants.MAX_LENGTH})`);
     const local = await readAt(this.fh, e.localHeaderOffset, 30, this.file, where);
     const dv = view(local);
     if (dv.getUint32(0, true) !== LOCAL) throw new InputError(this.file, where, undefined, `no local file header at byte ${e.localHeaderOffset}`);

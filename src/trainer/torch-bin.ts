@@ -101,6 +101,7 @@ export function unpickle(bytes: Uint8Array, pos: number, ctx: PickleContext): { 
   };
   const top = (): unknown => (stack.length ? stack[stack.length - 1] : fail(`empty stack at byte ${pos}`));
   const text = (n: number): string => {
+    if (n < 0) fail(`negative string length at byte ${pos}`);
     need(n);
     const s = Buffer.from(bytes.buffer, bytes.byteOffset + pos, n).toString('utf8');
     pos += n;
@@ -114,7 +115,7 @@ export function unpickle(bytes: Uint8Array, pos: number, ctx: PickleContext): { 
   const get = (i: number) => (memo.has(i) ? memo.get(i) : fail(`memo slot ${i} read before it was written (byte ${pos})`));
   const global = (module: string, name: string): PyGlobal => {
     const q = `${module}.${name}`;
-    if (CALLABLES.has(q) || (module === 'torch' && name in STORAGE_TYPES)) return new PyGlobal(q);
+    if (CALLABLES.has(q) || (module === 'torch' && Object.hasOwn(STORAGE_TYPES, name))) return new PyGlobal(q);
     return fail(`global ${q} is not allowed: only collections.OrderedDict, torch's tensor rebuilders and storage types are; refusing to run a pickle that is not a plain state dict`);
   };
   const asMap = (o: unknown, op: string): Map<unknown, unknown> => (o instanceof Map ? o : fail(`${op} on a ${typeName(o)}, not a dict (byte ${pos})`));
@@ -163,8 +164,14 @@ export function unpickle(bytes: Uint8Array, pos: number, ctx: PickleContext): { 
         stack.push(text(dv.getUint32(pos - 4, true)));
         break;
       case 0x8c: // SHORT_BINUNICODE
+      case 0x55: // SHORT_BINSTRING (a Python 2 str, in checkpoints saved from Python 2)
         need(1);
         stack.push(text(bytes[pos++]));
+        break;
+      case 0x54: // BINSTRING (Python 2)
+        need(4);
+        pos += 4;
+        stack.push(text(dv.getInt32(pos - 4, true)));
         break;
       case 0x71: // BINPUT
         need(1);
@@ -328,7 +335,7 @@ function storageFromPid(pid: unknown, fail: (problem: string) => never, legacy: 
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length !== (legacy ? 6 : 5)) return fail(`unexpected persistent id ${typeName(pid)} ${Array.isArray(pid) ? String(pid[0]) : ''}`);
   const [, type, key, , numel] = pid;
   const name = type instanceof PyGlobal ? type.qualified.replace(/^torch\./, '') : '';
-  if (!(name in STORAGE_TYPES)) return fail(`persistent id names ${typeName(type)}, not a torch storage type`);
+  if (!Object.hasOwn(STORAGE_TYPES, name)) return fail(`persistent id names ${typeName(type)}, not a torch storage type`);
   if (typeof key !== 'string' || !isInt(numel)) return fail(`persistent id with key ${typeName(key)} and size ${typeName(numel)}`);
   if (legacy && pid[5] !== null) return fail(`storage "${key}" is a view of another storage (pre-1.6 storage views are not supported; re-save with a recent torch)`);
   return { type: name, key, numel };

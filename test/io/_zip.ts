@@ -62,18 +62,23 @@ export const op = {
   false: [0x89],
   none: [0x4e],
   str: (s: string) => [0x58, ...u32(Buffer.byteLength(s)), ...Buffer.from(s)],
+  /** Python 2's str (SHORT_BINSTRING). */
+  py2str: (s: string) => [0x55, Buffer.byteLength(s), ...Buffer.from(s)],
   global: (module: string, name: string) => [0x63, ...Buffer.from(`${module}\n${name}\n`)],
   int: (n: number) => (n < 256 ? [0x4b, n] : [0x4a, ...u32(n)]),
   ints: (xs: number[]) => [...op.mark, ...xs.flatMap(op.int), ...op.tuple],
 };
 
 /** `OrderedDict(name → _rebuild_tensor_v2(storage(type, key, numel), offset, size, stride))`, as torch pickles it. */
-export function tensorPickle(tensors: { name: string; type?: string; key: string; numel: number; offset?: number; size: number[]; stride: number[] }[]): Uint8Array {
+export function tensorPickle(
+  tensors: { name: string; type?: string; key: string; numel: number; offset?: number; size: number[]; stride: number[] }[],
+  str: (s: string) => number[] = op.str,
+): Uint8Array {
   const body = tensors.flatMap((t) => [
-    ...op.str(t.name),
+    ...str(t.name),
     ...op.global('torch._utils', '_rebuild_tensor_v2'),
     ...op.mark,
-    ...op.mark, ...op.str('storage'), ...op.global('torch', t.type ?? 'FloatStorage'), ...op.str(t.key), ...op.str('cpu'), ...op.int(t.numel), ...op.tuple,
+    ...op.mark, ...str('storage'), ...op.global('torch', t.type ?? 'FloatStorage'), ...str(t.key), ...str('cpu'), ...op.int(t.numel), ...op.tuple,
     ...op.persid,
     ...op.int(t.offset ?? 0), ...op.ints(t.size), ...op.ints(t.stride), ...op.false,
     ...op.global('collections', 'OrderedDict'), ...op.emptyTuple, ...op.reduce,

@@ -101,8 +101,20 @@ test('a pickle calling a disallowed global (os.system) is refused, not run', asy
   // Also as a pre-1.6 stream (after the magic number, protocol and sys-info pickles of legacy.bin).
   const lead = legacy.subarray(0, legacy.indexOf(Buffer.from('collections')) - 3);
   await rejects('evil-legacy.bin', Buffer.concat([lead, evil]), /pickle 4.*global os\.system is not allowed/);
+  // Names that exist on every JS object are not storage types either.
+  await rejects('proto.bin', pkl1([{ name: 'w', type: 'constructor', key: '0', numel: 6, size: [6], stride: [1] }]), /global torch\.constructor is not allowed/);
   const builtins = Uint8Array.from([...op.proto, ...op.global('builtins', 'eval'), ...op.stop]);
   await rejects('eval.bin', zipStored([['x/data.pkl', builtins]]), /global builtins\.eval is not allowed/);
+});
+
+const pkl1 = (t: Parameters<typeof tensorPickle>[0], str?: (s: string) => number[]) =>
+  zipStored([['m/data.pkl', tensorPickle(t, str)], ['m/data/0', new Uint8Array(Float32Array.from([1, 2, 3, 4, 5, 6]).buffer)]]);
+
+test('a pickle written by Python 2 (SHORT_BINSTRING names and keys) loads', async () => {
+  const f = join(tmp, 'py2.bin');
+  await writeFile(f, pkl1([{ name: 'w', key: '0', numel: 6, offset: 1, size: [2, 2], stride: [1, 2] }], op.py2str));
+  const { tensors } = await readTorchBin(f);
+  assert.deepEqual(tensors.get('w'), { shape: [2, 2], data: Float32Array.from([2, 4, 3, 5]) });
 });
 
 test('unknown opcodes, missing storages and out-of-range views name the entry or tensor', async () => {

@@ -101,16 +101,25 @@ save("int64.bin", TinyBert(position_ids=True).state_dict())
 save("legacy.bin", collections.OrderedDict(w=torch.randn(2, 3), b=torch.randn(3).to(torch.float16), v=flat[3:9].view(3, 2)),
      _use_new_zipfile_serialization=False)
 
-# 7. non-finite values (not in expected.json: JSON has no NaN)
+# 7. a pickle past 256 memo slots (LONG_BINPUT/LONG_BINGET, as in any real model) and sizes past
+#    65535 (BININT): 80 views of one storage, and an empty [0, 70000] tensor (no bytes to store)
+many = collections.OrderedDict((f"layer.{i}.scale", flat[i % 24]) for i in range(80))
+many["empty"] = torch.empty(0, 70000)
+half = torch.randn(4).half()  # a storage type first seen past slot 256, then fetched back (LONG_BINGET)
+many["h1"], many["h2"] = half, half[1:]
+save("many.bin", many)
+
+# 8. non-finite values (not in expected.json: JSON has no NaN)
 torch.save(collections.OrderedDict(ok=torch.ones(2), bad=torch.tensor([1.0, float("nan"), float("inf")])), os.path.join(OUT, "nonfinite.bin"))
 
 
-# 8. bert.bin rewritten deflated and with zip64 records (what torch writes past 4 GB), checked with
+# 9. bert.bin rewritten deflated and with zip64 records (what torch writes past 4 GB), checked with
 #    torch.load: torch's own zip reader must agree these are valid checkpoints.
 def rezip_deflated(src, dst):
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
-            zout.writestr(info.filename, zin.read(info.filename))
+            # A fixed timestamp keeps the fixture byte-identical across runs.
+            zout.writestr(zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0)), zin.read(info.filename), zipfile.ZIP_DEFLATED)
 
 
 def rezip_zip64(src, dst):
