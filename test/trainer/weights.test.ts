@@ -8,6 +8,8 @@ import { writeSafetensors, type NamedTensor } from '../../src/trainer/safetensor
 import { readTorchBin } from '../../src/trainer/torch-bin.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { FIXTURES } from '../_paths.ts';
+import { bertTensorShapes, POOLER_SHAPES } from '../../src/trainer/bert.ts';
+import { tinyConfig } from './_helpers.ts';
 
 const BIN = join(FIXTURES, 'trainer', 'torch-bin');
 const root = await mkdtemp(join(tmpdir(), 'dprep-weights-'));
@@ -152,4 +154,16 @@ for (const c of CASES) {
 test('checkTensors caps long name lists with a count', () => {
   const many = new Map(Array.from({ length: 60 }, (_, i) => [`w${i}`, [1]]));
   assert.throws(() => checkTensors(new Map(), many, { file: 'f' }), /missing: w0, w1, .*w49, … and 10 more$/);
+});
+
+test('a torch.save BERT state dict passes the check against the model config, as a loader would call it', async () => {
+  const config = tinyConfig({ vocab_size: 12, hidden_size: 4, intermediate_size: 8, max_position_embeddings: 6, num_attention_heads: 2 });
+  const w = await readWeights(await modelDir({ 'pytorch_model.bin': join(BIN, 'int64.bin') }), { requireFinite: true });
+  checkTensors(w.tensors, bertTensorShapes(config), { file: w.source, ignore: ['pooler', 'position_ids'] });
+  checkTensors(w.tensors, new Map([...bertTensorShapes(config), ...POOLER_SHAPES(config)]), { file: w.source });
+  // One size off in the config: every tensor of that size is named.
+  assert.throws(
+    () => checkTensors(w.tensors, bertTensorShapes({ ...config, intermediate_size: 16 }), { file: w.source, ignore: ['pooler'] }),
+    /pytorch_model\.bin: shape of encoder\.layer\.0\.intermediate\.dense\.weight: expected \[16,4\], got \[8,4\]; shape of encoder\.layer\.0\.intermediate\.dense\.bias: expected \[16\], got \[8\]; shape of encoder\.layer\.0\.output\.dense\.weight: expected \[4,16\], got \[4,8\]$/,
+  );
 });
