@@ -51,7 +51,6 @@ function elements(bytes: Uint8Array, type: StorageType): Elements {
   return new Uint16Array(b.buffer, b.byteOffset, n);
 }
 
-
 /**
  * Turns tensor refs into float32 tensors (integer/bool ones are listed in `skipped`), reading each
  * storage once through `load` and dropping it after its last tensor.
@@ -86,16 +85,20 @@ async function buildTensors(file: string, entries: [string, TensorRef][], load: 
   return { tensors, skipped };
 }
 
+const MAX_ELEMENTS = 2 ** 32 - 1;
+
 /** Reads the strided view `t` of storage `src` in C order into a new float32 tensor. */
 function gather(file: string, name: string, t: TensorRef, src: Elements, kind: FloatKind): NamedTensor {
   const { size, stride, offset } = t;
   const count = size.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(count);
-  if (count === 0) return { shape: size, data };
+  if (count === 0) return { shape: size, data: new Float32Array(0) };
   const last = size.reduce((acc, s, d) => acc + (s - 1) * stride[d], offset);
   if (last >= t.storage.numel) {
     throw new InputError(file, `tensor "${name}"`, undefined, `size [${size}], stride [${stride}] and offset ${offset} reach element ${last}, past the end of storage "${t.storage.key}" (${t.storage.numel} elements)`);
   }
+  // Zero strides (expanded views) can describe more elements than one typed array holds.
+  if (count > MAX_ELEMENTS) throw new InputError(file, `tensor "${name}"`, undefined, `size [${size}] is ${count} elements, more than one Float32Array holds`);
+  const data = new Float32Array(count);
   // Row by row over the last dimension; an odometer steps through the others (C order).
   const nd = size.length;
   const inner = nd ? size[nd - 1] : 1;

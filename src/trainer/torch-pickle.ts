@@ -34,10 +34,13 @@ class PyGlobal {
   constructor(readonly qualified: string) {}
 }
 
-export interface StorageRef {
-  type: string;
-  key: string;
-  numel: number;
+/** A storage named by a persistent id: its type (e.g. `FloatStorage`), key and element count. */
+export class StorageRef {
+  constructor(
+    readonly type: string,
+    readonly key: string,
+    readonly numel: number,
+  ) {}
 }
 
 export class TensorRef {
@@ -279,6 +282,7 @@ function typeName(o: unknown): string {
   if (o instanceof Map) return 'dict';
   if (Array.isArray(o)) return 'tuple/list';
   if (o instanceof TensorRef) return 'tensor';
+  if (o instanceof StorageRef) return 'storage';
   if (o instanceof PyGlobal) return o.qualified;
   return typeof o;
 }
@@ -298,11 +302,11 @@ function call(fn: unknown, args: unknown, fail: (problem: string) => never): unk
     default: {
       // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
       const [storage, offset, size, stride] = args;
-      if (typeof storage !== 'object' || storage === null || !('key' in storage)) return fail(`${fn.qualified}: first argument is a ${typeName(storage)}, not a storage`);
+      if (!(storage instanceof StorageRef)) return fail(`${fn.qualified}: first argument is a ${typeName(storage)}, not a storage`);
       if (!isInt(offset) || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
         return fail(`${fn.qualified}: bad offset/size/stride ${JSON.stringify([offset, size, stride], (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
       }
-      return new TensorRef(storage as StorageRef, offset, size, stride);
+      return new TensorRef(storage, offset, size, stride);
     }
   }
 }
@@ -315,7 +319,7 @@ export function storageFromPid(pid: unknown, fail: (problem: string) => never, l
   if (!Object.hasOwn(STORAGE_TYPES, name)) return fail(`persistent id names ${typeName(type)}, not a torch storage type`);
   if (typeof key !== 'string' || !isInt(numel)) return fail(`persistent id with key ${typeName(key)} and size ${typeName(numel)}`);
   if (legacy && pid[5] !== null) return fail(`storage "${key}" is a view of another storage (pre-1.6 storage views are not supported; re-save with a recent torch)`);
-  return { type: name, key, numel };
+  return new StorageRef(name, key, numel);
 }
 
 /** The state dict's (name, tensor) pairs; anything else in the top-level dict is an error. */

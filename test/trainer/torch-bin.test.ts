@@ -131,6 +131,7 @@ test('unknown opcodes, missing storages and out-of-range views name the entry or
   assert.deepEqual(ok.tensors.get('w')!.shape, [2, 3], 'the hand-written pickle itself is valid');
   await rejects('past.bin', pkl([{ name: 'w', key: '0', numel: 6, size: [3, 3], stride: [3, 1] }]), /tensor "w".*reach element 8, past the end of storage "0" \(6 elements\)/);
   await rejects('offset.bin', pkl([{ name: 'w', key: '0', numel: 6, offset: 4, size: [3], stride: [1] }]), /tensor "w".*past the end/);
+  await rejects('expanded.bin', pkl([{ name: 'w', key: '0', numel: 6, size: [70000, 70000], stride: [0, 0] }]), /tensor "w".*4900000000 elements, more than one Float32Array holds/);
   await rejects('numel.bin', pkl([{ name: 'w', key: '0', numel: 5, size: [5], stride: [1] }]), /tensor "w".*storage "0" holds 24 bytes.*need 20/);
   await rejects('dtype.bin', pkl([{ name: 'w', type: 'ComplexFloatStorage', key: '0', numel: 3, size: [3], stride: [1] }]), /global torch\.ComplexFloatStorage is not allowed/);
   const notTensor = Uint8Array.from([...op.proto, ...op.dict, ...op.str('epoch'), ...op.int(3), ...op.setitem, ...op.stop]);
