@@ -26,7 +26,7 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   async run(opts, ctx) {
     if (opts.b !== undefined && (opts.b < 0 || opts.b > 1)) throw new UsageError(`--b must be within 0..1, got ${opts.b}`);
     if (opts.k1 !== undefined && opts.k1 < 0) throw new UsageError(`--k1 must be 0 or more, got ${opts.k1}`);
-    const { buildIndexFromCorpus } = await import('../miners/bm25.ts');
+    const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,

@@ -18,7 +18,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
-import { readCorpus } from '../io/corpus.ts';
 import { openRecordWriter, readDprRecords, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
@@ -26,11 +25,11 @@ import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
 import { addCounts, emptyCounts, normalizeForDedup, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts } from './filter.ts';
-import { buildBm25Index } from '../search/bm25/builder.ts';
+import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
-import { startBm25Runner } from '../search/bm25/pool.ts';
-import { toNegativeCtxs, type MineJob, type MineResult, type MineSettings } from '../search/bm25/tasks.ts';
+import { startBm25Pool } from '../search/bm25/pool.ts';
+import { mineTask, toNegativeCtxs, type MineJob, type MineResult, type MineSettings } from './bm25-task.ts';
 
 /** The mining settings (`MineSettings`: depth, negatives, strategy, seed, match, checkTitle) plus I/O. */
 export interface MineBm25Options extends MineSettings {
@@ -120,7 +119,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     match: opts.match,
     checkTitle: opts.checkTitle,
   };
-  const runner = await startBm25Runner(index, opts.threads, settings);
+  const runner = await startBm25Pool(index, opts.threads, mineTask(settings));
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
   const totals = emptyCounts();
   const perRecord: PerRecordCounts[] = [];
@@ -151,7 +150,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     let jobs: MineJob[] = [];
     const submit = async () => {
       if (items.length === 0) return;
-      const results = runner.mine(jobs);
+      const results = runner.run(jobs);
       // Awaited in order by flushOne; this only keeps a failure from being reported as unhandled meanwhile.
       results.catch(() => {});
       window.push({ items, results });
@@ -228,22 +227,6 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
       `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${short}`,
   );
   return report;
-}
-
-/** Builds an index from a corpus file with a progress line measured in bytes. */
-export async function buildIndexFromCorpus(
-  corpus: string,
-  dir: string,
-  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number },
-  log: (m: string) => void,
-): Promise<ReturnType<typeof buildBm25Index>> {
-  const bytes = await assertReadableFile(corpus);
-  const progress = new Progress('bm25 index', { total: bytes, unit: 'B' });
-  const stats = await buildBm25Index(readCorpus(corpus, { onRawBytes: (n) => progress.tick(n) }), dir, { ...opts, sourceFile: corpus });
-  progress.finish();
-  const h = stats.header;
-  log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s (merge ${stats.mergeSeconds.toFixed(1)}s) → ${dir}`);
-  return stats;
 }
 
 /** An existing index must have been built with the analyzer and k1/b the user asks for. */
