@@ -4,24 +4,15 @@
  * Everything a job needs travels in plain, structured-cloneable objects; randomness is derived
  * from (seed, record ordinal), so results do not depend on which thread ran them.
  */
-import type { Ctx, MatchMode } from '../types.ts';
+import type { Ctx } from '../types.ts';
 import { AnswerMatcher } from '../text/answer.ts';
-import { selectNegatives, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
+import { selectNegatives, type FilterCounts, type Hit } from './filter.ts';
+import type { MinerSettings } from './options.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import type { TermQuery } from '../search/bm25/scorer.ts';
 import type { PassageStore } from '../search/bm25/store.ts';
 import type { IndexParts } from '../search/bm25/worker.ts';
 import type { Bm25Task } from '../search/bm25/pool.ts';
-
-/** Mining settings shared by every job of a run. */
-export interface MineSettings {
-  depth: number;
-  negatives: number;
-  strategy: SamplingStrategy;
-  seed: number;
-  match: MatchMode;
-  checkTitle: boolean;
-}
 
 export interface MineJob {
   /** Ordinal of the record in the examples file: the key of its random stream. */
@@ -52,7 +43,7 @@ export function toNegativeCtxs(store: PassageStore, result: MineResult): Ctx[] {
 }
 
 /** Runs mining jobs: top `depth` BM25 hits → selectNegatives → doc numbers with score = BM25 score. */
-export function runMine({ scorer, store }: IndexParts, settings: MineSettings, jobs: readonly MineJob[]): MineResult[] {
+export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, jobs: readonly MineJob[]): MineResult[] {
   return jobs.map((job) => {
     const top = scorer.topK(job.query, settings.depth);
     const hits: Hit[] = Array.from(top.docs, (doc, rank) => ({ passage: store.get(doc), score: top.scores[rank], rank }));
@@ -70,7 +61,7 @@ export function runMine({ scorer, store }: IndexParts, settings: MineSettings, j
 }
 
 /** The mining task for startBm25Pool. */
-export const mineTask = (settings: MineSettings): Bm25Task<MineSettings, MineJob, MineResult> => ({
+export const mineTask = (settings: MinerSettings): Bm25Task<MinerSettings, MineJob, MineResult> => ({
   name: 'bm25 mining worker',
   worker: new URL('./bm25-worker.ts', import.meta.url),
   settings,
