@@ -1,11 +1,9 @@
 /** Analyzer and BM25 options shared by `index bm25` and `mine bm25` (declared once). */
 import { availableParallelism } from 'node:os';
 import type { AnalyzerConfig, AnalyzerLang } from '../text/analyzer.ts';
-import { UsageError } from '../util/errors.ts';
 
-/** `--threads N`: 0 means one per core; negative is a usage error. */
+/** `--threads N` (declared with min 0): 0 means one per core. */
 export function resolveThreads(threads: number): number {
-  if (threads < 0) throw new UsageError(`--threads must be 0 or more, got ${threads}`);
   return threads === 0 ? availableParallelism() : threads;
 }
 
@@ -13,8 +11,8 @@ export const analyzerOptions = {
   lang: { type: 'string', choices: ['en', 'fr', 'none'] as const, help: 'analyzer language: en (Porter2, English stopwords), fr (elision, French stopwords, light stemmer), none (lowercase words only); default en' },
   noStopwords: { type: 'boolean', help: 'keep stopwords in the index and queries' },
   noStem: { type: 'boolean', help: 'do not stem terms' },
-  k1: { type: 'number', help: 'BM25 k1 (term frequency saturation); default 1.2' },
-  b: { type: 'number', help: 'BM25 b (length normalization, 0..1); default 0.75' },
+  k1: { type: 'number', min: 0, help: 'BM25 k1 (term frequency saturation); default 1.2' },
+  b: { type: 'number', min: 0, max: 1, help: 'BM25 b (length normalization, 0..1); default 0.75' },
 } as const;
 
 /** The analyzer settings the user asked for; unset keys are left to the index or the defaults. */

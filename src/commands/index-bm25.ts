@@ -1,6 +1,5 @@
 /** `dprep index bm25`: builds a reusable on-disk BM25 index from a corpus. */
 import { defineCommand } from '../options.ts';
-import { UsageError } from '../util/errors.ts';
 import { analyzerFromOptions, analyzerOptions, resolveThreads } from './_bm25-options.ts';
 
 export const indexBm25Command = defineCommand({
@@ -21,12 +20,10 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
     ...analyzerOptions,
     noTitle: { type: 'boolean', help: 'index passage text only, not the title' },
     segmentPostings: { type: 'integer', default: 16777216, help: 'postings held in memory before a sorted run is spilled (10 bytes each)' },
-    threads: { type: 'integer', default: 0, help: 'worker threads analyzing passages (0: one per core; 1 or more: that many); same index whatever the count' },
+    threads: { type: 'integer', default: 0, min: 0, help: 'worker threads analyzing passages (0: one per core; 1 or more: that many); same index whatever the count' },
   },
   async run(opts, ctx) {
-    if (opts.b !== undefined && (opts.b < 0 || opts.b > 1)) throw new UsageError(`--b must be within 0..1, got ${opts.b}`);
-    if (opts.k1 !== undefined && opts.k1 < 0) throw new UsageError(`--k1 must be 0 or more, got ${opts.k1}`);
-    const { buildIndexFromCorpus } = await import('../miners/bm25.ts');
+    const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,

@@ -1,5 +1,6 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
 import { defineCommand } from '../options.ts';
+import { minerOptions, minerSettings } from '../miners/options.ts';
 import { analyzerFromOptions, analyzerOptions, resolveThreads } from './_bm25-options.ts';
 
 export const mineBm25Command = defineCommand({
@@ -21,13 +22,8 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
     index: { type: 'string', role: 'input', help: 'BM25 index directory (dprep index bm25): used if it exists, else built from --corpus and kept; in a pipeline, another step\'s output' },
     out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
-    depth: { type: 'integer', default: 100, help: 'BM25 hits retrieved per question before filtering' },
-    negatives: { type: 'integer', default: 30, help: 'hard negatives kept per question' },
-    strategy: { type: 'string', choices: ['top', 'random'] as const, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors' },
-    seed: { type: 'integer', help: 'seed for --strategy random (default: the pipeline seed, else 13)' },
-    match: { type: 'string', choices: ['string', 'regex'] as const, default: 'string', help: 'answer matching: DPR string (token) match or regex' },
-    checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },
-    threads: { type: 'integer', default: 0, help: 'worker threads for querying (0: one per core)' },
+    ...minerOptions(100),
+    threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
   },
   async run(opts, ctx) {
@@ -37,12 +33,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       corpus: opts.corpus,
       index: opts.index,
       out: opts.out,
-      depth: opts.depth,
-      negatives: opts.negatives,
-      strategy: opts.strategy,
-      seed: opts.seed ?? ctx.seed ?? 13,
-      match: opts.match,
-      checkTitle: opts.checkTitle,
+      ...minerSettings(opts, ctx),
       threads: resolveThreads(opts.threads),
       analyzer: analyzerFromOptions(opts),
       k1: opts.k1,

@@ -1,5 +1,6 @@
 /** `dprep mine dense`: hard negatives from the stage-1 model's own confusions (see src/miners/dense.ts). */
 import { defineCommand } from '../options.ts';
+import { minerOptions, minerSettings } from '../miners/options.ts';
 
 export const mineDenseCommand = defineCommand({
   id: 'mine.dense',
@@ -18,14 +19,9 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records (.json array or .jsonl) with positive_ctxs' },
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
     out: { type: 'string', required: true, role: 'output', help: 'output DPR records (.json, .jsonl, .parquet)' },
-    depth: { type: 'integer', default: 200, help: 'hits retrieved per question before filtering' },
-    skipTop: { type: 'integer', default: 3, help: 'never take the top r ranks (likely false negatives)' },
-    negatives: { type: 'integer', default: 30, help: 'hard negatives kept per question' },
-    maxScoreRatio: { type: 'number', help: "drop hits scoring above r × the gold positive's score" },
-    strategy: { type: 'string', choices: ['top', 'random'] as const, default: 'top', help: 'take the best survivors, or sample them' },
-    seed: { type: 'integer', help: 'seed for --strategy random (default: the pipeline seed, else 13)' },
-    match: { type: 'string', choices: ['string', 'regex'] as const, default: 'string', help: 'DPR has_answer match mode' },
-    checkTitle: { type: 'boolean', help: 'also drop passages whose title contains an answer' },
+    ...minerOptions(200),
+    skipTop: { type: 'integer', default: 3, min: 0, help: 'never take the top r ranks (likely false negatives)' },
+    maxScoreRatio: { type: 'number', min: 0, help: "drop hits scoring above r × the gold positive's score" },
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
     index: { type: 'string', choices: ['flat', 'hnsw'] as const, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
     search: { type: 'string', choices: ['auto', 'faiss', 'exact'] as const, default: 'auto', help: 'faiss when built, or force one' },
@@ -34,17 +30,13 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     maxLength: { type: 'integer', default: 64, help: 'tokens per question' },
   },
   async run(opts, ctx) {
-    const { UsageError } = await import('../util/errors.ts');
-    if (opts.maxScoreRatio !== undefined && !(opts.maxScoreRatio > 0)) throw new UsageError('--max-score-ratio must be above 0');
-    if (opts.skipTop < 0 || opts.depth < 1 || opts.negatives < 0) throw new UsageError('--depth must be ≥ 1, --skip-top and --negatives ≥ 0');
     const { mineDense } = await import('../miners/dense.ts');
     const { openEncoder } = await import('../trainer/encoder.ts');
     const queryEncoder = await openEncoder(opts.queryModel, 'query', { maxLength: opts.maxLength, batchSize: 64 });
     try {
       const r = await mineDense({
         examples: opts.examples, corpus: opts.corpus, embeddings: opts.embeddings, out: opts.out, queryEncoder,
-        depth: opts.depth, skipTop: opts.skipTop, negatives: opts.negatives, maxScoreRatio: opts.maxScoreRatio,
-        strategy: opts.strategy, seed: opts.seed ?? ctx.seed ?? 13, matchMode: opts.match, checkTitle: opts.checkTitle,
+        ...minerSettings(opts, ctx), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
         queryBatch: opts.batch, log: ctx.log,
       });

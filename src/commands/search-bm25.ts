@@ -1,7 +1,6 @@
 /** `dprep search bm25`: ranks the corpus for each query and writes a TREC run. */
 import { defineCommand } from '../options.ts';
 import { resolveThreads } from './_bm25-options.ts';
-import { UsageError } from '../util/errors.ts';
 
 export const searchBm25Command = defineCommand({
   id: 'search.bm25',
@@ -17,12 +16,11 @@ Example:  dprep search bm25 --index squad.bm25 --queries questions.jsonl --k 100
     index: { type: 'string', required: true, role: 'input', help: 'BM25 index directory' },
     queries: { type: 'string', required: true, role: 'input', help: 'queries file (.jsonl or .tsv)' },
     out: { type: 'string', required: true, role: 'output', help: 'TREC run file to write' },
-    k: { type: 'integer', default: 100, help: 'hits per query' },
+    k: { type: 'integer', default: 100, min: 1, help: 'hits per query' },
     tag: { type: 'string', default: 'dprep-bm25', help: 'run tag (last TREC column)' },
-    threads: { type: 'integer', default: 0, help: 'worker threads (0: one per core)' },
+    threads: { type: 'integer', default: 0, min: 0, help: 'worker threads (0: one per core)' },
   },
   async run(opts, ctx) {
-    if (opts.k < 1) throw new UsageError(`--k must be at least 1, got ${opts.k}`);
     const { searchBm25ToTrec } = await import('../search/bm25/run.ts');
     const stats = await searchBm25ToTrec({
       index: opts.index,

@@ -9,31 +9,34 @@
  * totals, per-record counts (answer-bearing hits are the false negatives the filter caught) and
  * the records skipped with their reasons.
  *
- * Skips (counted, listed in the report): a record with an empty question; whose answers are all
- * empty (`answers: []` is mined, filtered by positives only: MS MARCO); with no positive_ctxs; or with a positive whose passage_id is not in the
- * corpus. When every record is skipped for that last reason the corpus is the wrong one: error.
+ * Skips (counted, listed in the report): the rules every miner shares (skipReason in filter.ts, in
+ * its order: empty question; answers all empty — `answers: []` is mined, filtered by positives
+ * only: MS MARCO; no positive_ctxs), then a positive whose passage_id is not in the corpus. When
+ * every record is skipped for that last reason the corpus is the wrong one: error.
+ *
+ * Example: dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
-import { isEmptyAnswer } from '../text/answer.ts';
-import { readCorpus } from '../io/corpus.ts';
 import { openRecordWriter, readDprRecords, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
-import { addCounts, emptyCounts, normalizeForDedup, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts } from './filter.ts';
-import { buildBm25Index } from '../search/bm25/builder.ts';
+import { OrderedWindow } from '../util/ordered-window.ts';
+import { addCounts, admitForMining, emptyCounts, normalizeForDedup, type FilterCounts } from './filter.ts';
+import type { MinerSettings } from './options.ts';
+import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
-import { startBm25Runner } from '../search/bm25/pool.ts';
-import { toNegativeCtxs, type MineJob, type MineResult, type MineSettings } from '../search/bm25/tasks.ts';
+import { startBm25Pool } from '../search/bm25/pool.ts';
+import { mineTask, toNegativeCtxs, type MineJob, type MineResult } from './bm25-task.ts';
 
-/** The mining settings (`MineSettings`: depth, negatives, strategy, seed, match, checkTitle) plus I/O. */
-export interface MineBm25Options extends MineSettings {
+/** The mining settings (`MinerSettings`: depth, negatives, strategy, seed, match, checkTitle) plus I/O. */
+export interface MineBm25Options extends MinerSettings {
   examples: string;
   /** Corpus file; needed unless `index` names an existing index. */
   corpus?: string;
@@ -60,7 +63,7 @@ export interface MiningReport {
   examples: string;
   corpus: string | null;
   index: string | null;
-  settings: MineSettings & { k1: number; b: number; analyzer: AnalyzerConfig; threads: number };
+  settings: MinerSettings & { k1: number; b: number; analyzer: AnalyzerConfig; threads: number };
   records: ReturnType<Summary['toJSON']>;
   /** Records that got fewer negatives than asked. */
   short: number;
@@ -81,104 +84,30 @@ interface Pending {
  */
 export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const log = opts.log ?? (() => {});
-  if (opts.depth < 1) throw new UsageError(`--depth must be at least 1, got ${opts.depth}`);
-  if (opts.negatives < 0) throw new UsageError(`--negatives must be 0 or more, got ${opts.negatives}`);
   await assertReadableFile(opts.examples);
-
-  let indexDir = opts.index;
-  let tempDir: string | undefined;
-  if (!indexDir || !existsSync(indexDir)) {
-    if (!opts.corpus) throw new UsageError(opts.index ? `index ${opts.index} does not exist and no --corpus was given to build it` : 'give --corpus (and optionally --index to keep the index)');
-    if (!indexDir) {
-      // Beside the output, not in /tmp: an index is about twice the corpus size.
-      mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-      tempDir = mkdtempSync(join(dirname(resolve(opts.out)), `.${basename(opts.out)}.bm25-`));
-      indexDir = join(tempDir, 'index');
-    }
-    try {
-      await buildIndexFromCorpus(opts.corpus, indexDir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0 }, log);
-    } catch (err) {
-      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-      throw err;
-    }
-  } else {
-    const header = checkIndexAgrees(indexDir, opts);
-    if (opts.corpus && header.source) {
-      const st = statSync(opts.corpus);
-      if (st.size !== header.source.bytes || st.mtimeMs !== header.source.mtimeMs) {
-        log(`warning: ${opts.corpus} is not the file index ${indexDir} was built from (${header.source.file}, ${header.source.bytes} bytes); mining uses the index's passages`);
-      }
-    }
-  }
-
+  const { dir: indexDir, tempDir } = await prepareIndex(opts, log);
   const index = Bm25Index.open(indexDir, { shared: opts.threads > 1 });
-  const settings: MineSettings = {
-    depth: opts.depth,
-    negatives: opts.negatives,
-    strategy: opts.strategy,
-    seed: opts.seed,
-    match: opts.match,
-    checkTitle: opts.checkTitle,
-  };
-  const runner = await startBm25Runner(index, opts.threads, settings);
+  const { depth, negatives, strategy, seed, match, checkTitle } = opts;
+  const settings: MinerSettings = { depth, negatives, strategy, seed, match, checkTitle };
+  const pool = await startBm25Pool(index, opts.threads, mineTask(settings));
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
-  const totals = emptyCounts();
-  const perRecord: PerRecordCounts[] = [];
-  let short = 0;
-  let missingPositive = 0;
   const writer = await openRecordWriter(opts.out, opts.format);
+  const output = new MinedRecords(writer, index, summary, opts.negatives);
   const progress = new Progress('mine bm25', { unit: 'records' });
+  let missingPositive = 0;
   try {
-    const batchSize = opts.batchSize ?? 32;
     // Batches in flight, oldest first: written in input order whatever finishes first.
-    const window: { items: Pending[]; results: Promise<MineResult[]> }[] = [];
-    const flushOne = async () => {
-      const { items, results } = window.shift()!;
-      const mined = await results;
-      for (let i = 0; i < items.length; i++) {
-        const { record, where } = items[i];
-        const { counts } = mined[i];
-        const negatives = toNegativeCtxs(index.store, mined[i]);
-        await writer.write({ ...record, hard_negative_ctxs: negatives });
-        summary.converted++;
-        addCounts(totals, counts);
-        perRecord.push({ record: where, ...counts });
-        if (negatives.length < opts.negatives) short++;
-      }
+    const window = new OrderedWindow<MineResult[], Pending[]>(pool.threads * 2, async (mined, items) => {
+      await output.write(items, mined);
       progress.tick(items.length);
-    };
+    });
+    const batchSize = opts.batchSize ?? 32;
     let items: Pending[] = [];
     let jobs: MineJob[] = [];
-    const submit = async () => {
-      if (items.length === 0) return;
-      const results = runner.mine(jobs);
-      // Awaited in order by flushOne; this only keeps a failure from being reported as unhandled meanwhile.
-      results.catch(() => {});
-      window.push({ items, results });
-      items = [];
-      jobs = [];
-      if (window.length > runner.threads * 2) await flushOne();
-    };
-    let ordinal = 0;
     for await (const { record, where } of readDprRecords(opts.examples)) {
-      const thisOrdinal = ordinal++;
-      summary.read++;
-      const question = record.question.trim();
-      if (question === '') {
-        summary.skip('empty question', where);
-        continue;
-      }
-      const answerProblem = unusableAnswers(record.answers);
-      if (answerProblem) {
-        summary.skip(answerProblem, where);
-        continue;
-      }
-      const answers = record.answers.filter((a) => !isEmptyAnswer(a));
-      if (answers.length === 0) summary.count(NO_ANSWERS_NOTE);
-      if (record.positive_ctxs.length === 0) {
-        summary.skip('no positive_ctxs', where);
-        continue;
-      }
+      const ordinal = summary.read++;
+      const answers = admitForMining(record, where, summary);
+      if (!answers) continue;
       const missing = record.positive_ctxs.find((c) => index.docOf(c.passage_id) === undefined);
       if (missing) {
         missingPositive++;
@@ -186,17 +115,14 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
         continue;
       }
       items.push({ record, where });
-      jobs.push({
-        ordinal: thisOrdinal,
-        query: index.toTermQuery(question),
-        answers,
-        positiveIds: record.positive_ctxs.map((c) => c.passage_id),
-        positiveTexts: record.positive_ctxs.map((c) => normalizeForDedup(c.text)),
-      });
-      if (items.length >= batchSize) await submit();
+      jobs.push(mineJob(index, record, answers, ordinal));
+      if (items.length < batchSize) continue;
+      await window.push(pool.run(jobs), items);
+      items = [];
+      jobs = [];
     }
-    await submit();
-    while (window.length > 0) await flushOne();
+    if (items.length > 0) await window.push(pool.run(jobs), items);
+    await window.drain();
     progress.finish();
     if (summary.read > 0 && missingPositive === summary.read) {
       throw new InputError(opts.examples, undefined, 'positive_ctxs', `no record's positive passage_id is in the corpus (${opts.corpus ?? indexDir}): is it the corpus these records were made from?`);
@@ -206,44 +132,112 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     await writer.abort();
     throw err;
   } finally {
-    await runner.close();
+    await pool.close();
     index.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
+  return writeReport(opts, index, settings, pool.threads, summary, output, log);
+}
 
+/** One record's job: its question as index terms, its answers and positives. */
+function mineJob(index: Bm25Index, record: DprRecord, answers: string[], ordinal: number): MineJob {
+  return {
+    ordinal,
+    query: index.toTermQuery(record.question.trim()),
+    answers,
+    positiveIds: record.positive_ctxs.map((c) => c.passage_id),
+    positiveTexts: record.positive_ctxs.map((c) => normalizeForDedup(c.text)),
+  };
+}
+
+/** Writes mined records with their negatives, keeping the report's tallies. */
+class MinedRecords {
+  readonly totals = emptyCounts();
+  readonly perRecord: PerRecordCounts[] = [];
+  /** Records that got fewer negatives than asked. */
+  short = 0;
+
+  constructor(
+    private readonly writer: Awaited<ReturnType<typeof openRecordWriter>>,
+    private readonly index: Bm25Index,
+    private readonly summary: Summary,
+    private readonly negatives: number,
+  ) {}
+
+  async write(items: readonly Pending[], mined: readonly MineResult[]): Promise<void> {
+    for (let i = 0; i < items.length; i++) {
+      const { record, where } = items[i];
+      const { counts } = mined[i];
+      const negatives = toNegativeCtxs(this.index.store, mined[i]);
+      await this.writer.write({ ...record, hard_negative_ctxs: negatives });
+      this.summary.converted++;
+      addCounts(this.totals, counts);
+      this.perRecord.push({ record: where, ...counts });
+      if (negatives.length < this.negatives) this.short++;
+    }
+  }
+}
+
+/**
+ * The index to mine: `opts.index` when it exists (checked against the options), else one built
+ * from `opts.corpus` (at `opts.index`, kept, or in a temp dir beside the output, removed after).
+ */
+async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
+  if (opts.index && existsSync(opts.index)) {
+    const header = checkIndexAgrees(opts.index, opts);
+    if (opts.corpus && header.source) {
+      const st = statSync(opts.corpus);
+      if (st.size !== header.source.bytes || st.mtimeMs !== header.source.mtimeMs) {
+        log(`warning: ${opts.corpus} is not the file index ${opts.index} was built from (${header.source.file}, ${header.source.bytes} bytes); mining uses the index's passages`);
+      }
+    }
+    return { dir: opts.index };
+  }
+  if (!opts.corpus) throw new UsageError(opts.index ? `index ${opts.index} does not exist and no --corpus was given to build it` : 'give --corpus (and optionally --index to keep the index)');
+  let dir = opts.index;
+  let tempDir: string | undefined;
+  if (!dir) {
+    // Beside the output, not in /tmp: an index is about twice the corpus size.
+    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+    tempDir = mkdtempSync(join(dirname(resolve(opts.out)), `.${basename(opts.out)}.bm25-`));
+    dir = join(tempDir, 'index');
+  }
+  try {
+    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0 }, log);
+  } catch (err) {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, tempDir };
+}
+
+async function writeReport(
+  opts: MineBm25Options,
+  index: Bm25Index,
+  settings: MinerSettings,
+  threads: number,
+  summary: Summary,
+  output: MinedRecords,
+  log: (m: string) => void,
+): Promise<MiningReport> {
+  const totals = output.totals;
   const report: MiningReport = {
     examples: opts.examples,
     corpus: opts.corpus ?? null,
     index: opts.index ?? null,
-    settings: { ...settings, k1: index.header.k1, b: index.header.b, analyzer: index.header.analyzer, threads: runner.threads },
+    settings: { ...settings, k1: index.header.k1, b: index.header.b, analyzer: index.header.analyzer, threads },
     records: summary.toJSON(),
-    short,
+    short: output.short,
     filters: totals,
-    perRecord,
+    perRecord: output.perRecord,
   };
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(report, null, 1) + '\n');
   log(summary.render());
   log(
     `  hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, duplicates ${totals.duplicate}; ` +
-      `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${short}`,
+      `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${output.short}`,
   );
   return report;
-}
-
-/** Builds an index from a corpus file with a progress line measured in bytes. */
-export async function buildIndexFromCorpus(
-  corpus: string,
-  dir: string,
-  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number },
-  log: (m: string) => void,
-): Promise<ReturnType<typeof buildBm25Index>> {
-  const bytes = await assertReadableFile(corpus);
-  const progress = new Progress('bm25 index', { total: bytes, unit: 'B' });
-  const stats = await buildBm25Index(readCorpus(corpus, { onRawBytes: (n) => progress.tick(n) }), dir, { ...opts, sourceFile: corpus });
-  progress.finish();
-  const h = stats.header;
-  log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s (merge ${stats.mergeSeconds.toFixed(1)}s) → ${dir}`);
-  return stats;
 }
 
 /** An existing index must have been built with the analyzer and k1/b the user asks for. */

@@ -8,7 +8,8 @@
  * Output: the same records with `hard_negative_ctxs` replaced by the dense negatives (or appended
  * to the existing ones with `keepExisting`), each with its dense score; records that cannot be
  * mined (no positive, no usable answer, empty question) are skipped with a counted reason.
- * Options: depth, skipTop, negatives, maxScoreRatio, strategy, seed, matchMode, checkTitle.
+ * Options: the shared miner settings (options.ts: depth, negatives, strategy, seed, match,
+ * checkTitle), skipTop, maxScoreRatio. Skips follow skipReason (filter.ts), as BM25 mining's do.
  *
  * Example: dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \
  *            --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json
@@ -18,33 +19,26 @@
  */
 import { openRecordWriter } from '../io/records.ts';
 import { readDprRecords } from '../io/records.ts';
-import { AnswerMatcher, isEmptyAnswer } from '../text/answer.ts';
-import type { Ctx, DprRecord, Encoder, MatchMode } from '../types.ts';
+import { AnswerMatcher } from '../text/answer.ts';
+import type { Ctx, Encoder } from '../types.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
-import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, unusableAnswers, NO_ANSWERS_NOTE, type FilterCounts, type Hit, type SamplingStrategy } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, normalizeForDedup, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
+import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 
-export interface DenseMiningOptions {
+export interface DenseMiningOptions extends MinerSettings {
   examples: string;
   corpus: string;
   embeddings: string;
   out: string;
   queryEncoder: Encoder;
-  /** Hits retrieved per question before filtering. */
-  depth: number;
-  /** Negatives kept per question. */
-  negatives: number;
   /** Ranks 0..skipTop-1 are never negatives (likely false negatives). */
   skipTop: number;
   /** Drop hits scoring above ratio × the gold positive's score. */
   maxScoreRatio?: number;
-  strategy: SamplingStrategy;
-  seed: number;
-  matchMode: MatchMode;
-  checkTitle: boolean;
   keepExisting: boolean;
   index: VectorIndexOptions;
   /** Questions per encode + search call. */
@@ -60,19 +54,12 @@ export interface DenseMiningResult {
   searchBackend: string;
 }
 
-/** Why a record cannot be mined, or undefined when it can. */
-export function unmineableReason(r: DprRecord): string | undefined {
-  if (r.question.trim() === '') return 'empty question';
-  if (r.positive_ctxs.length === 0) return 'no positive_ctxs';
-  return unusableAnswers(r.answers);
-}
-
 /**
  * Mines dense hard negatives and writes the records to `opts.out`.
  * @example
  * const { summary, counts } = await mineDense({ examples: 'train.json', corpus: 'corpus.jsonl',
  *   embeddings: 'emb/', out: 'train.densehn.json', queryEncoder, depth: 200, negatives: 30,
- *   skipTop: 3, strategy: 'top', seed: 7, matchMode: 'string', checkTitle: false,
+ *   skipTop: 3, strategy: 'top', seed: 7, match: 'string', checkTitle: false,
  *   keepExisting: false, index: { kind: 'flat' }, log: console.error });
  */
 export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningResult> {
@@ -83,12 +70,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   const goldIds: string[] = [];
   for await (const { record, where } of readDprRecords(opts.examples)) {
     summary.read++;
-    const reason = unmineableReason(record);
-    if (reason) {
-      summary.skip(reason, where);
-      continue;
-    }
-    if (!record.answers.some((a) => !isEmptyAnswer(a))) summary.count(NO_ANSWERS_NOTE);
+    if (!admitForMining(record, where, summary)) continue;
     questions.push(record.question);
     goldIds.push(record.positive_ctxs[0].passage_id);
   }
@@ -113,7 +95,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let noGoldVector = 0;
   try {
     for await (const { record } of readDprRecords(opts.examples)) {
-      if (unmineableReason(record)) continue;
+      if (skipReason(record)) continue;
       const ranked: Hit[] = [];
       for (let r = 0; r < depth; r++) {
         const row = hits.ids[q * depth + r];
@@ -127,7 +109,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         else noGoldVector++;
       }
       const { negatives, counts: one } = selectNegatives(ranked, {
-        matcher: new AnswerMatcher(record.answers, opts.matchMode),
+        matcher: new AnswerMatcher(record.answers, opts.match),
         checkTitle: opts.checkTitle,
         positiveIds: new Set(record.positive_ctxs.map((c) => c.passage_id)),
         positiveTexts: new Set(record.positive_ctxs.map((c) => normalizeForDedup(c.text))),

@@ -5,10 +5,11 @@
  * negatives by strategy. Every removal is counted, so users see how many false negatives
  * the filter caught.
  */
-import type { Passage } from '../types.ts';
+import type { DprRecord, Passage } from '../types.ts';
 import type { AnswerMatcher } from '../text/answer.ts';
 import { shuffleInPlace } from '../util/random.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
+import type { Summary } from '../util/summary.ts';
 
 /**
  * Why a record's answers cannot drive the answer filter, or undefined when they can.
@@ -24,6 +25,34 @@ export function unusableAnswers(answers: readonly string[]): string | undefined 
 /** Counted for records mined without answer strings (filtered by positives only). */
 export const NO_ANSWERS_NOTE = 'mined without answers: positives excluded by id and text only';
 
+/**
+ * Why a record cannot be mined, or undefined when it can; the rules are checked in this order,
+ * so BM25 and dense mining count a record with several problems under the same reason.
+ */
+export function skipReason(record: DprRecord): string | undefined {
+  if (record.question.trim() === '') return 'empty question';
+  const answers = unusableAnswers(record.answers);
+  if (answers) return answers;
+  if (record.positive_ctxs.length === 0) return 'no positive_ctxs';
+  return undefined;
+}
+
+/**
+ * The record's non-empty answers when it can be mined (counting NO_ANSWERS_NOTE when there are
+ * none); otherwise undefined, with the skip counted in `summary` under its reason.
+ * @example const answers = admitForMining(record, where, summary); if (!answers) continue;
+ */
+export function admitForMining(record: DprRecord, where: string, summary: Summary): string[] | undefined {
+  const reason = skipReason(record);
+  if (reason) {
+    summary.skip(reason, where);
+    return undefined;
+  }
+  const answers = record.answers.filter((a) => !isEmptyAnswer(a));
+  if (answers.length === 0) summary.count(NO_ANSWERS_NOTE);
+  return answers;
+}
+
 /** One retrieved passage; `rank` is 0-based in the retriever's order. */
 export interface Hit {
   passage: Passage;
@@ -31,7 +60,9 @@ export interface Hit {
   rank: number;
 }
 
-export type SamplingStrategy = 'top' | 'random';
+/** How negatives are taken from the filtered hits: the best-ranked, or a seeded sample. */
+export const STRATEGIES = ['top', 'random'] as const;
+export type SamplingStrategy = (typeof STRATEGIES)[number];
 
 export interface NegativeSelection {
   matcher: AnswerMatcher;

@@ -16,7 +16,7 @@
  * The master weights live in one SharedArrayBuffer: the optimizer updates them in place and the
  * replicas copy them into their variables at the next step, without messages.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { TF, BackendName } from './backend.ts';
 import type { BiEncoder, BiEncoderOptions, MicroBatch } from './biencoder.ts';
 import type { BertConfig } from './config.ts';
@@ -26,7 +26,7 @@ import type { NamedTensor } from './safetensors.ts';
 import { EmbeddingExchange } from './exchange.ts';
 import { loadNative } from './native.ts';
 import { deriveSeed } from '../util/random.ts';
-import { tsWorkerBootstrap } from '../search/vector/exact.ts';
+import { startTsWorker } from '../util/workers.ts';
 
 export interface ReplicaInit {
   backend: BackendName;
@@ -178,7 +178,7 @@ export class ReplicaPool {
         tensors: { query: [...init.tensors.query], passage: [...init.tensors.passage] },
         params: { buffer, grads, layout },
       };
-      const worker = new Worker(tsWorkerBootstrap(new URL('./replica-worker.ts', import.meta.url)), { eval: true, workerData });
+      const worker = startTsWorker(new URL('./replica-worker.ts', import.meta.url), { workerData });
       return new Replica(rank, worker, viewsOf(grads, layout), () => pool?.abortStep());
     });
     pool = new ReplicaPool(tf, replicas);

@@ -41,7 +41,7 @@ await encodeCorpus(readCorpus(corpusFile), encoder, join(dir, 'emb'), { batchSiz
 
 const base = (out: string, over: Partial<DenseMiningOptions> = {}): DenseMiningOptions => ({
   examples: examplesFile, corpus: corpusFile, embeddings: join(dir, 'emb'), out: join(dir, out), queryEncoder: encoder,
-  depth: 30, negatives: 5, skipTop: 2, maxScoreRatio: 0.95, strategy: 'top', seed: 7, matchMode: 'string', checkTitle: false,
+  depth: 30, negatives: 5, skipTop: 2, maxScoreRatio: 0.95, strategy: 'top', seed: 7, match: 'string', checkTitle: false,
   keepExisting: false, index: { backend: 'exact' }, log: () => {}, ...over,
 });
 const readOut = async (file: string): Promise<DprRecord[]> => (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));

@@ -4,10 +4,11 @@
  */
 import { extname } from 'node:path';
 import { readDprRecords } from '../../io/records.ts';
-import { readLines } from '../../io/lines.ts';
+import { readJsonLines, readLines } from '../../io/lines.ts';
 import { AtomicFile } from '../../io/atomic.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
+import { OrderedWindow } from '../../util/ordered-window.ts';
 import { Bm25Index } from './index.ts';
 import { startBm25Runner } from './pool.ts';
 import type { SearchJob, SearchResult } from './tasks.ts';
@@ -30,30 +31,26 @@ export async function* readQueries(file: string): AsyncGenerator<QueryLine> {
     for await (const { record } of readDprRecords(file)) yield { qid: record.id ?? String(index++), text: record.question };
     return;
   }
-  const jsonl = ext === '.jsonl';
-  let recordIndex = 0;
-  for await (const { lineNo, text } of readLines(file)) {
-    if (text.trim() === '') continue;
-    const where = `line ${lineNo}`;
-    const position = recordIndex++;
-    if (jsonl) {
-      let obj: Record<string, unknown>;
-      try {
-        obj = JSON.parse(text) as Record<string, unknown>;
-      } catch (err) {
-        throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
-      }
-      // A DPR record without an id is numbered by position, as `dprep eval` numbers it.
-      const qid = obj.id ?? obj._id ?? obj.qid ?? obj.query_id ?? (typeof obj.question === 'string' ? position : undefined);
+  if (ext === '.jsonl') {
+    // A DPR record without an id is numbered by position, as `dprep eval` numbers it.
+    let position = 0;
+    for await (const { value, where } of readJsonLines(file)) {
+      const index = position++;
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(file, where, undefined, 'expected a JSON object');
+      const obj = value as Record<string, unknown>;
+      const qid = obj.id ?? obj._id ?? obj.qid ?? obj.query_id ?? (typeof obj.question === 'string' ? index : undefined);
       const query = obj.text ?? obj.query ?? obj.question;
       if (typeof qid !== 'string' && typeof qid !== 'number') throw new InputError(file, where, 'id', 'expected a query id (id, _id, qid or query_id)');
       if (typeof query !== 'string') throw new InputError(file, where, 'text', 'expected the query text (text, query or question)');
       yield { qid: String(qid), text: query };
-    } else {
-      const tab = text.indexOf('\t');
-      if (tab <= 0) throw new InputError(file, where, undefined, 'expected "qid<TAB>query"');
-      yield { qid: text.slice(0, tab), text: text.slice(tab + 1) };
     }
+    return;
+  }
+  for await (const { lineNo, text } of readLines(file)) {
+    if (text.trim() === '') continue;
+    const tab = text.indexOf('\t');
+    if (tab <= 0) throw new InputError(file, `line ${lineNo}`, undefined, 'expected "qid<TAB>query"');
+    yield { qid: text.slice(0, tab), text: text.slice(tab + 1) };
   }
 }
 
@@ -71,10 +68,8 @@ export async function searchBm25ToTrec(opts: { index: string; queries: string; o
   let lines = 0;
   let empty = 0;
   try {
-    const window: { qids: string[]; results: Promise<SearchResult[]> }[] = [];
-    const flushOne = async () => {
-      const { qids, results } = window.shift()!;
-      const res = await results;
+    // Batches in flight, oldest first: written in input order whatever finishes first.
+    const window = new OrderedWindow<SearchResult[], string[]>(runner.threads * 2, async (res, qids) => {
       let chunk = '';
       res.forEach((r, i) => {
         if (r.passageIds.length === 0) empty++;
@@ -83,26 +78,20 @@ export async function searchBm25ToTrec(opts: { index: string; queries: string; o
       });
       await out.write(chunk);
       progress.tick(qids.length);
-    };
+    });
     let qids: string[] = [];
     let jobs: SearchJob[] = [];
-    const submit = async () => {
-      if (jobs.length === 0) return;
-      const results = runner.search(jobs);
-      results.catch(() => {});
-      window.push({ qids, results });
-      qids = [];
-      jobs = [];
-      if (window.length > runner.threads * 2) await flushOne();
-    };
     for await (const q of readQueries(opts.queries)) {
       queries++;
       qids.push(q.qid);
       jobs.push({ query: index.toTermQuery(q.text), k: opts.k });
-      if (jobs.length >= (opts.batchSize ?? 64)) await submit();
+      if (jobs.length < (opts.batchSize ?? 64)) continue;
+      await window.push(runner.search(jobs), qids);
+      qids = [];
+      jobs = [];
     }
-    await submit();
-    while (window.length > 0) await flushOne();
+    if (jobs.length > 0) await window.push(runner.search(jobs), qids);
+    await window.drain();
     progress.finish();
     await out.commit();
   } catch (err) {

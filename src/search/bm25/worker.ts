@@ -1,32 +1,32 @@
 /**
- * Worker thread body: wraps the shared postings (no copy) and its own store handle, then answers
- * { id, kind, jobs } messages with { id, results } or { id, error }.
+ * Worker side of a BM25 pool: wraps the shared postings (no copy) and opens its own store handle,
+ * then answers each batch of jobs with the task's function.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { postingsFromBuffers, type SharedIndexBuffers } from './index.ts';
 import { Bm25Scorer } from './scorer.ts';
 import { PassageIds, PassageStore } from './store.ts';
 import { FILES } from './format.ts';
-import { runMine, runSearch, type MineJob, type MineSettings, type SearchJob } from './tasks.ts';
+import { serveRequests } from '../../util/workers.ts';
 
-export type WorkerRequest = { id: number; kind: 'search'; jobs: SearchJob[] } | { id: number; kind: 'mine'; jobs: MineJob[] };
+/** What a task reads: the scorer over the postings, the passage store and the passage ids. */
+export interface IndexParts {
+  scorer: Bm25Scorer;
+  store: PassageStore;
+  pids: PassageIds;
+}
 
-const { buffers, settings } = workerData as { buffers: SharedIndexBuffers; settings?: MineSettings };
-const scorer = new Bm25Scorer(postingsFromBuffers(buffers));
-const store = new PassageStore(join(buffers.dir, FILES.store), new Float64Array(buffers.storeOffsets));
-const pids = new PassageIds(buffers.pids, new Float64Array(buffers.pidOffsets));
-
-parentPort!.on('message', (msg: WorkerRequest) => {
-  try {
-    let results: unknown;
-    if (msg.kind === 'search') results = runSearch(scorer, pids, msg.jobs);
-    else {
-      if (!settings) throw new Error('bm25 worker: mine job without mining settings');
-      results = runMine(scorer, store, settings, msg.jobs);
-    }
-    parentPort!.postMessage({ id: msg.id, results });
-  } catch (err) {
-    parentPort!.postMessage({ id: msg.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  }
-});
+/**
+ * Serves `run` in this worker thread (the pool's workerData carries the buffers and settings).
+ * @example serveBm25Task(SEARCH_TASK.run);
+ */
+export function serveBm25Task<S, J, R>(run: (parts: IndexParts, settings: S, jobs: readonly J[]) => R[]): void {
+  const { buffers, settings } = workerData as { buffers: SharedIndexBuffers; settings: S };
+  const parts: IndexParts = {
+    scorer: new Bm25Scorer(postingsFromBuffers(buffers)),
+    store: new PassageStore(join(buffers.dir, FILES.store), new Float64Array(buffers.storeOffsets)),
+    pids: new PassageIds(buffers.pids, new Float64Array(buffers.pidOffsets)),
+  };
+  serveRequests((jobs: J[]) => run(parts, settings, jobs));
+}

@@ -1,7 +1,10 @@
-/** Worker side of exactSearchParallel: scores its slice of queries against the shared matrix. */
-import { parentPort, workerData } from 'node:worker_threads';
-import { exactSearch } from './exact.ts';
+/** Worker side of exactSearchParallel: scores each slice of queries it is sent against the shared matrix. */
+import { workerData } from 'node:worker_threads';
+import { exactSearch, type ExactRequest, type TopK } from './exact.ts';
+import { serveRequests } from '../../util/workers.ts';
 
-const { matrix, dim, queries, k } = workerData as { matrix: Float32Array; dim: number; queries: Float32Array; k: number };
-const result = exactSearch(matrix, dim, queries, k);
-parentPort!.postMessage(result, [result.ids.buffer as ArrayBuffer, result.scores.buffer as ArrayBuffer]);
+const { matrix, dim } = workerData as { matrix: Float32Array; dim: number };
+serveRequests(
+  ({ queries, k }: ExactRequest) => exactSearch(matrix, dim, queries, k),
+  (result: TopK) => [result.ids.buffer as ArrayBuffer, result.scores.buffer as ArrayBuffer],
+);

@@ -7,7 +7,7 @@
  * Query blocks are spread over worker threads that share the matrix (SharedArrayBuffer).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { WorkerPool } from '../../util/workers.ts';
 
 /** Row-major search results: `ids[q*k + r]` is the r-th best row for query q (-1 = none). */
 export interface TopK {
@@ -146,6 +146,12 @@ export function toShared(data: Float32Array): Float32Array {
   return shared;
 }
 
+/** One worker's share: its slice of the queries (the matrix came with the worker's start-up data). */
+export interface ExactRequest {
+  queries: Float32Array;
+  k: number;
+}
+
 /**
  * Exact top-k on `threads` worker threads, each taking a slice of the queries; the matrix is
  * shared, not copied, when it lives in a SharedArrayBuffer. Small jobs run on the calling thread.
@@ -164,12 +170,18 @@ export async function exactSearchParallel(
   if (threads === 1 || (matrix.length / dim) * nq * dim < (opts.minWork ?? 2e9)) return exactSearch(matrix, dim, queries, k);
   const sharedMatrix = toShared(matrix);
   const per = Math.ceil(nq / threads);
-  const parts = await Promise.all(
-    Array.from({ length: threads }, (_, t) => {
-      const slice = queries.slice(t * per * dim, Math.min((t + 1) * per, nq) * dim);
-      return runWorker(sharedMatrix, dim, slice, k);
-    }),
-  );
+  const pool = WorkerPool.start<ExactRequest, TopK>('exact search worker', new URL('./exact-worker.ts', import.meta.url), threads, { matrix: sharedMatrix, dim });
+  let parts: TopK[];
+  try {
+    parts = await Promise.all(
+      Array.from({ length: threads }, (_, t) => {
+        const slice = queries.slice(t * per * dim, Math.min((t + 1) * per, nq) * dim);
+        return pool.send(t, { queries: slice, k }, [slice.buffer as ArrayBuffer]);
+      }),
+    );
+  } finally {
+    await pool.close();
+  }
   const ids = new Int32Array(nq * k);
   const scores = new Float32Array(nq * k);
   let offset = 0;
@@ -179,28 +191,4 @@ export async function exactSearchParallel(
     offset += part.ids.length;
   }
   return { nq, k, ids, scores };
-}
-
-function runWorker(matrix: Float32Array, dim: number, queries: Float32Array, k: number): Promise<TopK> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(tsWorkerBootstrap(new URL('./exact-worker.ts', import.meta.url)), {
-      eval: true,
-      workerData: { matrix, dim, queries, k },
-      transferList: [queries.buffer as ArrayBuffer],
-    });
-    worker.once('message', (result: TopK) => resolve(result));
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`exact search worker exited with code ${code}`));
-    });
-  });
-}
-
-/**
- * Script that starts a TypeScript worker: Node 20 ignores `--import tsx` in a worker's execArgv,
- * so the worker registers tsx itself (resolved from here, so any cwd works) and then loads the file.
- */
-export function tsWorkerBootstrap(file: URL): string {
-  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  return `import(${api}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`;
 }

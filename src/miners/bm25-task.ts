@@ -1,0 +1,69 @@
+/**
+ * BM25 mining's per-query work, run by the BM25 pool on a worker thread (or in-process with one
+ * thread): search, fetch the hits' passages from the store, filter and sample negatives.
+ * Everything a job needs travels in plain, structured-cloneable objects; randomness is derived
+ * from (seed, record ordinal), so results do not depend on which thread ran them.
+ */
+import type { Ctx } from '../types.ts';
+import { AnswerMatcher } from '../text/answer.ts';
+import { selectNegatives, type FilterCounts, type Hit } from './filter.ts';
+import type { MinerSettings } from './options.ts';
+import { deriveSeed, seededRandom } from '../util/random.ts';
+import type { TermQuery } from '../search/bm25/scorer.ts';
+import type { PassageStore } from '../search/bm25/store.ts';
+import type { IndexParts } from '../search/bm25/worker.ts';
+import type { Bm25Task } from '../search/bm25/pool.ts';
+
+export interface MineJob {
+  /** Ordinal of the record in the examples file: the key of its random stream. */
+  ordinal: number;
+  query: TermQuery;
+  answers: string[];
+  positiveIds: string[];
+  /** normalizeForDedup() of each positive's text. */
+  positiveTexts: string[];
+}
+
+/**
+ * Negatives as doc numbers and BM25 scores, best first. Kept compact on purpose: copying whole
+ * passages back from a worker cost as much as mining them; the caller reads them from its store.
+ */
+export interface MineResult {
+  docs: number[];
+  scores: number[];
+  counts: FilterCounts;
+}
+
+/** A mined result as DPR ctxs, passages read from `store`. */
+export function toNegativeCtxs(store: PassageStore, result: MineResult): Ctx[] {
+  return result.docs.map((doc, i) => {
+    const p = store.get(doc);
+    return { title: p.title, text: p.text, score: result.scores[i], passage_id: p.passage_id };
+  });
+}
+
+/** Runs mining jobs: top `depth` BM25 hits → selectNegatives → doc numbers with score = BM25 score. */
+export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, jobs: readonly MineJob[]): MineResult[] {
+  return jobs.map((job) => {
+    const top = scorer.topK(job.query, settings.depth);
+    const hits: Hit[] = Array.from(top.docs, (doc, rank) => ({ passage: store.get(doc), score: top.scores[rank], rank }));
+    const { negatives, counts } = selectNegatives(hits, {
+      matcher: new AnswerMatcher(job.answers, settings.match),
+      checkTitle: settings.checkTitle,
+      positiveIds: new Set(job.positiveIds),
+      positiveTexts: new Set(job.positiveTexts),
+      count: settings.negatives,
+      strategy: settings.strategy,
+      rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.ordinal)),
+    });
+    return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts };
+  });
+}
+
+/** The mining task for startBm25Pool. */
+export const mineTask = (settings: MinerSettings): Bm25Task<MinerSettings, MineJob, MineResult> => ({
+  name: 'bm25 mining worker',
+  worker: new URL('./bm25-worker.ts', import.meta.url),
+  settings,
+  run: runMine,
+});

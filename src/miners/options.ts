@@ -1,0 +1,49 @@
+/**
+ * The options BM25 and dense mining share, declared once: the CLI flags and YAML keys of
+ * `mine bm25` and `mine dense` (`minerOptions`) and the library settings they fill
+ * (`MinerSettings`, same names).
+ */
+import type { MatchMode } from '../types.ts';
+import type { RunContext } from '../options.ts';
+import { STRATEGIES, type SamplingStrategy } from './filter.ts';
+
+/** DPR has_answer's modes (the MatchMode type in src/types.ts). */
+export const MATCH_MODES = ['string', 'regex'] as const satisfies readonly MatchMode[];
+
+/** Settings every miner takes. */
+export interface MinerSettings {
+  /** Hits retrieved per question before filtering. */
+  depth: number;
+  /** Negatives kept per question. */
+  negatives: number;
+  strategy: SamplingStrategy;
+  /** Seeds the `random` strategy (one stream per record). */
+  seed: number;
+  /** Answer matching: DPR string (token) match or regex. */
+  match: MatchMode;
+  /** Also reject a hit whose title contains an answer. */
+  checkTitle: boolean;
+}
+
+/**
+ * The shared option block; `depth` is the one default that differs (BM25 100, dense 200).
+ * @example options: { examples: {...}, ...minerOptions(100), threads: {...} }
+ */
+export function minerOptions<const D extends number>(depth: D) {
+  return {
+    depth: { type: 'integer', default: depth, min: 1, help: 'hits retrieved per question before filtering' },
+    negatives: { type: 'integer', default: 30, min: 0, help: 'hard negatives kept per question' },
+    strategy: { type: 'string', choices: STRATEGIES, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors' },
+    seed: { type: 'integer', help: 'seed for --strategy random (default: the pipeline seed, else 13)' },
+    match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'answer matching: DPR string (token) match or regex' },
+    checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },
+  } as const;
+}
+
+/** The settings from parsed options: the command's --seed, else the pipeline's, else 13. */
+export function minerSettings(
+  o: { depth: number; negatives: number; strategy: SamplingStrategy; seed?: number; match: MatchMode; checkTitle: boolean },
+  ctx: Pick<RunContext, 'seed'>,
+): MinerSettings {
+  return { depth: o.depth, negatives: o.negatives, strategy: o.strategy, seed: o.seed ?? ctx.seed ?? 13, match: o.match, checkTitle: o.checkTitle };
+}
