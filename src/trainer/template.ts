@@ -11,7 +11,8 @@
  * the field ends the template, the whitespace right before it — so `passage: {title} {text}`
  * with no title renders `passage: x`, as E5's own code does (`f"{title} {text}".strip()`).
  * OpenMatch renders `Title:  Text: x` literally; dprep renders `Title: Text: x`. WordPiece
- * tokenizers split on whitespace and see no difference; SentencePiece ones would see an extra `▁`.
+ * tokenizers and camembert's normalizer (spaces collapsed) see no difference; byte-level BPE
+ * (RoBERTa) would get an extra `Ġ` token.
  */
 import type { EncodeInput } from '../types.ts';
 import { UsageError } from '../util/errors.ts';

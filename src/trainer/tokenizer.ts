@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EncodeInput } from '../types.ts';
-import { InputError } from '../util/errors.ts';
+import { InputError, UsageError } from '../util/errors.ts';
 import { renderTemplate, type InputTemplate } from './template.ts';
 
 /** Token ids of one input, specials included, already truncated. */
@@ -60,6 +60,9 @@ export interface TokenizerOptions {
   /** Lowercase texts first (sentence-transformers' `do_lower_case`). */
   lowercase?: boolean;
 }
+
+const tooShort = (maxLength: number, file: string) =>
+  new UsageError(`max length ${maxLength} leaves no room for the special tokens ${file} adds to a (title, text) pair; use a larger max length`);
 
 /** The text(s) one input is tokenized from: one sequence, or the DPR (title, text) pair. */
 function sequences(input: EncodeInput, opts: TokenizerOptions): [string] | [string, string] {
@@ -170,9 +173,11 @@ export class WordPieceTokenizer implements ModelTokenizer {
     return inputs.map((input) => {
       const seqs = sequences(input, this.opts);
       if (seqs.length === 1) {
+        if (this.maxLength < 2) throw tooShort(this.maxLength, this.file);
         const body = this.tokenize(seqs[0]).slice(0, Math.max(this.maxLength - 2, 0));
         return { ids: [this.cls, ...body, this.sep], typeIds: new Array(body.length + 2).fill(0) };
       }
+      if (this.maxLength < 3) throw tooShort(this.maxLength, this.file);
       const [a, b] = truncateLongestFirst(this.tokenize(seqs[0]), this.tokenize(seqs[1]), this.maxLength - 3);
       return { ids: [this.cls, ...a, this.sep, ...b, this.sep], typeIds: [...new Array(a.length + 2).fill(0), ...new Array(b.length + 1).fill(1)] };
     });
@@ -214,6 +219,8 @@ class HfTokenizer implements ModelTokenizer {
       inputs.map(async (input) => {
         const seqs = sequences(input, this.opts);
         const enc = await this.tok.encode(seqs[0], seqs[1] ?? null);
+        // The native truncation gives up (and returns everything) when the specials alone do not fit.
+        if (enc.getLength() > this.maxLength) throw tooShort(this.maxLength, this.file);
         return { ids: enc.getIds(), typeIds: enc.getTypeIds() };
       }),
     );
