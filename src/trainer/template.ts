@@ -15,7 +15,7 @@
  * (RoBERTa) would get an extra `Ġ` token.
  */
 import type { EncodeInput } from '../types.ts';
-import { UsageError } from '../util/errors.ts';
+import { InputError, UsageError } from '../util/errors.ts';
 
 export type TemplateField = 'title' | 'text';
 type Part = { literal: string } | { field: TemplateField };
@@ -94,8 +94,15 @@ export function storedTemplate(
   role: 'query' | 'passage',
   file: string,
 ): InputTemplate | undefined {
-  const source = role === 'query' ? settings.query_template : settings.passage_template;
-  return source === undefined || source === null ? undefined : parseTemplate(source, `${file}: ${role}_template`);
+  const field = `${role}_template` as const;
+  const source = settings[field];
+  if (source === undefined || source === null) return undefined;
+  if (typeof source !== 'string') throw new InputError(file, undefined, field, `expected a template string, got ${JSON.stringify(source)}`);
+  try {
+    return parseTemplate(source, field);
+  } catch (err) {
+    throw err instanceof UsageError ? new InputError(file, undefined, field, err.message.slice(field.length + 2)) : err;
+  }
 }
 
 /** Option declarations for train/encode/eval/mine (the integrator spreads them into each command's spec). */

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { SHARED_DATA } from '../_paths.ts';
-import { loadTokenizer, padBatch, readVocab } from '../../src/trainer/tokenizer.ts';
+import { checkTokenizerConfig, loadTokenizer, padBatch, readVocab } from '../../src/trainer/tokenizer.ts';
 import { parseTemplate } from '../../src/trainer/template.ts';
-import { UsageError } from '../../src/util/errors.ts';
+import { InputError, UsageError } from '../../src/util/errors.ts';
 
 const MODELS = join(SHARED_DATA, 'models');
 const ROBERTA = join(MODELS, 'roberta-base');
@@ -143,4 +143,32 @@ test('pad ids: BERT [PAD]=0, RoBERTa / CamemBERT / XLM-R <pad>=1; padBatch fills
   const batch = padBatch(await tok.encode([{ text: 'Hello world' }, { text: 'Hello' }]), tok.padId);
   assert.deepEqual([...batch.ids], [0, 31414, 232, 2, 0, 31414, 2, 1]);
   assert.deepEqual([...batch.mask], [1, 1, 1, 1, 1, 1, 1, 0]);
+});
+
+test('checkTokenizerConfig: vocab_size must cover the tokenizer; pad_token_id must not be a real token', async () => {
+  const config = async (file: string) => JSON.parse(await readFile(file, 'utf8')) as { vocab_size: number; pad_token_id?: number };
+  const roberta = await loadTokenizer(ROBERTA, 16);
+  const camembert = await loadTokenizer(CAMEMBERT, 16);
+  const x = await loadTokenizer(await xlmr(), 16);
+  assert.deepEqual([roberta.vocabSize, camembert.vocabSize, x.vocabSize], [50265, 32005, 250002]);
+  const distilroberta = join(MODELS, 'distilroberta-base-config', 'config.json');
+  assert.deepEqual(checkTokenizerConfig(roberta, await config(distilroberta), distilroberta), []);
+  const bertTiny = join(MODELS, 'bert-tiny-config-only', 'config.json');
+  assert.deepEqual(checkTokenizerConfig(await loadTokenizer(BERT, 16), await config(bertTiny), bertTiny), []);
+  // XLM-R's 250,002 pieces in a 50,265-row embedding: refused, naming both files.
+  assert.throws(
+    () => checkTokenizerConfig(x, { vocab_size: 50265, pad_token_id: 1 }, distilroberta),
+    (err: Error) => err instanceof InputError && err.message.includes(distilroberta) && err.message.includes('"vocab_size"') && err.message.includes(x.file) && err.message.includes('250002'),
+  );
+  // The shared sentence-camembert config says pad_token_id 0 (<s>NOTUSED, which no input contains): a warning.
+  const camConfig = join(CAMEMBERT, 'config.json');
+  const notes = checkTokenizerConfig(camembert, await config(camConfig), camConfig);
+  assert.equal(notes.length, 1);
+  assert.match(notes[0], /pad_token_id 0 is "<s>NOTUSED", not the pad token 1/);
+  // pad_token_id 0 for RoBERTa is <s>, in every input: refused.
+  assert.throws(
+    () => checkTokenizerConfig(roberta, { vocab_size: 50265, pad_token_id: 0 }, 'rob/config.json'),
+    (err: Error) => err instanceof InputError && /rob\/config.json, field "pad_token_id": is 0, but the pad token of .*roberta-base\/tokenizer.json is 1/.test(err.message),
+  );
+  assert.throws(() => checkTokenizerConfig(camembert, { vocab_size: 32005, pad_token_id: 16 }, 'c.json'), InputError);
 });
