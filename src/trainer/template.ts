@@ -88,6 +88,14 @@ export function renderTemplate(template: InputTemplate, input: EncodeInput): str
   return values.join('');
 }
 
+/**
+ * The template of a sentence-transformers prompt (text prepended to the input), braces escaped.
+ * @example prefixTemplate('query: ') // 'query: {text}'; prefixTemplate('passage: ', true) // 'passage: {title} {text}'
+ */
+export function prefixTemplate(prefix: string, withTitle = false): string {
+  return prefix.replace(/[{}]/g, (b) => b + b) + (withTitle ? '{title} {text}' : '{text}');
+}
+
 /** The query and passage templates stored with an encoder (`dprep_encoder.json`), parsed; undefined: DPR inputs. */
 export function storedTemplate(
   settings: { query_template?: string | null; passage_template?: string | null },
