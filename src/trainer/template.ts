@@ -14,6 +14,7 @@
  * tokenizers and camembert's normalizer (spaces collapsed) see no difference; byte-level BPE
  * (RoBERTa) would get an extra `Ġ` token.
  */
+import type { OptionsSpec } from '../options.ts';
 import type { EncodeInput } from '../types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 
@@ -36,7 +37,7 @@ export const KNOWN_TEMPLATES = {
   openmatch: { query: '{text}', passage: 'Title: {title} Text: {text}' },
   /** BGE's English models instruct queries only; passages go in as they are. */
   bgeEn: { query: 'Represent this sentence for searching relevant passages: {text}' },
-} as const;
+} as const satisfies OptionsSpec;
 
 /**
  * Parses a template; `option` names where it came from (e.g. `--query-template`) for the error.
@@ -113,6 +114,33 @@ export function storedTemplate(
   }
 }
 
+/** Where a role's template can come from, strongest first (see resolveTemplate). */
+export interface TemplateSources {
+  /** The --query-template / --passage-template value, if given. */
+  option?: string;
+  /** What the encoder dir stores (dprep_encoder.json) and that file's path, for errors. */
+  stored?: { query_template?: string | null; passage_template?: string | null };
+  storedFile?: string;
+  /** The sentence-transformers prompt of this role, when the model dir is one (st-dir.ts); '' for none. */
+  stPrefix?: string;
+  /** Passages keep their titles (`{title} {text}` after an ST prompt). */
+  embedTitle?: boolean;
+}
+
+/**
+ * The template one role tokenizes with: the option, else what the encoder stored, else the
+ * sentence-transformers prompt (an ST model always sees one sequence, so even an empty prompt
+ * gives `{text}`), else none (DPR's pair input).
+ * @example resolveTemplate('query', { option: 'query: {text}' })?.source // 'query: {text}'
+ */
+export function resolveTemplate(role: 'query' | 'passage', from: TemplateSources): InputTemplate | undefined {
+  if (from.option !== undefined) return parseTemplate(from.option, `--${role}-template`);
+  const stored = from.stored && storedTemplate(from.stored, role, from.storedFile ?? 'dprep_encoder.json');
+  if (stored) return stored;
+  if (from.stPrefix !== undefined) return parseTemplate(prefixTemplate(from.stPrefix, role === 'passage' && from.embedTitle === true), `${role} prompt`);
+  return undefined;
+}
+
 /** Option declarations for train/encode/eval/mine (the integrator spreads them into each command's spec). */
 export const TEMPLATE_OPTIONS = {
   queryTemplate: {
@@ -127,4 +155,4 @@ export const TEMPLATE_OPTIONS = {
       'Passage input template with {title} and {text}, tokenized as one sequence; an empty title drops the space after it. ' +
       `E5: "${KNOWN_TEMPLATES.e5.passage}"; OpenMatch: "${KNOWN_TEMPLATES.openmatch.passage}". Default: DPR's [CLS] title [SEP] text [SEP]`,
   },
-} as const;
+} as const satisfies OptionsSpec;

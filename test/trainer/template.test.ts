@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KNOWN_TEMPLATES, parseTemplate, renderTemplate, storedTemplate } from '../../src/trainer/template.ts';
+import { KNOWN_TEMPLATES, parseTemplate, renderTemplate, resolveTemplate, storedTemplate } from '../../src/trainer/template.ts';
 import { InputError, UsageError } from '../../src/util/errors.ts';
 
 const RENDER: [string, { title?: string; text: string }, string][] = [
@@ -52,4 +52,14 @@ test('stored templates come back per role; a broken stored one names the setting
     () => storedTemplate({ passage_template: 'x' }, 'passage', 'enc/dprep_encoder.json'),
     (err: Error) => err instanceof InputError && err.message === 'enc/dprep_encoder.json, field "passage_template": template "x" has no {text}; every input needs its text (e.g. "query: {text}")',
   );
+});
+
+test('resolveTemplate: option, then stored, then the sentence-transformers prompt, else DPR pairs', () => {
+  const stored = { query_template: 'q: {text}', passage_template: null };
+  assert.equal(resolveTemplate('query', { option: 'query: {text}', stored, stPrefix: 'x: ' })?.source, 'query: {text}');
+  assert.equal(resolveTemplate('query', { stored, stPrefix: 'x: ' })?.source, 'q: {text}');
+  assert.equal(resolveTemplate('passage', { stored, stPrefix: 'passage: ', embedTitle: true })?.source, 'passage: {title} {text}');
+  assert.equal(resolveTemplate('passage', { stPrefix: '' })?.source, '{text}');
+  assert.equal(resolveTemplate('passage', { stored }), undefined);
+  assert.throws(() => resolveTemplate('passage', { option: 'Title: {title}' }), (err: Error) => err instanceof UsageError && err.message.startsWith('--passage-template: '));
 });
