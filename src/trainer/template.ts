@@ -37,7 +37,7 @@ export const KNOWN_TEMPLATES = {
   openmatch: { query: '{text}', passage: 'Title: {title} Text: {text}' },
   /** BGE's English models instruct queries only; passages go in as they are. */
   bgeEn: { query: 'Represent this sentence for searching relevant passages: {text}' },
-} as const satisfies OptionsSpec;
+} as const;
 
 /**
  * Parses a template; `option` names where it came from (e.g. `--query-template`) for the error.
