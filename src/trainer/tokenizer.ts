@@ -6,7 +6,7 @@
  * longest-match word pieces).
  *
  * Without a template an input becomes the tokenizer's single sequence (`[CLS] text [SEP]`,
- * `<s> text </s>`), or, when a title is embedded, its pair (`[CLS] title [SEP] text [SEP]` with
+ * `<s> text </s>`), or, when a non-empty title is embedded, its pair (`[CLS] title [SEP] text [SEP]` with
  * type ids 0…0 1…1; RoBERTa/CamemBERT/XLM-R: `<s> title </s></s> text </s>`, type ids all 0),
  * truncated longest-first to `maxLength` as HF does. With an input template (template.ts) the
  * rendered text is one sequence, truncated at its end.
@@ -68,7 +68,8 @@ const tooShort = (maxLength: number, file: string) =>
 function sequences(input: EncodeInput, opts: TokenizerOptions): [string] | [string, string] {
   const lower = (s: string) => (opts.lowercase ? s.toLowerCase() : s);
   if (opts.template) return [lower(renderTemplate(opts.template, input))];
-  return input.title === undefined ? [lower(input.text)] : [lower(input.title), lower(input.text)];
+  // DPR's tensorizer pairs only when there is a title (`if title:`): an empty one is a single sequence.
+  return input.title ? [lower(input.title), lower(input.text)] : [lower(input.text)];
 }
 
 const CJK: [number, number][] = [
