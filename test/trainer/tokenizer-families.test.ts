@@ -6,7 +6,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { SHARED_DATA } from '../_paths.ts';
+import { FIXTURES, SHARED_DATA } from '../_paths.ts';
 import { checkTokenizerConfig, loadTokenizer, padBatch, readVocab } from '../../src/trainer/tokenizer.ts';
 import { parseTemplate } from '../../src/trainer/template.ts';
 import { InputError, UsageError } from '../../src/util/errors.ts';
@@ -166,6 +166,11 @@ test('checkTokenizerConfig: vocab_size must cover the tokenizer; pad_token_id mu
   assert.deepEqual(checkTokenizerConfig(roberta, await config(distilroberta), distilroberta), []);
   const bertTiny = join(MODELS, 'bert-tiny-config-only', 'config.json');
   assert.deepEqual(checkTokenizerConfig(await loadTokenizer(BERT, 16), await config(bertTiny), bertTiny), []);
+  // The bundled tiny models: their configs were written for these tokenizers.
+  for (const name of ['bert-tiny', 'camembert-tiny']) {
+    const dir = join(FIXTURES, 'models', name);
+    assert.deepEqual(checkTokenizerConfig(await loadTokenizer(dir, 16), await config(join(dir, 'config.json')), join(dir, 'config.json')), [], name);
+  }
   // XLM-R's 250,002 pieces in a 50,265-row embedding: refused, naming both files.
   assert.throws(
     () => checkTokenizerConfig(x, { vocab_size: 50265, pad_token_id: 1 }, distilroberta),
