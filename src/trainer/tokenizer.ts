@@ -62,7 +62,7 @@ export interface TokenizerOptions {
 }
 
 const tooShort = (maxLength: number, file: string) =>
-  new UsageError(`max length ${maxLength} leaves no room for the special tokens ${file} adds to a (title, text) pair; use a larger max length`);
+  new UsageError(`max length ${maxLength} leaves no room for the special tokens ${file} adds around an input (3–4 for a title–text pair); use a larger max length`);
 
 /** The text(s) one input is tokenized from: one sequence, or the DPR (title, text) pair. */
 function sequences(input: EncodeInput, opts: TokenizerOptions): [string] | [string, string] {

@@ -147,6 +147,13 @@ test('a template makes one sequence with the single template specials, in every 
   assert.notDeepEqual((await plain.encode([{ text: 'passage:  Hello world' }]))[0], (await plain.encode([{ text: 'passage: Hello world' }]))[0]);
 });
 
+test("lowercase (sentence-transformers' do_lower_case) lowercases before tokenizing, title and text", async () => {
+  const lower = await loadTokenizer(ROBERTA, 64, { lowercase: true });
+  const plain = await loadTokenizer(ROBERTA, 64);
+  assert.deepEqual(await lower.encode([{ title: 'Hello', text: 'World' }]), await plain.encode([{ title: 'hello', text: 'world' }]));
+  assert.notDeepEqual(await plain.encode([{ text: 'Hello' }]), await plain.encode([{ text: 'hello' }]));
+});
+
 test('pad ids: BERT [PAD]=0, RoBERTa / CamemBERT / XLM-R <pad>=1; padBatch fills with it', async () => {
   const want: [string, number][] = [[BERT, 0], [ROBERTA, 1], [CAMEMBERT, 1], [await xlmr(), 1], [CAMEMBERT_V2, 0]];
   for (const [dir, pad] of want) assert.equal((await loadTokenizer(dir, 16)).padId, pad, dir);
