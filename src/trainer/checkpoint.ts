@@ -92,6 +92,9 @@ export interface EncoderSettings {
   /** Passages were encoded as `[CLS] title [SEP] text [SEP]`; false: titles are ignored. */
   embed_title: boolean;
   max_length: number;
+  /** Input templates (template.ts) the encoder was trained with; absent or null: DPR inputs. */
+  query_template?: string | null;
+  passage_template?: string | null;
 }
 
 /** One encoder of a checkpoint: its config, weights, and the model dir its tokenizer files come from. */
