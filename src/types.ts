@@ -33,8 +33,8 @@ export interface DprRecord {
   id?: string;
 }
 
-/** How an answer is looked for in a passage: DPR's `has_answer` match types. */
-export type MatchMode = 'string' | 'regex';
+/** How an answer is looked for in a passage: DPR's `has_answer` match types (declared with MATCH_MODES). */
+export type { MatchMode } from './text/answer.ts';
 
 /** What an encoder embeds: a question (text only) or a passage (title optional). */
 export interface EncodeInput {

@@ -3,6 +3,8 @@
  * output one JSON array of floats per line, in input order.
  */
 import { defineCommand } from '../options.ts';
+import { BACKENDS } from '../trainer/tf-types.ts';
+import { POOLINGS } from '../trainer/bert.ts';
 import { InputError } from '../util/errors.ts';
 
 export const embedCommand = defineCommand({
@@ -18,9 +20,9 @@ Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --ou
     out: { type: 'string', required: true, role: 'output', help: 'JSON lines of float arrays' },
     maxLength: { type: 'integer', default: 256, help: 'tokens per input, specials included' },
     batchSize: { type: 'integer', default: 32, help: 'inputs per forward pass' },
-    pooling: { type: 'string', choices: ['cls', 'mean'] as const, default: 'cls', help: 'CLS vector (DPR) or mean of tokens' },
+    pooling: { type: 'string', choices: POOLINGS, default: 'cls', help: 'CLS vector (DPR) or mean of tokens' },
     normalize: { type: 'boolean', help: 'L2-normalize the vectors' },
-    backend: { type: 'string', choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto', help: 'tfjs backend' },
+    backend: { type: 'string', choices: BACKENDS, default: 'auto', help: 'tfjs backend' },
   },
   async run(opts, ctx) {
     const { loadEncoder } = await import('../trainer/encoder.ts');

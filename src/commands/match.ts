@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { defineCommand } from '../options.ts';
-import { AnswerMatcher } from '../text/answer.ts';
+import { AnswerMatcher, MATCH_MODES, type MatchMode } from '../text/answer.ts';
 import { InputError } from '../util/errors.ts';
 import { readLines } from '../io/lines.ts';
 
@@ -18,7 +18,7 @@ on standard output, in order. An empty answer never matches (DPR would say it ma
 Example:  echo '{"text":"the U.S. army","answers":["U.S."]}' | dprep match`,
   options: {
     input: { type: 'string', help: 'JSON lines file to read instead of standard input', role: 'input' },
-    mode: { type: 'string', choices: ['string', 'regex'] as const, default: 'string', help: 'default match mode for lines without "mode"' },
+    mode: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'default match mode for lines without "mode"' },
   },
   async run(opts) {
     const where = opts.input ?? '<stdin>';
@@ -41,8 +41,8 @@ Example:  echo '{"text":"the U.S. army","answers":["U.S."]}' | dprep match`,
         throw new InputError(where, `line ${lineNo}`, 'answers', 'expected an array of strings');
       }
       const mode = obj.mode ?? opts.mode;
-      if (mode !== 'string' && mode !== 'regex') throw new InputError(where, `line ${lineNo}`, 'mode', 'expected "string" or "regex"');
-      const match = new AnswerMatcher(obj.answers as string[], mode).matches(obj.text);
+      if (!MATCH_MODES.includes(mode as MatchMode)) throw new InputError(where, `line ${lineNo}`, 'mode', `expected ${MATCH_MODES.map((m) => `"${m}"`).join(' or ')}`);
+      const match = new AnswerMatcher(obj.answers as string[], mode as MatchMode).matches(obj.text);
       if (!process.stdout.write(JSON.stringify({ match }) + '\n')) await new Promise((r) => process.stdout.once('drain', r));
     }
   },

@@ -3,12 +3,9 @@
  * `mine bm25` and `mine dense` (`minerOptions`) and the library settings they fill
  * (`MinerSettings`, same names).
  */
-import type { MatchMode } from '../types.ts';
 import type { RunContext } from '../options.ts';
+import { MATCH_MODES, type MatchMode } from '../text/answer.ts';
 import { STRATEGIES, type SamplingStrategy } from './filter.ts';
-
-/** DPR has_answer's modes (the MatchMode type in src/types.ts). */
-export const MATCH_MODES = ['string', 'regex'] as const satisfies readonly MatchMode[];
 
 /** Settings every miner takes. */
 export interface MinerSettings {

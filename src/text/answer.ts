@@ -9,7 +9,10 @@
  * Differs from DPR in one place on purpose: an answer with no tokens (empty or only spaces)
  * matches nothing here, while DPR's loop would call it a match in every passage.
  */
-import type { MatchMode } from '../types.ts';
+/** DPR's `has_answer` match types: token-run match (DPR's default) or a case-insensitive regex. */
+export const MATCH_MODES = ['string', 'regex'] as const;
+/** How an answer is looked for in a passage. */
+export type MatchMode = (typeof MATCH_MODES)[number];
 
 const TOKEN_RE = /[\p{L}\p{N}\p{M}]+|[^\p{Z}\p{C}]/gu;
 // Non-global twin for yes/no tests: a global regex keeps lastIndex between calls.

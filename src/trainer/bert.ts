@@ -12,7 +12,8 @@ import type { TokenBatch } from './tokenizer.ts';
 import { seededRandom } from '../util/random.ts';
 import { fusedOps } from './fused.ts';
 
-export type Pooling = 'cls' | 'mean';
+export const POOLINGS = ['cls', 'mean'] as const;
+export type Pooling = (typeof POOLINGS)[number];
 
 /** HF tensor names and `[out, in]`-layout shapes of a BertModel with this config (pooler excluded). */
 export function bertTensorShapes(c: BertConfig): Map<string, number[]> {

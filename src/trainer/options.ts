@@ -8,6 +8,8 @@
  * say where things are, how far to go or how to run (paths, --max-steps, backend, memory budget).
  */
 import { kebab, resolveOptions, type OptionSpec, type OptionValues } from '../options.ts';
+import { POOLINGS } from './bert.ts';
+import { BACKENDS } from './tf-types.ts';
 
 /** A train option; `onResume` is required so that a new option cannot forget to say. */
 export interface TrainOptionSpec extends OptionSpec {
@@ -36,9 +38,9 @@ export const TRAIN_OPTIONS = {
   maxPassageLen: { type: 'integer', default: 256, min: 2, onResume: 'fixed', help: 'passage tokens, specials included' },
   embedTitle: { type: 'boolean', onResume: 'fixed', help: 'encode passages as [CLS] title [SEP] text [SEP]' },
   sharedEncoder: { type: 'boolean', onResume: 'fixed', help: 'one encoder for questions and passages' },
-  pooling: { type: 'string', choices: ['cls', 'mean'], default: 'cls', onResume: 'fixed', help: 'CLS vector (DPR) or mean of tokens' },
+  pooling: { type: 'string', choices: POOLINGS, default: 'cls', onResume: 'fixed', help: 'CLS vector (DPR) or mean of tokens' },
   normalize: { type: 'boolean', onResume: 'fixed', help: 'L2-normalize vectors before the dot product' },
-  backend: { type: 'string', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', onResume: 'free', help: 'tfjs backend (auto: tfjs-node if installed, else wasm, else cpu)' },
+  backend: { type: 'string', choices: BACKENDS, default: 'auto', onResume: 'free', help: 'tfjs backend (auto: tfjs-node if installed, else wasm, else cpu)' },
   // Fixed: the replica count sets the gradient's summation order. The fingerprint holds the
   // resolved count (0 becomes 1 or 2), so the default resumes only on a backend that resolves alike.
   workers: { type: 'integer', default: 0, min: 0, onResume: 'fixed', help: 'data-parallel replicas, one worker thread each (0: 2 on wasm/cpu, 1 on tfjs-node); part of the result: resume with the same count' },
