@@ -52,10 +52,8 @@ export interface CommandResult {
 
 /** Services a command gets from whoever runs it (the CLI or the pipeline runner). */
 export interface RunContext {
-  /** Human-readable progress and notes; goes to stderr. */
+  /** Human-readable progress and notes; goes to stderr. A step's seed comes in its options (see `seedOption`). */
   log(message: string): void;
-  /** Seed derived by the pipeline for this step (the command's own --seed wins when given). */
-  seed?: number;
   /** Set when the pipeline runner drives the command (resumable steps keep state under it). */
   stateDir?: string;
 }
@@ -75,6 +73,16 @@ export interface CommandSpec<O extends OptionsSpec = OptionsSpec> {
 /** Declares a command; the identity function that gives `run` its typed options. */
 export function defineCommand<const O extends OptionsSpec>(spec: CommandSpec<O>): CommandSpec<O> {
   return spec;
+}
+
+/**
+ * The `seed` option of a command that draws random numbers: the one path a seed takes. A pipeline
+ * fills it with the step's derived seed (from the pipeline seed and the step name) unless the step
+ * sets `seed:`; on the CLI `--seed` wins, else `fallback`. 32-bit, like the pipeline's `seed:`.
+ * @example options: { seed: seedOption(13, 'the random sampling') }
+ */
+export function seedOption<const D extends number>(fallback: D, purpose: string) {
+  return { type: 'integer', min: 0, max: 0xffffffff, default: fallback, help: `seed of ${purpose} (in a pipeline: derived from the pipeline seed and step name)` } as const;
 }
 
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());

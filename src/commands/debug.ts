@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicFile, writeFileAtomic } from '../io/atomic.ts';
-import { defineCommand } from '../options.ts';
+import { defineCommand, seedOption } from '../options.ts';
 import { InputError } from '../util/errors.ts';
 
 export const debugWriteCommand = defineCommand({
@@ -28,7 +28,7 @@ by the pipeline runner) progress is checkpointed after every line and resumed af
     delayMs: { type: 'integer', default: 0, help: 'wait before each line (makes kills land mid-step)' },
     failAt: { type: 'integer', help: 'throw after this many lines' },
     badInputAt: { type: 'integer', help: 'report bad input (InputError) after this many lines' },
-    seed: { type: 'integer', default: 0, help: 'mixed into every line' },
+    seed: seedOption(0, 'every line (mixed into its hash)'),
   },
   async run(opts, context) {
     const digest = createHash('sha256');

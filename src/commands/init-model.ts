@@ -2,7 +2,7 @@
  * `dprep init-model`: a randomly initialized BERT in the Hugging Face layout, from a config and a
  * vocabulary (no pretrained weights are needed, or available offline).
  */
-import { defineCommand } from '../options.ts';
+import { defineCommand, seedOption } from '../options.ts';
 
 export const initModelCommand = defineCommand({
   id: 'init-model',
@@ -16,7 +16,7 @@ Example:  dprep init-model --config bert-tiny/config.json --vocab bert-base-unca
     config: { type: 'string', required: true, role: 'input', help: 'HF BertConfig config.json' },
     vocab: { type: 'string', required: true, role: 'input', help: 'directory with vocab.txt and/or tokenizer.json' },
     out: { type: 'string', required: true, role: 'output', help: 'model directory to create' },
-    seed: { type: 'integer', default: 1, help: 'random seed of the initialization' },
+    seed: seedOption(1, 'the initialization'),
     pooler: { type: 'boolean', default: true, help: 'include the (unused by DPR) pooler layer, as BertModel has' },
   },
   async run(opts, ctx) {

@@ -33,7 +33,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       corpus: opts.corpus,
       index: opts.index,
       out: opts.out,
-      ...minerSettings(opts, ctx),
+      ...minerSettings(opts),
       threads: resolveThreads(opts.threads),
       analyzer: analyzerFromOptions(opts),
       k1: opts.k1,

@@ -36,7 +36,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     try {
       const r = await mineDense({
         examples: opts.examples, corpus: opts.corpus, embeddings: opts.embeddings, out: opts.out, queryEncoder,
-        ...minerSettings(opts, ctx), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio,
+        ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
         queryBatch: opts.batch, log: ctx.log,
       });

@@ -22,7 +22,7 @@ Example:  dprep train --train squad.bm25neg.json --dev squad-dev.bm25neg.json --
     const { join } = await import('node:path');
     // Under the pipeline runner a killed step continues from its own last checkpoint.
     const resume = opts.resume ?? (ctx.stateDir && existsSync(join(opts.out, 'last', 'trainer_state.json')) ? opts.out : undefined);
-    const { metrics } = await trainBiEncoder({ ...opts, resume, seed: opts.seed ?? ctx.seed ?? 12345, log: ctx.log });
+    const { metrics } = await trainBiEncoder({ ...opts, resume, log: ctx.log });
     ctx.log(`train: ${Object.entries(metrics).map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join(', ')}`);
     return { metrics };
   },

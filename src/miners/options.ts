@@ -3,7 +3,7 @@
  * `mine bm25` and `mine dense` (`minerOptions`) and the library settings they fill
  * (`MinerSettings`, same names).
  */
-import type { RunContext } from '../options.ts';
+import { seedOption } from '../options.ts';
 import { MATCH_MODES, type MatchMode } from '../text/answer.ts';
 import { STRATEGIES, type SamplingStrategy } from './filter.ts';
 
@@ -31,16 +31,13 @@ export function minerOptions<const D extends number>(depth: D) {
     depth: { type: 'integer', default: depth, min: 1, help: 'hits retrieved per question before filtering' },
     negatives: { type: 'integer', default: 30, min: 0, help: 'hard negatives kept per question' },
     strategy: { type: 'string', choices: STRATEGIES, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors' },
-    seed: { type: 'integer', help: 'seed for --strategy random (default: the pipeline seed, else 13)' },
+    seed: seedOption(13, 'the --strategy random sampling'),
     match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'answer matching: DPR string (token) match or regex' },
     checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },
   } as const;
 }
 
-/** The settings from parsed options: the command's --seed, else the pipeline's, else 13. */
-export function minerSettings(
-  o: { depth: number; negatives: number; strategy: SamplingStrategy; seed?: number; match: MatchMode; checkTitle: boolean },
-  ctx: Pick<RunContext, 'seed'>,
-): MinerSettings {
-  return { depth: o.depth, negatives: o.negatives, strategy: o.strategy, seed: o.seed ?? ctx.seed ?? 13, match: o.match, checkTitle: o.checkTitle };
+/** The settings from parsed options (the seed: --seed, else the pipeline's step seed, else 13; see seedOption). */
+export function minerSettings(o: MinerSettings): MinerSettings {
+  return { depth: o.depth, negatives: o.negatives, strategy: o.strategy, seed: o.seed, match: o.match, checkTitle: o.checkTitle };
 }

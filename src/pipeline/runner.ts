@@ -292,7 +292,7 @@ async function executeStep(
     options[camel(o.key)] = join(staging, o.rel);
     await mkdir(dirname(join(staging, o.rel)), { recursive: true });
   }
-  const result = await step.command.run(options, { log: (m) => log(`  ${step.name}: ${m}`), seed: step.seed, stateDir });
+  const result = await step.command.run(options, { log: (m) => log(`  ${step.name}: ${m}`), stateDir });
 
   for (const o of step.outputs) {
     if (!existsSync(join(staging, o.rel))) throw new Error(`the command finished without writing output ${o.key} (${o.rel})`);

@@ -7,7 +7,7 @@
  * (data, batch, schedule, model shape, seeds) and make up the run's fingerprint; `free` ones only
  * say where things are, how far to go or how to run (paths, --max-steps, backend, memory budget).
  */
-import { kebab, resolveOptions, type OptionSpec, type OptionValues } from '../options.ts';
+import { kebab, resolveOptions, seedOption, type OptionSpec, type OptionValues } from '../options.ts';
 import { POOLINGS } from './bert.ts';
 import { BACKENDS } from './tf-types.ts';
 
@@ -44,7 +44,7 @@ export const TRAIN_OPTIONS = {
   // Fixed: the replica count sets the gradient's summation order. The fingerprint holds the
   // resolved count (0 becomes 1 or 2), so the default resumes only on a backend that resolves alike.
   workers: { type: 'integer', default: 0, min: 0, onResume: 'fixed', help: 'data-parallel replicas, one worker thread each (0: 2 on wasm/cpu, 1 on tfjs-node); part of the result: resume with the same count' },
-  seed: { type: 'integer', onResume: 'fixed', help: 'seed of shuffling, positive sampling and dropout (default: pipeline seed, else 12345)' },
+  seed: { ...seedOption(12345, 'shuffling, positive sampling and dropout'), onResume: 'fixed' },
   resume: { type: 'string', onResume: 'free', help: 'run directory to continue from (its last/ checkpoint)' },
   evalEvery: { type: 'integer', default: 0, min: 0, onResume: 'fixed', help: 'validate and save every N steps (0: at each epoch end)' },
   devMaxQuestions: { type: 'integer', default: 1000, min: 1, onResume: 'fixed', help: 'dev questions used for validation' },
@@ -53,7 +53,7 @@ export const TRAIN_OPTIONS = {
 
 /**
  * Options of `trainBiEncoder`: the declaration's values, plus what the CLI leaves to its caller:
- * the seed is always given (the command defaults it to the pipeline seed, else 12345) and
+ * the seed is always given (declared with seedOption: --seed, else the pipeline's step seed, else 12345) and
  * progress goes to `log`.
  * @example const o: TrainOptions = { ...defaults, train: 'train.json', queryModel: 'tiny-bert', out: 'runs/s1', seed: 1 };
  */
