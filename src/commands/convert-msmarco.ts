@@ -31,14 +31,12 @@ Example:  dprep convert msmarco --collection collection.tsv --queries queries.tr
     qrels: { type: 'string', required: true, role: 'input', help: 'qrels (TREC or TSV layout, header optional)' },
     negatives: { type: 'string', role: 'input', help: 'negatives: qid<TAB>pid,pid,... or qidpidtriples (qid<TAB>pos<TAB>neg)' },
     officialNegatives: { type: 'string', choices: ['hard', 'negative', 'none'] as const, default: 'hard', help: 'put the --negatives passages in hard_negative_ctxs, negative_ctxs, or drop them' },
-    negativesPerQuery: { type: 'integer', default: 30, help: 'most negatives kept per query, first in the file (0 = all)' },
+    negativesPerQuery: { type: 'integer', default: 30, min: 0, help: 'most negatives kept per query, first in the file (0 = all)' },
     ...convertOptions,
   },
   async run(opts, context) {
     const { openConvertOutputs } = await import('../converters/common.ts');
     const { convertMsmarco } = await import('../converters/msmarco.ts');
-    const { UsageError } = await import('../util/errors.ts');
-    if (opts.negativesPerQuery < 0) throw new UsageError(`--negatives-per-query must be 0 (all) or more, got ${opts.negativesPerQuery}`);
     const outputs = await openConvertOutputs(opts);
     try {
       const corpus = outputs.corpus;

@@ -16,9 +16,9 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     model: { type: 'string', required: true, role: 'input', help: 'passage encoder dir (or a bi-encoder dir holding passage_encoder/)' },
     corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather)' },
     out: { type: 'string', required: true, role: 'output', help: 'embeddings directory' },
-    batch: { type: 'integer', default: 256, help: 'passages per encoder call' },
-    shardRows: { type: 'integer', default: 100000, help: 'rows per shard file' },
-    maxLength: { type: 'integer', default: 256, help: 'tokens per passage (title + text), specials included' },
+    batch: { type: 'integer', default: 256, min: 1, help: 'passages per encoder call' },
+    shardRows: { type: 'integer', default: 100000, min: 1, help: 'rows per shard file' },
+    maxLength: { type: 'integer', default: 256, min: 3, help: 'tokens per passage (title + text), specials included' },
     overwrite: { type: 'boolean', help: 'start over when --out holds embeddings of another model or corpus' },
   },
   async run(opts, ctx) {

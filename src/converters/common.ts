@@ -9,7 +9,6 @@
 import type { OptionSpec } from '../options.ts';
 import { CORPUS_FORMATS, corpusFormatFromPath, openCorpusWriter, type CorpusWriter } from '../io/corpus.ts';
 import { RECORD_FORMATS, openRecordWriter, recordFormatFromPath, type RecordWriter } from '../io/records.ts';
-import { UsageError } from '../util/errors.ts';
 
 /** Options every converter takes. `corpus` is optional: sources without passages (NQ-open) ignore it. */
 export const convertOptions = {
@@ -17,7 +16,7 @@ export const convertOptions = {
   corpus: { type: 'string', role: 'output', help: 'corpus of passages to write (.jsonl, .tsv psgs_w100 layout, .parquet)' },
   format: { type: 'string', choices: RECORD_FORMATS, help: 'record format, instead of guessing from the --out extension' },
   corpusFormat: { type: 'string', choices: CORPUS_FORMATS, help: 'corpus format, instead of guessing from the --corpus extension' },
-  passageWords: { type: 'integer', default: 100, help: 'passage size in whitespace words, for sources that are chunked' },
+  passageWords: { type: 'integer', default: 100, min: 1, help: 'passage size in whitespace words, for sources that are chunked' },
   dataset: { type: 'string', help: 'value of the "dataset" field of each record (default: named after the source)' },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -42,15 +41,13 @@ export interface ConvertOutputs {
 }
 
 /**
- * Checks the formats and `--passage-words` before any work, then opens both writers (atomic).
+ * Checks the formats before any work, then opens both writers (atomic). `--passage-words` is
+ * range-checked by its declaration (min 1) wherever options resolve.
  * @example
  * const outputs = await openConvertOutputs(opts);
  * try { ...; await outputs.commit(); } catch (e) { await outputs.abort(); throw e; }
  */
 export async function openConvertOutputs(opts: ConvertOutputOptions): Promise<ConvertOutputs> {
-  if (!Number.isInteger(opts.passageWords) || opts.passageWords < 1) {
-    throw new UsageError(`--passage-words must be a positive integer, got ${opts.passageWords}`);
-  }
   const recordFormat = recordFormatFromPath(opts.out, opts.format);
   const corpusFormat = opts.corpus ? corpusFormatFromPath(opts.corpus, opts.corpusFormat) : undefined;
   const records = await openRecordWriter(opts.out, recordFormat);
