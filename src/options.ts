@@ -13,10 +13,12 @@ export type FileRole = 'input' | 'output';
 export interface OptionSpec {
   type: OptionType;
   help: string;
-  default?: string | number | boolean | readonly string[];
+  default?: string | number | boolean | readonly string[] | readonly number[];
   required?: boolean;
   choices?: readonly string[];
-  /** Smallest allowed value of a number/integer option (inclusive); checked wherever options are resolved. */
+  /** For a list: its items are numbers of this type (`--k 1,5,20`), each within min/max. */
+  items?: 'number' | 'integer';
+  /** Smallest allowed value of a number/integer option or list item (inclusive); checked wherever options are resolved. */
   min?: number;
   /** Largest allowed value of a number/integer option (inclusive). */
   max?: number;
@@ -31,7 +33,9 @@ type ValueOf<S extends OptionSpec> = S['type'] extends 'number' | 'integer'
   : S['type'] extends 'boolean'
     ? boolean
     : S['type'] extends 'list'
-      ? string[]
+      ? S['items'] extends 'number' | 'integer'
+        ? number[]
+        : string[]
       : S['choices'] extends readonly (infer C)[]
         ? C
         : string;
@@ -124,18 +128,13 @@ function coerce(opt: OptionSpec, value: unknown, where: string): unknown {
       if (value === 'false') return false;
       throw new UsageError(`${where}: expected true or false, got ${JSON.stringify(value)}`);
     case 'number':
-    case 'integer': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      if (!Number.isFinite(n)) throw new UsageError(`${where}: expected a number, got ${JSON.stringify(value)}`);
-      if (opt.type === 'integer' && !Number.isInteger(n)) throw new UsageError(`${where}: expected an integer, got ${value}`);
-      if ((opt.min !== undefined && n < opt.min) || (opt.max !== undefined && n > opt.max)) {
-        throw new UsageError(`${where}: expected ${describeRange(opt)}, got ${n}`);
-      }
-      return n;
-    }
+    case 'integer':
+      return coerceNumber(opt, opt.type, value, where);
     case 'list': {
       const items = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',') : [String(value)];
-      return items.map((s) => s.trim()).filter((s) => s !== '');
+      const strings = items.map((s) => s.trim()).filter((s) => s !== '');
+      const itemType = opt.items;
+      return itemType ? strings.map((s) => coerceNumber(opt, itemType, s, `${where} item "${s}"`)) : strings;
     }
     case 'string': {
       if (typeof value !== 'string' && typeof value !== 'number') {
@@ -150,23 +149,33 @@ function coerce(opt: OptionSpec, value: unknown, where: string): unknown {
   }
 }
 
-/** `an integer >= 1`, `a number in [0, 1]`: the range of a number option, for errors and docs. */
+function coerceNumber(opt: OptionSpec, type: 'number' | 'integer', value: unknown, where: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(n)) throw new UsageError(`${where}: expected a number, got ${JSON.stringify(value)}`);
+  if (type === 'integer' && !Number.isInteger(n)) throw new UsageError(`${where}: expected an integer, got ${value}`);
+  if ((opt.min !== undefined && n < opt.min) || (opt.max !== undefined && n > opt.max)) {
+    throw new UsageError(`${where}: expected ${describeRange(opt)}, got ${n}`);
+  }
+  return n;
+}
+
+/** `an integer >= 1`, `a number in [0, 1]`: the range of a number option (or list item), for errors and docs. */
 export function describeRange(opt: OptionSpec): string {
-  const kind = opt.type === 'integer' ? 'an integer' : 'a number';
+  const kind = (opt.items ?? opt.type) === 'integer' ? 'an integer' : 'a number';
   if (opt.min !== undefined && opt.max !== undefined) return `${kind} in [${opt.min}, ${opt.max}]`;
   if (opt.min !== undefined) return `${kind} >= ${opt.min}`;
   if (opt.max !== undefined) return `${kind} <= ${opt.max}`;
   return kind;
 }
 
-/** The value type as help and docs show it: `strategy <top|random>`, `integer >= 1`. */
+/** The value type as help and docs show it: `strategy <top|random>`, `integer >=1`, `list of integer >=1`. */
 export function describeType(opt: OptionSpec, sep = '|'): string {
   if (opt.choices) return opt.choices.join(sep);
+  let type: string = opt.items ? `list of ${opt.items}` : opt.type;
   if (opt.min !== undefined || opt.max !== undefined) {
-    const range = opt.min !== undefined && opt.max !== undefined ? `${opt.min}..${opt.max}` : opt.min !== undefined ? `>=${opt.min}` : `<=${opt.max}`;
-    return `${opt.type} ${range}`;
+    type += ' ' + (opt.min !== undefined && opt.max !== undefined ? `${opt.min}..${opt.max}` : opt.min !== undefined ? `>=${opt.min}` : `<=${opt.max}`);
   }
-  return opt.type;
+  return type;
 }
 
 /**

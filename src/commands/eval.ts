@@ -23,7 +23,7 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
     embeddings: { type: 'string', role: 'input', help: 'passage embeddings from dprep encode (else the corpus is encoded now)' },
     examples: { type: 'string', role: 'input', help: 'DPR records whose questions and answers are evaluated' },
     corpus: { type: 'string', role: 'input', help: 'corpus the passages come from' },
-    k: { type: 'list', default: ['1', '5', '20', '100'], help: 'top-k cutoffs for DPR accuracy' },
+    k: { type: 'list', items: 'integer', min: 1, default: [1, 5, 20, 100], help: 'top-k cutoffs for DPR accuracy' },
     runOut: { type: 'string', role: 'output', help: 'write the dense retrieval as a TREC run file' },
     run: { type: 'string', role: 'input', help: 'TREC run file to evaluate' },
     qrels: { type: 'string', role: 'input', help: 'relevance judgements for --run' },
@@ -38,8 +38,7 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
     const { UsageError } = await import('../util/errors.ts');
     const { writeFileAtomic } = await import('../io/atomic.ts');
     const trec = await import('../eval/trec.ts');
-    const ks = opts.k.map((s) => Number(s));
-    if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UsageError(`--k: expected positive integers, got ${opts.k.join(',')}`);
+    const ks = opts.k;
     let metrics: Record<string, number>;
     let queries: number;
     if (opts.run && opts.qrels) {
