@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defineCommand, parseFlags, resolveOptions, type OptionValues } from '../src/options.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { commands, findCommand } from '../src/commands/index.ts';
+import { debugCommands } from '../src/commands/debug.ts';
+import { defineCommand, describeType, kebab, parseFlags, renderHelp, resolveOptions, seedOption, type OptionsSpec, type OptionValues } from '../src/options.ts';
+import { MATCH_MODES } from '../src/text/answer.ts';
+import { BACKENDS } from '../src/trainer/tf-types.ts';
+import { POOLINGS } from '../src/trainer/bert.ts';
 import { UsageError } from '../src/util/errors.ts';
+import { REPO_ROOT } from './_paths.ts';
 
 const spec = {
   out: { type: 'string', help: 'output', required: true, role: 'output' },
@@ -69,4 +77,62 @@ test('options: YAML values are range-checked like flags', () => {
 test('defineCommand keeps the spec as declared', () => {
   const cmd = defineCommand({ id: 'x.y', summary: 's', options: spec, run: async () => undefined });
   assert.equal(cmd.options.passageWords.default, 100);
+});
+
+test('options: list items of a numeric type are coerced and range-checked one by one', () => {
+  const lists = { k: { type: 'list', items: 'integer', min: 1, default: [1, 5], help: 'cutoffs' } } as const;
+  const v: OptionValues<typeof lists> = resolveOptions(lists, { k: '1,20, 100' }, 'cmd');
+  assert.deepEqual(v.k, [1, 20, 100]);
+  assert.deepEqual(resolveOptions(lists, { k: [3, '4'] }, 'p.yaml:2').k, [3, 4]);
+  assert.throws(() => resolveOptions(lists, { k: '1,0' }, 'cmd'), /cmd: option "k" item "0": expected an integer >= 1, got 0/);
+  assert.throws(() => resolveOptions(lists, { k: '1,2.5' }, 'cmd'), /option "k" item "2\.5": expected an integer/);
+  assert.throws(() => resolveOptions(lists, { k: '1,top' }, 'cmd'), /option "k" item "top": expected a number/);
+  assert.equal(describeType(lists.k), 'list of integer >=1');
+});
+
+// Every registered command (and the test-only ones): each declared default must pass the checks
+// resolveOptions applies to a user's value, so no command ships a default it would refuse.
+const registered = [...commands, ...debugCommands.filter((d) => !commands.includes(d))];
+for (const cmd of registered) {
+  test(`declarations: ${cmd.id}: defaults lie within their ranges and choices`, () => {
+    for (const [key, opt] of Object.entries(cmd.options as OptionsSpec)) {
+      const name = `${cmd.id} --${kebab(key)}`;
+      if (opt.min !== undefined || opt.max !== undefined) {
+        assert.ok(opt.type === 'number' || opt.type === 'integer' || (opt.type === 'list' && opt.items), `${name}: min/max on a ${opt.type} option`);
+        if (opt.min !== undefined && opt.max !== undefined) assert.ok(opt.min <= opt.max, `${name}: min > max`);
+      }
+      if (opt.choices) assert.equal(opt.type, 'string', `${name}: choices on a ${opt.type} option`);
+      if (opt.items) assert.equal(opt.type, 'list', `${name}: items on a ${opt.type} option`);
+      if (key === 'seed') assert.deepEqual({ ...opt, default: 0, help: '' }, { ...seedOption(0, ''), help: '' }, `${name}: declare it with seedOption`);
+      if (opt.default === undefined) continue;
+      assert.ok(!opt.required, `${name}: required and defaulted`);
+      const resolved = resolveOptions({ [key]: opt }, { [kebab(key)]: opt.default }, name) as Record<string, unknown>;
+      assert.deepEqual(resolved[key], opt.default, `${name}: the default changes when resolved`);
+      const values = Array.isArray(opt.default) ? opt.default : [opt.default];
+      for (const v of values) {
+        if (typeof v !== 'number') continue;
+        if (opt.min !== undefined) assert.ok(v >= opt.min, `${name}: default ${v} below min ${opt.min}`);
+        if (opt.max !== undefined) assert.ok(v <= opt.max, `${name}: default ${v} above max ${opt.max}`);
+      }
+      if (opt.choices) assert.ok(opt.choices.includes(String(opt.default)), `${name}: default not among the choices`);
+    }
+  });
+}
+
+test('declarations: the choice lists are the exported ones, declared once', () => {
+  const uses: [string, string, readonly string[]][] = [
+    ['embed', 'pooling', POOLINGS], ['embed', 'backend', BACKENDS], ['train', 'pooling', POOLINGS], ['train', 'backend', BACKENDS],
+    ['match', 'mode', MATCH_MODES], ['eval', 'match', MATCH_MODES], ['mine.bm25', 'match', MATCH_MODES], ['mine.dense', 'match', MATCH_MODES],
+  ];
+  for (const [id, key, list] of uses) assert.equal(findCommand(id)!.options[key].choices, list, `${id} --${key}`);
+});
+
+test('help and docs show ranges: dprep help embed, eval and docs/cli.md', () => {
+  const embed = renderHelp(findCommand('embed')!);
+  assert.match(embed, /--batch-size <integer >=1> +inputs per forward pass \(default: 32\)/);
+  assert.match(renderHelp(findCommand('eval')!), /--k <list of integer >=1> +top-k cutoffs/);
+  assert.match(renderHelp(findCommand('train')!), /--seed <integer 0\.\.4294967295> +seed of shuffling.*\(default: 12345\)/);
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'cli.md'), 'utf8');
+  assert.match(doc, /\| `--passage-words` \| integer >=1 \| `100` \|/);
+  assert.match(doc, /\| `--b` \| number 0\.\.1 \|/);
 });
