@@ -1,6 +1,6 @@
 /** Analyzer and BM25 options shared by `index bm25` and `mine bm25` (declared once). */
 import { availableParallelism } from 'node:os';
-import type { AnalyzerConfig, AnalyzerLang } from '../text/analyzer.ts';
+import { ANALYZER_LANGS, type AnalyzerConfig, type AnalyzerLang } from '../text/analyzer.ts';
 
 /** `--threads N` (declared with min 0): 0 means one per core. */
 export function resolveThreads(threads: number): number {
@@ -8,7 +8,7 @@ export function resolveThreads(threads: number): number {
 }
 
 export const analyzerOptions = {
-  lang: { type: 'string', choices: ['en', 'fr', 'none'] as const, help: 'analyzer language: en (Porter2, English stopwords), fr (elision, French stopwords, light stemmer), none (lowercase words only); default en' },
+  lang: { type: 'string', choices: ANALYZER_LANGS, help: 'analyzer language: en (Porter2, English stopwords), fr (elision, French stopwords, light stemmer), none (lowercase words only); default en' },
   noStopwords: { type: 'boolean', help: 'keep stopwords in the index and queries' },
   noStem: { type: 'boolean', help: 'do not stem terms' },
   k1: { type: 'number', min: 0, help: 'BM25 k1 (term frequency saturation); default 1.2' },

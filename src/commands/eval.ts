@@ -3,6 +3,7 @@
  * (MRR@k, Recall@k, nDCG@k, MAP) of a run, computed as trec_eval does.
  */
 import { defineCommand } from '../options.ts';
+import { INDEX_BACKENDS } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
 
 export const evalCommand = defineCommand({
@@ -30,7 +31,7 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
     metrics: { type: 'list', default: ['mrr@10', 'recall@100', 'ndcg@10', 'map'], help: 'qrels metrics: mrr[@k], recall[@k], ndcg[@k], map[@k], p@k' },
     complete: { type: 'boolean', help: 'average over every qrels query; missing ones count 0 (trec_eval -c)' },
     match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'DPR has_answer match mode' },
-    search: { type: 'string', choices: ['auto', 'faiss', 'exact'] as const, default: 'auto', help: 'vector search backend' },
+    search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'vector search backend' },
     json: { type: 'boolean', help: 'print the metrics as one JSON object' },
     out: { type: 'string', role: 'output', help: 'also write the metrics JSON here (input to dprep eval report)' },
   },

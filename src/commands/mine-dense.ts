@@ -1,6 +1,7 @@
 /** `dprep mine dense`: hard negatives from the stage-1 model's own confusions (see src/miners/dense.ts). */
 import { defineCommand } from '../options.ts';
 import { minerOptions, minerSettings } from '../miners/options.ts';
+import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
 
 export const mineDenseCommand = defineCommand({
   id: 'mine.dense',
@@ -23,8 +24,8 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     skipTop: { type: 'integer', default: 3, min: 0, help: 'never take the top r ranks (likely false negatives)' },
     maxScoreRatio: { type: 'number', min: 0, help: "drop hits scoring above r × the gold positive's score" },
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
-    index: { type: 'string', choices: ['flat', 'hnsw'] as const, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
-    search: { type: 'string', choices: ['auto', 'faiss', 'exact'] as const, default: 'auto', help: 'faiss when built, or force one' },
+    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
+    search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'faiss when built, or force one' },
     threads: { type: 'integer', help: 'search threads (default: all cores)' },
     batch: { type: 'integer', default: 256, help: 'questions per encode + search call' },
     maxLength: { type: 'integer', default: 64, help: 'tokens per question' },

@@ -11,7 +11,8 @@
  */
 import { createRequire } from 'node:module';
 
-export type AnalyzerLang = 'en' | 'fr' | 'none';
+export const ANALYZER_LANGS = ['en', 'fr', 'none'] as const;
+export type AnalyzerLang = (typeof ANALYZER_LANGS)[number];
 
 export interface AnalyzerConfig {
   lang: AnalyzerLang;
@@ -88,7 +89,7 @@ export function frenchLightStem(word: string): string {
  */
 export function createAnalyzer(partial: Partial<AnalyzerConfig> = {}): Analyzer {
   const config: AnalyzerConfig = { ...DEFAULT_ANALYZER, ...partial };
-  if (!['en', 'fr', 'none'].includes(config.lang)) throw new Error(`unknown analyzer language "${config.lang}" (expected en, fr or none)`);
+  if (!ANALYZER_LANGS.includes(config.lang)) throw new Error(`unknown analyzer language "${config.lang}" (expected one of ${ANALYZER_LANGS.join(', ')})`);
   const stop = !config.stopwords ? undefined : config.lang === 'en' ? getEnglishStopwords() : config.lang === 'fr' ? FRENCH_STOPWORDS : undefined;
   const stem = !config.stem ? undefined : config.lang === 'en' ? getEnglishStem() : config.lang === 'fr' ? frenchLightStem : undefined;
   const french = config.lang === 'fr';

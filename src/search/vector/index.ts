@@ -8,8 +8,10 @@ import { loadFaiss, loadErrors, METRIC_INNER_PRODUCT, type FaissNativeIndex } fr
 export type { TopK } from './exact.ts';
 export { exactSearch, exactSearchParallel, mergeTopK } from './exact.ts';
 
-export type IndexKind = 'flat' | 'hnsw';
-export type IndexBackend = 'auto' | 'faiss' | 'exact';
+export const INDEX_KINDS = ['flat', 'hnsw'] as const;
+export type IndexKind = (typeof INDEX_KINDS)[number];
+export const INDEX_BACKENDS = ['auto', 'faiss', 'exact'] as const;
+export type IndexBackend = (typeof INDEX_BACKENDS)[number];
 
 export interface VectorIndexOptions {
   /** `flat` (exact, default) or `hnsw` (approximate; needs faiss, else exact is used). */
