@@ -106,7 +106,11 @@ for (const cmd of registered) {
       }
       if (opt.choices) assert.equal(opt.type, 'string', `${name}: choices on a ${opt.type} option`);
       if (opt.items) assert.equal(opt.type, 'list', `${name}: items on a ${opt.type} option`);
-      if (key === 'seed') assert.deepEqual({ ...opt, default: 0, help: '' }, { ...seedOption(0, ''), help: '' }, `${name}: declare it with seedOption`);
+      if (key === 'seed') {
+        const like = seedOption(0, 'x');
+        assert.deepEqual([opt.type, opt.min, opt.max, typeof opt.default], [like.type, like.min, like.max, 'number'], `${name}: declare it with seedOption`);
+        assert.ok(opt.help.endsWith(like.help.slice('seed of x'.length)), `${name}: declare it with seedOption`);
+      }
       if (opt.default === undefined) continue;
       assert.ok(!opt.required, `${name}: required and defaulted`);
       const resolved = resolveOptions({ [key]: opt }, { [kebab(key)]: opt.default }, name) as Record<string, unknown>;
