@@ -1,5 +1,6 @@
 /** Every command dprep has. The CLI and the pipeline runner both read this list. */
 import type { CommandSpec } from '../options.ts';
+import { commandRegistry as registryOf, type CommandRegistry } from '../pipeline/registry.ts';
 import { matchCommand } from './match.ts';
 import { initModelCommand } from './init-model.ts';
 import { trainCommand } from './train.ts';
@@ -51,6 +52,9 @@ export const commands: CommandSpec<any>[] = [
   ...(process.env.DPREP_TEST_COMMANDS === '1' ? debugCommands : []),
 ];
 
+/** The same list as the registry the pipeline planner takes (`planPipeline(spec, { commands: commandRegistry })`). */
+export const commandRegistry: CommandRegistry = registryOf(commands);
+
 export function findCommand(id: string): CommandSpec<any> | undefined {
-  return commands.find((c) => c.id === id);
+  return commandRegistry.get(id);
 }

@@ -7,10 +7,10 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
-import { commands as defaultCommands } from '../commands/index.ts';
 import { camel, kebab, resolveOptions, type CommandSpec, type OptionSpec } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed } from '../util/random.ts';
+import { asRegistry, type CommandRegistry } from './registry.ts';
 import { Issues, type Loc, type PipelineSpec } from './schema.ts';
 
 /** One path an input option points at; `fromStep` is set when it is another step's output. */
@@ -60,8 +60,8 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** The commands steps may use; default: every dprep command. */
-  commands?: readonly CommandSpec<any>[];
+  /** The commands steps may use (the CLI passes every dprep command); a list is wrapped as a registry. */
+  commands: CommandRegistry | readonly CommandSpec<any>[];
   /** `step.key=value` or `params.name=value`, applied before anything is resolved. */
   overrides?: readonly string[];
   /** Overrides the pipeline's workdir (resolved from the current directory). */
@@ -70,17 +70,15 @@ export interface PlanOptions {
   checkInputsExist?: boolean;
 }
 
-/** Commands that drive pipelines; a step may not use them (no pipelines inside pipelines). */
-const PIPELINE_COMMANDS = new Set(['run', 'dag', 'status', 'validate']);
 /** Workdir entries the runner keeps for itself. */
 export const RESERVED_OUTPUTS = ['.dprep', 'runs', 'dprep.lock.yaml'];
 
 /**
  * Resolves a pipeline into a plan, reporting every problem at once (PipelineError).
- * @example const plan = planPipeline(await readPipelineFile('p.yaml'), { overrides: ['train.lr=3e-5'] });
+ * @example const plan = planPipeline(await readPipelineFile('p.yaml'), { commands, overrides: ['train.lr=3e-5'] });
  */
-export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
-  const registry = opts.commands ?? defaultCommands;
+export function planPipeline(spec: PipelineSpec, opts: PlanOptions): Plan {
+  const registry = asRegistry(opts.commands);
   const issues = new Issues(spec.shown);
   const at = (loc: Loc) => `${issues.file}:${loc.line}:${loc.col}`;
 
@@ -125,9 +123,9 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
   const outputsByStep = new Map<string, Map<string, OutputBinding>>();
   const commandByStep = new Map<string, CommandSpec<any>>();
   for (const step of spec.steps) {
-    const cmd = registry.find((c) => c.id === step.uses.value);
-    if (!cmd || PIPELINE_COMMANDS.has(cmd.id)) {
-      const usable = registry.filter((c) => !PIPELINE_COMMANDS.has(c.id)).map((c) => c.id);
+    const cmd = registry.get(step.uses.value);
+    if (!cmd || cmd.drivesPipelines) {
+      const usable = registry.ids().filter((id) => !registry.get(id)!.drivesPipelines);
       issues.add(step.uses.loc, `steps.${step.name}.uses: unknown command "${step.uses.value}"; allowed: ${usable.join(', ')}`);
       continue;
     }

@@ -75,7 +75,7 @@ const BOOKKEEPING = '.dprep';
 /**
  * Runs the selected steps of a plan, in order, skipping fresh ones.
  * @example
- * const plan = planPipeline(await readPipelineFile('p.yaml'));
+ * const plan = planPipeline(await readPipelineFile('p.yaml'), { commands });
  * const result = await runPipeline(plan, { force: ['train'] });
  */
 export async function runPipeline(plan: Plan, opts: RunOptions = {}): Promise<RunResult> {
