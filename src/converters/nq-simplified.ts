@@ -23,7 +23,7 @@
  * Example: dprep convert nq --input v1.0-simplified-nq-train.jsonl.gz --out nq.dpr.jsonl --corpus nq.corpus.jsonl
  */
 import type { Ctx, DprRecord } from '../types.ts';
-import { readLines } from '../io/lines.ts';
+import { parseJsonLine, readLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
 import type { NqOptions, NqSink } from './nq.ts';
 
@@ -99,12 +99,8 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
     if (text.trim() === '') continue;
     const where = `line ${lineNo}`;
     summary.read++;
-    let ex: Record<string, unknown>;
-    try {
-      ex = JSON.parse(text);
-    } catch (err) {
-      throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
-    }
+    // Parsed here, not by readJsonLines: the raw text is needed for example_id below.
+    const ex = parseJsonLine(text, file, lineNo) as Record<string, unknown>;
     if (typeof ex !== 'object' || ex === null || Array.isArray(ex)) throw new InputError(file, where, undefined, 'expected a JSON object (an NQ example)');
     const { question_text: question, document_text: doc, annotations, document_url: url } = ex;
     if (typeof question !== 'string') throw new InputError(file, where, 'question_text', 'expected a string');

@@ -19,7 +19,7 @@
 import { open } from 'node:fs/promises';
 import type { Ctx, DprRecord, Passage } from '../types.ts';
 import { readDprRecords } from '../io/records.ts';
-import { readLines, openByteStream, assertReadableFile } from '../io/lines.ts';
+import { readJsonLines, openByteStream, assertReadableFile } from '../io/lines.ts';
 import { readTsv } from '../io/tsv.ts';
 import { AnswerMatcher, isEmptyAnswer } from '../text/answer.ts';
 import { InputError, UsageError } from '../util/errors.ts';
@@ -229,16 +229,9 @@ export async function convertDprQa(file: string, sink: NqSink, opts: NqOptions =
 export async function convertNqOpen(file: string, sink: NqSink, opts: NqOptions = {}): Promise<void> {
   const { summary } = sink;
   const dataset = opts.dataset ?? 'nq_open';
-  for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
-    if (text.trim() === '') continue;
-    const where = `line ${lineNo}`;
+  for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) {
     summary.read++;
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(text);
-    } catch (err) {
-      throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
-    }
+    const obj = value as Record<string, unknown>;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(file, where, undefined, 'expected a JSON object {question, answer}');
     if (typeof obj.question !== 'string') throw new InputError(file, where, 'question', 'expected a string');
     const key = obj.answer !== undefined ? 'answer' : 'answers';
