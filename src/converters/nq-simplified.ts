@@ -25,7 +25,8 @@
 import type { Ctx, DprRecord } from '../types.ts';
 import { parseJsonLine, readLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
-import type { NqOptions, NqSink } from './nq.ts';
+import { convertOptions } from './common.ts';
+import type { NqOptions, NqSink } from './nq-options.ts';
 
 interface Span {
   start: number;
@@ -94,7 +95,7 @@ function readSpan(value: unknown, file: string, where: string, field: string, nT
 export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOptions = {}): Promise<void> {
   const { summary } = sink;
   const dataset = opts.dataset ?? 'nq_simplified';
-  const passageWords = opts.passageWords ?? 100;
+  const passageWords = opts.passageWords ?? convertOptions.passageWords.default;
   for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
     if (text.trim() === '') continue;
     const where = `line ${lineNo}`;

@@ -17,7 +17,7 @@
  * Example: dprep convert nq --input biencoder-nq-dev.json --out nq.dpr.jsonl --corpus nq.corpus.jsonl
  */
 import { open } from 'node:fs/promises';
-import type { Ctx, DprRecord, Passage } from '../types.ts';
+import type { Ctx, DprRecord } from '../types.ts';
 import { readDprRecords } from '../io/records.ts';
 import { readJsonLines, openByteStream, assertReadableFile } from '../io/lines.ts';
 import { readTsv } from '../io/tsv.ts';
@@ -26,28 +26,9 @@ import { InputError, UsageError } from '../util/errors.ts';
 import type { Summary } from '../util/summary.ts';
 import { parsePythonStringList, PythonLiteralError } from './python-literal.ts';
 import { convertNqSimplified } from './nq-simplified.ts';
+import { NQ_INPUT_FORMATS, type NqInputFormat, type NqOptions, type NqSink } from './nq-options.ts';
 
-export type NqInputFormat = 'dpr' | 'dpr-qa' | 'nq-open' | 'nq-simplified';
-export const NQ_INPUT_FORMATS: readonly NqInputFormat[] = ['dpr', 'dpr-qa', 'nq-open', 'nq-simplified'];
-
-/** Where converted records (and, when collected, their passages) go; the command writes them out. */
-export interface NqSink {
-  summary: Summary;
-  write(record: DprRecord): Promise<void>;
-  /** Called with each passage of a written record (`dpr`: every ctx; `nq-simplified`: positives). */
-  passage?(passage: Passage): Promise<void>;
-}
-
-export interface NqOptions {
-  /** Value of the records' `dataset` field; default: the record's own (`dpr`) or the source name. */
-  dataset?: string;
-  /** Keep questions without answers (NQ-open `.no-annotations`) as records with `answers: []`. */
-  allowNoAnswers?: boolean;
-  /** Passage size in words for `nq-simplified` long answers. */
-  passageWords?: number;
-  /** Compressed bytes read so far, for progress against the file size. */
-  onRawBytes?: (n: number) => void;
-}
+export { NQ_INPUT_FORMATS, nqOptions, type NqInputFormat, type NqOptions, type NqSink } from './nq-options.ts';
 
 /**
  * Converts any of the four NQ inputs (format detected from content unless given).
