@@ -11,7 +11,11 @@ import { camel, kebab, resolveOptions, type CommandSpec, type OptionSpec } from 
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed } from '../util/random.ts';
 import { asRegistry, type CommandRegistry } from './registry.ts';
+import { topoOrder } from './graph.ts';
 import { Issues, type Loc, type PipelineSpec } from './schema.ts';
+
+/** Kept here too for callers that imported them from the planner. */
+export { downstreamOf, upstreamOf } from './graph.ts';
 
 /** One path an input option points at; `fromStep` is set when it is another step's output. */
 export interface InputPath {
@@ -375,66 +379,6 @@ function substituteAll(
     return match;
   });
   return failed ? value : out;
-}
-
-/** Kahn's algorithm, taking file order among ready steps; a cycle is reported as a path. */
-function topoOrder(steps: PlannedStep[], issues: Issues, fileOrder: string[]): PlannedStep[] {
-  const byName = new Map(steps.map((s) => [s.name, s]));
-  const done = new Set<string>();
-  const out: PlannedStep[] = [];
-  while (out.length < steps.length) {
-    const next = fileOrder.map((n) => byName.get(n)).find((s) => s && !done.has(s.name) && s.deps.every((d) => done.has(d)));
-    if (!next) break;
-    done.add(next.name);
-    out.push(next);
-  }
-  if (out.length < steps.length) {
-    const left = steps.filter((s) => !done.has(s.name));
-    const cycle = findCycle(left, byName);
-    const first = byName.get(cycle[0])!;
-    issues.add(first.loc, `steps form a cycle: ${cycle.join(' → ')}`);
-  }
-  return out;
-}
-
-function findCycle(left: PlannedStep[], byName: Map<string, PlannedStep>): string[] {
-  const path: string[] = [];
-  const onPath = new Set<string>();
-  const seen = new Set<string>();
-  const visit = (name: string): string[] | undefined => {
-    if (onPath.has(name)) return [...path.slice(path.indexOf(name)), name];
-    if (seen.has(name)) return undefined;
-    seen.add(name);
-    onPath.add(name);
-    path.push(name);
-    for (const d of byName.get(name)?.deps ?? []) {
-      const c = visit(d);
-      if (c) return c;
-    }
-    path.pop();
-    onPath.delete(name);
-    return undefined;
-  };
-  for (const s of left) {
-    const c = visit(s.name);
-    // deps point upstream; show the cycle in data-flow order
-    if (c) return c.reverse();
-  }
-  return left.map((s) => s.name);
-}
-
-/** Steps downstream of `name` (those that read its outputs, transitively), including itself. */
-export function downstreamOf(plan: Plan, name: string): Set<string> {
-  const out = new Set([name]);
-  for (const s of plan.steps) if (s.deps.some((d) => out.has(d))) out.add(s.name);
-  return out;
-}
-
-/** Steps `name` needs (transitively), including itself. */
-export function upstreamOf(plan: Plan, name: string): Set<string> {
-  const out = new Set([name]);
-  for (const s of [...plan.steps].reverse()) if (out.has(s.name)) s.deps.forEach((d) => out.add(d));
-  return out;
 }
 
 /**

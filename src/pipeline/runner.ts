@@ -16,7 +16,8 @@ import { DPREP_VERSION } from '../version.ts';
 import { HashCache, listTree } from './hash.ts';
 import { cacheKey, readLockfile, writeLockfile, type KeyMaterial, type LockedInput, type LockEntry, type Lockfile } from './lockfile.ts';
 import { ManifestWriter, type StepRecord } from './manifest.ts';
-import { downstreamOf, upstreamOf, type Plan, type PlannedStep } from './plan.ts';
+import { downstreamOf, upstreamOf } from './graph.ts';
+import type { Plan, PlannedStep } from './plan.ts';
 
 export type StepState = 'fresh' | 'stale' | 'missing';
 
