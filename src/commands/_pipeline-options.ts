@@ -15,11 +15,11 @@ export const workdirOptions = {
   verifyHashes: { type: 'boolean', help: 're-read every input and output instead of trusting the size/mtime/inode hash cache' },
 } as const;
 
-/** Reads a pipeline file and plans it with the `--set` overrides, over every dprep command. */
+/** Reads a pipeline file and plans it with the `--set` overrides, over the commands a step may use. */
 export async function planFile(file: string, set: readonly string[] | undefined, options: Omit<PlanOptions, 'overrides' | 'commands'> = {}): Promise<Plan> {
   const { readPipelineFile } = await import('../pipeline/schema.ts');
   const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
-  // Imported here, not at the top: index.ts imports the pipeline commands, which import this file.
-  const { commandRegistry } = await import('./index.ts');
-  return planPipeline(await readPipelineFile(file), { ...options, commands: commandRegistry, overrides: joinOverrides(set ?? []) });
+  const { commandRegistry } = await import('../pipeline/registry.ts');
+  const { stepCommands } = await import('./_step-commands.ts');
+  return planPipeline(await readPipelineFile(file), { ...options, commands: commandRegistry(stepCommands), overrides: joinOverrides(set ?? []) });
 }
