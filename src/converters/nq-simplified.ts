@@ -27,6 +27,7 @@ import { parseJsonLine, readLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
 import { convertOptions } from './common.ts';
 import type { NqOptions, NqSink } from './nq-options.ts';
+import type { Summary } from '../util/summary.ts';
 
 interface Span {
   start: number;
@@ -113,21 +114,7 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
     const label = `${where} example_id=${exampleId}`;
     const tokens = doc.split(' ');
 
-    let long: Span | undefined;
-    const shorts: Span[] = [];
-    let yesNo = false;
-    annotations.forEach((a: unknown, k: number) => {
-      const field = `annotations[${k}]`;
-      if (typeof a !== 'object' || a === null) throw new InputError(file, where, field, 'expected an object');
-      const ann = a as Record<string, unknown>;
-      const la = readSpan(ann.long_answer, file, where, `${field}.long_answer`, tokens.length, true);
-      long ??= la;
-      const sa = ann.short_answers ?? [];
-      if (!Array.isArray(sa)) throw new InputError(file, where, `${field}.short_answers`, 'expected an array');
-      sa.forEach((s, j) => shorts.push(readSpan(s, file, where, `${field}.short_answers[${j}]`, tokens.length, false)!));
-      if (ann.yes_no_answer === 'YES' || ann.yes_no_answer === 'NO') yesNo = true;
-    });
-
+    const { long, shorts, yesNo } = readAnnotations(annotations, file, where, tokens.length);
     if (!long) {
       summary.skip('no long answer', label);
       continue;
@@ -136,12 +123,7 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
       summary.skip(yesNo ? 'yes/no answer only (no short answer span)' : 'long answer without short answers', label);
       continue;
     }
-    const answers: string[] = [];
-    for (const s of shorts) {
-      const answer = wordsOf(tokens, s).words.join(' ');
-      if (answer === '') summary.count('short answers dropped: only HTML tokens');
-      else if (!answers.includes(answer)) answers.push(answer);
-    }
+    const answers = answerTexts(tokens, shorts, summary);
     if (answers.length === 0) {
       summary.skip('no non-empty answer', label);
       continue;
@@ -157,6 +139,36 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
     summary.converted++;
     if (sink.passage) for (const c of positives) await sink.passage({ passage_id: c.passage_id, title: c.title, text: c.text });
   }
+}
+
+/** The first annotation's long answer that exists, every annotation's short answers, and whether any says yes/no. */
+function readAnnotations(annotations: unknown[], file: string, where: string, nTokens: number): { long?: Span; shorts: Span[]; yesNo: boolean } {
+  let long: Span | undefined;
+  const shorts: Span[] = [];
+  let yesNo = false;
+  annotations.forEach((a: unknown, k: number) => {
+    const field = `annotations[${k}]`;
+    if (typeof a !== 'object' || a === null) throw new InputError(file, where, field, 'expected an object');
+    const ann = a as Record<string, unknown>;
+    const la = readSpan(ann.long_answer, file, where, `${field}.long_answer`, nTokens, true);
+    long ??= la;
+    const sa = ann.short_answers ?? [];
+    if (!Array.isArray(sa)) throw new InputError(file, where, `${field}.short_answers`, 'expected an array');
+    sa.forEach((s, j) => shorts.push(readSpan(s, file, where, `${field}.short_answers[${j}]`, nTokens, false)!));
+    if (ann.yes_no_answer === 'YES' || ann.yes_no_answer === 'NO') yesNo = true;
+  });
+  return { long, shorts, yesNo };
+}
+
+/** The short answers' texts (HTML tokens removed), distinct, in order; all-HTML ones are counted and dropped. */
+function answerTexts(tokens: string[], shorts: Span[], summary: Summary): string[] {
+  const answers: string[] = [];
+  for (const s of shorts) {
+    const answer = wordsOf(tokens, s).words.join(' ');
+    if (answer === '') summary.count('short answers dropped: only HTML tokens');
+    else if (!answers.includes(answer)) answers.push(answer);
+  }
+  return answers;
 }
 
 /**
