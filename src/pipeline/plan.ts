@@ -64,7 +64,7 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** The commands steps may use (the CLI passes every dprep command); a list is wrapped as a registry. */
+  /** The commands steps may use (the CLI passes all but the pipeline drivers; a driver in it is refused anyway); a list is wrapped as a registry. */
   commands: CommandRegistry | readonly CommandSpec<any>[];
   /** `step.key=value` or `params.name=value`, applied before anything is resolved. */
   overrides?: readonly string[];
