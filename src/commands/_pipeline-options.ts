@@ -18,8 +18,7 @@ export const workdirOptions = {
 /** Reads a pipeline file and plans it with the `--set` overrides, over the commands a step may use. */
 export async function planFile(file: string, set: readonly string[] | undefined, options: Omit<PlanOptions, 'overrides' | 'commands'> = {}): Promise<Plan> {
   const { readPipelineFile } = await import('../pipeline/schema.ts');
-  const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
-  const { commandRegistry } = await import('../pipeline/registry.ts');
-  const { stepCommands } = await import('./_step-commands.ts');
-  return planPipeline(await readPipelineFile(file), { ...options, commands: commandRegistry(stepCommands), overrides: joinOverrides(set ?? []) });
+  const { joinOverrides } = await import('../pipeline/plan.ts');
+  const { planPipeline } = await import('./_plan.ts');
+  return planPipeline(await readPipelineFile(file), { ...options, overrides: joinOverrides(set ?? []) });
 }
