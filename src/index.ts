@@ -60,6 +60,7 @@ export { renderReportMarkdown, reportJson, writeReport, type ReportRow } from '.
 
 // Pipeline runner: YAML → plan → run (cached, resumable), status and the step graph.
 export { readPipelineFile, parsePipeline, PipelineError, type PipelineSpec } from './pipeline/schema.ts';
-export { planPipeline, type Plan, type PlannedStep, type PlanOptions } from './pipeline/plan.ts';
+export { planPipeline, type PlanOptions } from './commands/_plan.ts';
+export type { Plan, PlannedStep } from './pipeline/plan.ts';
 export { runPipeline, pipelineStatus, StepFailedError, type RunOptions, type RunResult } from './pipeline/runner.ts';
 export { dagText, dagMermaid } from './pipeline/dag.ts';

@@ -71,6 +71,12 @@ export interface CommandSpec<O extends OptionsSpec = OptionsSpec> {
   options: O;
   /** Option keys filled, in order, by positional arguments (e.g. `dprep run FILE`). */
   positional?: readonly string[];
+  /**
+   * Set on the commands that drive pipelines (`run`, `status`, `dag`, `validate`): a pipeline
+   * step may not use one (no pipelines inside pipelines), and the planner says so by this flag
+   * rather than by knowing their ids.
+   */
+  drivesPipelines?: boolean;
   run(options: OptionValues<O>, context: RunContext): Promise<CommandResult | void>;
 }
 

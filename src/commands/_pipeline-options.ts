@@ -15,9 +15,10 @@ export const workdirOptions = {
   verifyHashes: { type: 'boolean', help: 're-read every input and output instead of trusting the size/mtime/inode hash cache' },
 } as const;
 
-/** Reads a pipeline file and plans it with the `--set` overrides. */
-export async function planFile(file: string, set: readonly string[] | undefined, options: Omit<PlanOptions, 'overrides'> = {}): Promise<Plan> {
+/** Reads a pipeline file and plans it with the `--set` overrides, over the commands a step may use. */
+export async function planFile(file: string, set: readonly string[] | undefined, options: Omit<PlanOptions, 'overrides' | 'commands'> = {}): Promise<Plan> {
   const { readPipelineFile } = await import('../pipeline/schema.ts');
-  const { planPipeline, joinOverrides } = await import('../pipeline/plan.ts');
+  const { joinOverrides } = await import('../pipeline/plan.ts');
+  const { planPipeline } = await import('./_plan.ts');
   return planPipeline(await readPipelineFile(file), { ...options, overrides: joinOverrides(set ?? []) });
 }

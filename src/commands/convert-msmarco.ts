@@ -4,6 +4,7 @@
  */
 import { defineCommand } from '../options.ts';
 import { convertOptions } from '../converters/common.ts';
+import { msmarcoOptions } from '../converters/msmarco.ts';
 
 export const convertMsmarcoCommand = defineCommand({
   id: 'convert.msmarco',
@@ -26,12 +27,7 @@ only the texts of passages a record uses.
 Example:  dprep convert msmarco --collection collection.tsv --queries queries.train.tsv \\
             --qrels qrels.train.tsv --negatives train.negatives.tsv --out marco.dpr.jsonl --corpus marco.corpus.parquet`,
   options: {
-    collection: { type: 'string', required: true, role: 'input', help: 'collection.tsv (pid<TAB>passage), or a .jsonl / .parquet corpus' },
-    queries: { type: 'string', required: true, role: 'input', help: 'queries TSV (qid<TAB>query)' },
-    qrels: { type: 'string', required: true, role: 'input', help: 'qrels (TREC or TSV layout, header optional)' },
-    negatives: { type: 'string', role: 'input', help: 'negatives: qid<TAB>pid,pid,... or qidpidtriples (qid<TAB>pos<TAB>neg)' },
-    officialNegatives: { type: 'string', choices: ['hard', 'negative', 'none'] as const, default: 'hard', help: 'put the --negatives passages in hard_negative_ctxs, negative_ctxs, or drop them' },
-    negativesPerQuery: { type: 'integer', default: 30, min: 0, help: 'most negatives kept per query, first in the file (0 = all)' },
+    ...msmarcoOptions,
     ...convertOptions,
   },
   async run(opts, context) {

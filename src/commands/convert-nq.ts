@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { defineCommand } from '../options.ts';
 import { convertOptions, openConvertOutputs } from '../converters/common.ts';
-import { NQ_INPUT_FORMATS } from '../converters/nq.ts';
+import { nqOptions } from '../converters/nq-options.ts';
 
 /**
  * The passage ids already written to --corpus. V8 caps one Set at 2^24 (16.8M) entries, fewer than
@@ -50,9 +50,7 @@ passages. --corpus collects each passage once by passage_id (the ids seen stay i
 A summary (<out>.summary.json) counts every input record as converted or skipped, per reason.
 Example:  dprep convert nq --input biencoder-nq-dev.json --out nq.dpr.jsonl --corpus nq.corpus.jsonl`,
   options: {
-    input: { type: 'string', required: true, role: 'input', help: 'NQ file: .json DPR array, .qa.csv, NQ-open .jsonl or simplified .jsonl.gz' },
-    inputFormat: { type: 'string', choices: NQ_INPUT_FORMATS, help: 'input format, instead of detecting it' },
-    allowNoAnswers: { type: 'boolean', help: 'keep questions without answers (NQ-open .no-annotations, empty qa lists) with answers: []' },
+    ...nqOptions,
     ...convertOptions,
   },
   async run(opts, context) {

@@ -9,6 +9,7 @@ export const dagCommand = defineCommand({
 Prints each step in run order with what it reads and writes, then a Mermaid flowchart whose
 edges say which output feeds which input. Input files need not exist yet.
 Example:  dprep dag pipelines/squad-two-stage.yaml --format mermaid > dag.mmd`,
+  drivesPipelines: true,
   positional: ['file'],
   options: {
     ...pipelineOptions,

@@ -1,25 +1,11 @@
-/** Every command dprep has. The CLI and the pipeline runner both read this list. */
+/** Every command dprep has, as the CLI lists them: the pipeline drivers, then the commands a step may use. */
 import type { CommandSpec } from '../options.ts';
-import { matchCommand } from './match.ts';
-import { initModelCommand } from './init-model.ts';
-import { trainCommand } from './train.ts';
-import { embedCommand } from './embed.ts';
-import { encodeCommand } from './encode.ts';
-import { mineDenseCommand } from './mine-dense.ts';
-import { evalCommand } from './eval.ts';
-import { evalReportCommand } from './eval-report.ts';
+import { commandRegistry as registryOf, type CommandRegistry } from '../pipeline/registry.ts';
 import { runCommand } from './run.ts';
 import { dagCommand } from './dag.ts';
 import { statusCommand } from './status.ts';
 import { validateCommand } from './validate.ts';
-import { debugCommands } from './debug.ts';
-import { convertSquadCommand } from './convert-squad.ts';
-import { convertPiafCommand } from './convert-piaf.ts';
-import { convertMsmarcoCommand } from './convert-msmarco.ts';
-import { convertNqCommand } from './convert-nq.ts';
-import { indexBm25Command } from './index-bm25.ts';
-import { mineBm25Command } from './mine-bm25.ts';
-import { searchBm25Command } from './search-bm25.ts';
+import { stepCommands } from './_step-commands.ts';
 
 export const commands: CommandSpec<any>[] = [
   // pipelines
@@ -27,30 +13,12 @@ export const commands: CommandSpec<any>[] = [
   statusCommand,
   dagCommand,
   validateCommand,
-  // answers
-  matchCommand,
-  // converters
-  convertSquadCommand,
-  convertPiafCommand,
-  convertMsmarcoCommand,
-  convertNqCommand,
-  // BM25
-  indexBm25Command,
-  mineBm25Command,
-  searchBm25Command,
-  // trainer
-  initModelCommand,
-  trainCommand,
-  embedCommand,
-  // dense retrieval
-  encodeCommand,
-  mineDenseCommand,
-  evalCommand,
-  evalReportCommand,
-  // Test-only commands, for pipeline kill/resume tests that spawn the real CLI.
-  ...(process.env.DPREP_TEST_COMMANDS === '1' ? debugCommands : []),
+  ...stepCommands,
 ];
 
+/** The same list as the registry the pipeline planner takes (`planPipeline(spec, { commands: commandRegistry })`). */
+export const commandRegistry: CommandRegistry = registryOf(commands);
+
 export function findCommand(id: string): CommandSpec<any> | undefined {
-  return commands.find((c) => c.id === id);
+  return commandRegistry.get(id);
 }

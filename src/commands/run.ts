@@ -15,6 +15,7 @@ params, input contents and the dprep version match the workdir's lockfile and it
 still have the recorded hashes; every step that runs says why. A killed run, run again,
 continues from the last finished step (and from a checkpoint inside steps that keep one).
 Example:  dprep run pipelines/squad-two-stage.yaml --set bm25.depth=200 --until bm25`,
+  drivesPipelines: true,
   positional: ['file'],
   options: {
     ...pipelineOptions,

@@ -11,6 +11,7 @@ anything. "missing": never run, or an output is gone; "stale": a param, an input
 version or an upstream step changed, or an output was edited. With --json prints
 [{"step", "state", "reason"}].
 Example:  dprep status pipelines/squad-two-stage.yaml --json`,
+  drivesPipelines: true,
   positional: ['file'],
   options: {
     ...pipelineOptions,

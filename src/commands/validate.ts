@@ -12,6 +12,7 @@ against its command's declaration, \${params.x} and \${steps.S.outputs.KEY} refe
 cycles, paths that leave the allowed directories, and input files that do not exist.
 Every problem is reported with file, line and column.
 Example:  dprep validate pipelines/*.yaml`,
+  drivesPipelines: true,
   positional: ['files'],
   options: {
     files: { type: 'list', required: true, help: 'pipeline YAML files' },

@@ -6,7 +6,7 @@
  * @example
  * defineCommand({ id: 'convert.nq', options: { input: {...}, ...convertOptions }, run: ... })
  */
-import type { OptionSpec } from '../options.ts';
+import type { OptionSpec, OptionsSpec, OptionValues } from '../options.ts';
 import { CORPUS_FORMATS, corpusFormatFromPath, openCorpusWriter, type CorpusWriter } from '../io/corpus.ts';
 import { RECORD_FORMATS, openRecordWriter, recordFormatFromPath, type RecordWriter } from '../io/records.ts';
 
@@ -21,14 +21,17 @@ export const convertOptions = {
 } as const satisfies Record<string, OptionSpec>;
 
 /** The parsed values of `convertOptions`, as a converter's `run` receives them. */
-export interface ConvertOutputOptions {
-  out: string;
-  corpus?: string;
-  format?: string;
-  corpusFormat?: string;
-  passageWords: number;
-  dataset?: string;
-}
+export type ConvertOutputOptions = OptionValues<typeof convertOptions>;
+
+type RequiredKeys<O extends OptionsSpec> = { [K in keyof O]: O[K]['required'] extends true ? K : never }[keyof O];
+
+/**
+ * A converter's library options, derived from the option declarations its command uses (one
+ * source, no restated field list): required options stay required, the rest are optional and the
+ * converter applies the declared default.
+ * @example export type MsmarcoConvertOptions = LibraryOptions<typeof msmarcoOptions>;
+ */
+export type LibraryOptions<O extends OptionsSpec> = Partial<OptionValues<O>> & Pick<OptionValues<O>, RequiredKeys<O> & keyof OptionValues<O>>;
 
 export interface ConvertOutputs {
   records: RecordWriter;

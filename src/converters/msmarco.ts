@@ -29,21 +29,27 @@ import { readCorpus } from '../io/corpus.ts';
 import { InputError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
+import type { OptionsSpec } from '../options.ts';
+import type { convertOptions, LibraryOptions } from './common.ts';
 
-export type OfficialNegatives = 'hard' | 'negative' | 'none';
+/**
+ * The source options of `dprep convert msmarco`, declared once: the command spreads them (with
+ * the shared output options) and the library options type below derives from them.
+ */
+export const msmarcoOptions = {
+  collection: { type: 'string', required: true, role: 'input', help: 'collection.tsv (pid<TAB>passage), or a .jsonl / .parquet corpus' },
+  queries: { type: 'string', required: true, role: 'input', help: 'queries TSV (qid<TAB>query)' },
+  qrels: { type: 'string', required: true, role: 'input', help: 'qrels (TREC or TSV layout, header optional)' },
+  negatives: { type: 'string', role: 'input', help: 'negatives: qid<TAB>pid,pid,... or qidpidtriples (qid<TAB>pos<TAB>neg)' },
+  officialNegatives: { type: 'string', choices: ['hard', 'negative', 'none'] as const, default: 'hard', help: 'put the --negatives passages in hard_negative_ctxs, negative_ctxs, or drop them' },
+  negativesPerQuery: { type: 'integer', default: 30, min: 0, help: 'most negatives kept per query, first in the file (0 = all)' },
+} as const satisfies OptionsSpec;
 
-export interface MsmarcoConvertOptions {
-  collection: string;
-  queries: string;
-  qrels: string;
-  negatives?: string;
-  /** Where the negatives file's passages go (default "hard" → hard_negative_ctxs). */
-  officialNegatives?: OfficialNegatives;
-  /** Most negatives kept per query, first ones in the file (default 30; 0 = all). */
-  negativesPerQuery?: number;
-  /** The records' `dataset` (default "msmarco"). */
-  dataset?: string;
-}
+/** Where the negatives file's passages go: hard_negative_ctxs, negative_ctxs, or nowhere. */
+export type OfficialNegatives = (typeof msmarcoOptions.officialNegatives.choices)[number];
+
+/** `convertMsmarco`'s options: the command's declarations plus `dataset` (default "msmarco"). */
+export type MsmarcoConvertOptions = LibraryOptions<typeof msmarcoOptions & Pick<typeof convertOptions, 'dataset'>>;
 
 export interface MsmarcoSink {
   /** Every collection passage, in collection order (for the corpus output). */
@@ -173,18 +179,25 @@ function hasNegative(q: PendingQuery, pid: string): boolean {
  * await convertMsmarco({ collection: 'collection.tsv', queries: 'queries.train.tsv', qrels: 'qrels.train.tsv' }, { record: ... });
  */
 export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoSink): Promise<Summary> {
-  const dataset = opts.dataset ?? 'msmarco';
-  const cap = opts.negativesPerQuery ?? 30;
-  const negativesTo = opts.officialNegatives ?? 'hard';
+  const negativesTo = opts.officialNegatives ?? msmarcoOptions.officialNegatives.default;
   const inputs = [opts.collection, opts.queries, opts.qrels, ...(opts.negatives ? [opts.negatives] : [])];
   for (const f of inputs) await assertReadableFile(f);
   const summary = new Summary('convert msmarco', inputs);
 
-  // 1. qrels: positives per qid (judgement order, repeats dropped).
+  // qrels are only held while queries are read: the collection pass needs the memory.
+  const pending = await readQueries(opts.queries, await readRelevant(opts.qrels, summary), summary);
+  if (opts.negatives && negativesTo !== 'none') await readNegatives(opts.negatives, pending, opts.negativesPerQuery ?? msmarcoOptions.negativesPerQuery.default, summary);
+  const texts = await streamCollection(opts.collection, pending, sink, summary);
+  await writeRecords(pending, texts, opts.dataset ?? 'msmarco', negativesTo, sink, summary);
+  for (const [k, v] of [...summary.extra]) if (v === 0) summary.extra.delete(k);
+  return summary;
+}
+
+/** 1. qrels: positives per qid, in judgement order, repeats dropped; qids in first-judged order. */
+async function readRelevant(file: string, summary: Summary): Promise<Map<string, string[]>> {
   const relevant = new Map<string, string[]>();
   const judged = new Set<string>();
-  const qrelQids: string[] = [];
-  for await (const { lineNo, text } of readLines(opts.qrels)) {
+  for await (const { lineNo, text } of readLines(file)) {
     let qrel: Qrel | null;
     try {
       qrel = parseQrelsLine(text);
@@ -194,7 +207,7 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
         summary.count(EXTRA.qrelsHeader);
         continue;
       }
-      throw new InputError(opts.qrels, `line ${lineNo}`, undefined, (err as Error).message);
+      throw new InputError(file, `line ${lineNo}`, undefined, (err as Error).message);
     }
     if (!qrel) continue;
     const key = `${qrel.qid}\t${qrel.pid}`;
@@ -208,25 +221,23 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
       continue;
     }
     let list = relevant.get(qrel.qid);
-    if (!list) {
-      relevant.set(qrel.qid, (list = []));
-      qrelQids.push(qrel.qid);
-    }
+    if (!list) relevant.set(qrel.qid, (list = []));
     list.push(qrel.pid);
   }
-  judged.clear();
+  return relevant;
+}
 
-  // 2. queries, in file order; only those with positives are kept in memory.
-  const pending: PendingQuery[] = [];
-  const byQid = new Map<string, PendingQuery>();
+/** 2. queries, in file order; only those with positives are kept in memory (by qid, in file order). */
+async function readQueries(file: string, relevant: Map<string, string[]>, summary: Summary): Promise<Map<string, PendingQuery>> {
+  const pending = new Map<string, PendingQuery>();
   const seenQids = new Set<string>();
-  for await (const { lineNo, text } of readLines(opts.queries)) {
+  for await (const { lineNo, text } of readLines(file)) {
     if (text.trim() === '') continue;
     const tab = text.indexOf('\t');
-    if (tab < 0) throw new InputError(opts.queries, `line ${lineNo}`, undefined, 'expected "qid<TAB>query"');
+    if (tab < 0) throw new InputError(file, `line ${lineNo}`, undefined, 'expected "qid<TAB>query"');
     const qid = text.slice(0, tab).trim();
     const question = text.slice(tab + 1).trim();
-    const where = `${opts.queries} line ${lineNo} qid=${qid}`;
+    const where = `${file} line ${lineNo} qid=${qid}`;
     summary.read++;
     if (seenQids.has(qid)) {
       summary.skip(REASON.duplicateQid, where);
@@ -242,45 +253,44 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
       summary.skip(REASON.noQrels, where);
       continue;
     }
-    const q: PendingQuery = { qid, question, positives, negatives: [] };
-    pending.push(q);
-    byQid.set(qid, q);
+    pending.set(qid, { qid, question, positives, negatives: [] });
   }
-  for (const qid of qrelQids) if (!seenQids.has(qid)) summary.count(EXTRA.qrelsUnknownQuery, relevant.get(qid)!.length);
-  relevant.clear();
-  seenQids.clear();
+  for (const [qid, pids] of relevant) if (!seenQids.has(qid)) summary.count(EXTRA.qrelsUnknownQuery, pids.length);
+  return pending;
+}
 
-  // 3. negatives for the kept queries, capped while reading so memory follows the cap.
-  if (opts.negatives && negativesTo !== 'none') {
-    for await (const { lineNo, text } of readLines(opts.negatives)) {
-      let row: { qid: string; pids: string[] } | null;
-      try {
-        row = parseNegativesLine(text);
-      } catch (err) {
-        throw new InputError(opts.negatives, `line ${lineNo}`, undefined, (err as Error).message);
-      }
-      if (!row) continue;
-      const q = byQid.get(row.qid);
-      if (!q) {
-        summary.count(EXTRA.negativesUnknownQuery);
-        continue;
-      }
-      for (const pid of row.pids) {
-        if (q.positives.includes(pid)) summary.count(EXTRA.negativesPositive);
-        else if (hasNegative(q, pid)) summary.count(EXTRA.negativesRepeated);
-        else if (cap > 0 && q.negatives.length >= cap) summary.count(EXTRA.negativesOverCap);
-        else q.negatives.push(pid);
-      }
+/** 3. negatives for the kept queries, capped while reading so memory follows the cap (0 = no cap). */
+async function readNegatives(file: string, pending: Map<string, PendingQuery>, cap: number, summary: Summary): Promise<void> {
+  for await (const { lineNo, text } of readLines(file)) {
+    let row: { qid: string; pids: string[] } | null;
+    try {
+      row = parseNegativesLine(text);
+    } catch (err) {
+      throw new InputError(file, `line ${lineNo}`, undefined, (err as Error).message);
+    }
+    if (!row) continue;
+    const q = pending.get(row.qid);
+    if (!q) {
+      summary.count(EXTRA.negativesUnknownQuery);
+      continue;
+    }
+    for (const pid of row.pids) {
+      if (q.positives.includes(pid)) summary.count(EXTRA.negativesPositive);
+      else if (hasNegative(q, pid)) summary.count(EXTRA.negativesRepeated);
+      else if (cap > 0 && q.negatives.length >= cap) summary.count(EXTRA.negativesOverCap);
+      else q.negatives.push(pid);
     }
   }
+}
 
-  // 4. stream the collection once: write the corpus, keep only the texts records need.
+/** 4. the collection, streamed once: every passage to the corpus sink; returns the texts records need. */
+async function streamCollection(file: string, pending: Map<string, PendingQuery>, sink: MsmarcoSink, summary: Summary): Promise<Map<string, string>> {
   const needed = new IdSet();
-  for (const q of pending) for (const pid of [...q.positives, ...q.negatives]) needed.add(pid);
+  for (const q of pending.values()) for (const pid of [...q.positives, ...q.negatives]) needed.add(pid);
   const texts = new Map<string, string>();
   const seenPids = new IdSet();
   let passages = 0;
-  for await (const p of readCollection(opts.collection)) {
+  for await (const p of readCollection(file)) {
     if (seenPids.has(p.passage_id)) {
       summary.count(EXTRA.duplicatePid);
       continue;
@@ -293,10 +303,13 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
     if (needed.has(p.passage_id)) texts.set(p.passage_id, Buffer.from(p.text, 'utf8').toString('utf8'));
   }
   summary.count(EXTRA.passages, passages);
+  return texts;
+}
 
-  // 5. records, in queries order.
+/** 5. records, in queries order; ids missing from the collection are dropped and counted. */
+async function writeRecords(pending: Map<string, PendingQuery>, texts: Map<string, string>, dataset: string, negativesTo: OfficialNegatives, sink: MsmarcoSink, summary: Summary): Promise<void> {
   const ctx = (pid: string): Ctx => ({ title: '', text: texts.get(pid)!, passage_id: pid });
-  for (const q of pending) {
+  for (const q of pending.values()) {
     const positives = q.positives.filter((pid) => texts.has(pid));
     summary.count(EXTRA.positiveMissing, q.positives.length - positives.length);
     if (positives.length === 0) {
@@ -316,8 +329,6 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
     });
     summary.converted++;
   }
-  for (const [k, v] of [...summary.extra]) if (v === 0) summary.extra.delete(k);
-  return summary;
 }
 
 /**

@@ -23,9 +23,11 @@
  * Example: dprep convert nq --input v1.0-simplified-nq-train.jsonl.gz --out nq.dpr.jsonl --corpus nq.corpus.jsonl
  */
 import type { Ctx, DprRecord } from '../types.ts';
-import { readLines } from '../io/lines.ts';
+import { parseJsonLine, readLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
-import type { NqOptions, NqSink } from './nq.ts';
+import { convertOptions } from './common.ts';
+import type { NqOptions, NqSink } from './nq-options.ts';
+import type { Summary } from '../util/summary.ts';
 
 interface Span {
   start: number;
@@ -94,17 +96,13 @@ function readSpan(value: unknown, file: string, where: string, field: string, nT
 export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOptions = {}): Promise<void> {
   const { summary } = sink;
   const dataset = opts.dataset ?? 'nq_simplified';
-  const passageWords = opts.passageWords ?? 100;
+  const passageWords = opts.passageWords ?? convertOptions.passageWords.default;
   for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
     if (text.trim() === '') continue;
     const where = `line ${lineNo}`;
     summary.read++;
-    let ex: Record<string, unknown>;
-    try {
-      ex = JSON.parse(text);
-    } catch (err) {
-      throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
-    }
+    // Parsed here, not by readJsonLines: the raw text is needed for example_id below.
+    const ex = parseJsonLine(text, file, lineNo) as Record<string, unknown>;
     if (typeof ex !== 'object' || ex === null || Array.isArray(ex)) throw new InputError(file, where, undefined, 'expected a JSON object (an NQ example)');
     const { question_text: question, document_text: doc, annotations, document_url: url } = ex;
     if (typeof question !== 'string') throw new InputError(file, where, 'question_text', 'expected a string');
@@ -116,21 +114,7 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
     const label = `${where} example_id=${exampleId}`;
     const tokens = doc.split(' ');
 
-    let long: Span | undefined;
-    const shorts: Span[] = [];
-    let yesNo = false;
-    annotations.forEach((a: unknown, k: number) => {
-      const field = `annotations[${k}]`;
-      if (typeof a !== 'object' || a === null) throw new InputError(file, where, field, 'expected an object');
-      const ann = a as Record<string, unknown>;
-      const la = readSpan(ann.long_answer, file, where, `${field}.long_answer`, tokens.length, true);
-      long ??= la;
-      const sa = ann.short_answers ?? [];
-      if (!Array.isArray(sa)) throw new InputError(file, where, `${field}.short_answers`, 'expected an array');
-      sa.forEach((s, j) => shorts.push(readSpan(s, file, where, `${field}.short_answers[${j}]`, tokens.length, false)!));
-      if (ann.yes_no_answer === 'YES' || ann.yes_no_answer === 'NO') yesNo = true;
-    });
-
+    const { long, shorts, yesNo } = readAnnotations(annotations, file, where, tokens.length);
     if (!long) {
       summary.skip('no long answer', label);
       continue;
@@ -139,12 +123,7 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
       summary.skip(yesNo ? 'yes/no answer only (no short answer span)' : 'long answer without short answers', label);
       continue;
     }
-    const answers: string[] = [];
-    for (const s of shorts) {
-      const answer = wordsOf(tokens, s).words.join(' ');
-      if (answer === '') summary.count('short answers dropped: only HTML tokens');
-      else if (!answers.includes(answer)) answers.push(answer);
-    }
+    const answers = answerTexts(tokens, shorts, summary);
     if (answers.length === 0) {
       summary.skip('no non-empty answer', label);
       continue;
@@ -160,6 +139,36 @@ export async function convertNqSimplified(file: string, sink: NqSink, opts: NqOp
     summary.converted++;
     if (sink.passage) for (const c of positives) await sink.passage({ passage_id: c.passage_id, title: c.title, text: c.text });
   }
+}
+
+/** The first annotation's long answer that exists, every annotation's short answers, and whether any says yes/no. */
+function readAnnotations(annotations: unknown[], file: string, where: string, nTokens: number): { long?: Span; shorts: Span[]; yesNo: boolean } {
+  let long: Span | undefined;
+  const shorts: Span[] = [];
+  let yesNo = false;
+  annotations.forEach((a: unknown, k: number) => {
+    const field = `annotations[${k}]`;
+    if (typeof a !== 'object' || a === null) throw new InputError(file, where, field, 'expected an object');
+    const ann = a as Record<string, unknown>;
+    const la = readSpan(ann.long_answer, file, where, `${field}.long_answer`, nTokens, true);
+    long ??= la;
+    const sa = ann.short_answers ?? [];
+    if (!Array.isArray(sa)) throw new InputError(file, where, `${field}.short_answers`, 'expected an array');
+    sa.forEach((s, j) => shorts.push(readSpan(s, file, where, `${field}.short_answers[${j}]`, nTokens, false)!));
+    if (ann.yes_no_answer === 'YES' || ann.yes_no_answer === 'NO') yesNo = true;
+  });
+  return { long, shorts, yesNo };
+}
+
+/** The short answers' texts (HTML tokens removed), distinct, in order; all-HTML ones are counted and dropped. */
+function answerTexts(tokens: string[], shorts: Span[], summary: Summary): string[] {
+  const answers: string[] = [];
+  for (const s of shorts) {
+    const answer = wordsOf(tokens, s).words.join(' ');
+    if (answer === '') summary.count('short answers dropped: only HTML tokens');
+    else if (!answers.includes(answer)) answers.push(answer);
+  }
+  return answers;
 }
 
 /**

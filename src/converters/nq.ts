@@ -17,37 +17,18 @@
  * Example: dprep convert nq --input biencoder-nq-dev.json --out nq.dpr.jsonl --corpus nq.corpus.jsonl
  */
 import { open } from 'node:fs/promises';
-import type { Ctx, DprRecord, Passage } from '../types.ts';
+import type { Ctx, DprRecord } from '../types.ts';
 import { readDprRecords } from '../io/records.ts';
-import { readLines, openByteStream, assertReadableFile } from '../io/lines.ts';
+import { readJsonLines, openByteStream, assertReadableFile } from '../io/lines.ts';
 import { readTsv } from '../io/tsv.ts';
 import { AnswerMatcher, isEmptyAnswer } from '../text/answer.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import type { Summary } from '../util/summary.ts';
 import { parsePythonStringList, PythonLiteralError } from './python-literal.ts';
 import { convertNqSimplified } from './nq-simplified.ts';
+import { NQ_INPUT_FORMATS, type NqInputFormat, type NqOptions, type NqSink } from './nq-options.ts';
 
-export type NqInputFormat = 'dpr' | 'dpr-qa' | 'nq-open' | 'nq-simplified';
-export const NQ_INPUT_FORMATS: readonly NqInputFormat[] = ['dpr', 'dpr-qa', 'nq-open', 'nq-simplified'];
-
-/** Where converted records (and, when collected, their passages) go; the command writes them out. */
-export interface NqSink {
-  summary: Summary;
-  write(record: DprRecord): Promise<void>;
-  /** Called with each passage of a written record (`dpr`: every ctx; `nq-simplified`: positives). */
-  passage?(passage: Passage): Promise<void>;
-}
-
-export interface NqOptions {
-  /** Value of the records' `dataset` field; default: the record's own (`dpr`) or the source name. */
-  dataset?: string;
-  /** Keep questions without answers (NQ-open `.no-annotations`) as records with `answers: []`. */
-  allowNoAnswers?: boolean;
-  /** Passage size in words for `nq-simplified` long answers. */
-  passageWords?: number;
-  /** Compressed bytes read so far, for progress against the file size. */
-  onRawBytes?: (n: number) => void;
-}
+export { NQ_INPUT_FORMATS, nqOptions, type NqInputFormat, type NqOptions, type NqSink } from './nq-options.ts';
 
 /**
  * Converts any of the four NQ inputs (format detected from content unless given).
@@ -229,16 +210,9 @@ export async function convertDprQa(file: string, sink: NqSink, opts: NqOptions =
 export async function convertNqOpen(file: string, sink: NqSink, opts: NqOptions = {}): Promise<void> {
   const { summary } = sink;
   const dataset = opts.dataset ?? 'nq_open';
-  for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
-    if (text.trim() === '') continue;
-    const where = `line ${lineNo}`;
+  for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) {
     summary.read++;
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(text);
-    } catch (err) {
-      throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
-    }
+    const obj = value as Record<string, unknown>;
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(file, where, undefined, 'expected a JSON object {question, answer}');
     if (typeof obj.question !== 'string') throw new InputError(file, where, 'question', 'expected a string');
     const key = obj.answer !== undefined ? 'answer' : 'answers';

@@ -36,18 +36,19 @@ import { InputError } from '../util/errors.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
 import { chunkIndexOf, chunkText, trimSpan, type Chunk, type Span } from './chunk.ts';
+import { convertOptions, type LibraryOptions } from './common.ts';
 
 export type SquadSource = 'squad' | 'piaf';
 
-export interface SquadConvertOptions {
-  /** Passage size in whitespace words (default 100). */
-  passageWords?: number;
-  /** The records' `dataset` and the passage id prefix; default "squad1" / "squad2" (from the file) or "piaf". */
-  dataset?: string;
+/**
+ * `convertSquad`'s options: `passageWords` and `dataset` as the convert commands declare them
+ * (default 100; "squad1" / "squad2" from the file, or "piaf"), plus what only the library sets.
+ */
+export type SquadConvertOptions = LibraryOptions<Pick<typeof convertOptions, 'passageWords' | 'dataset'>> & {
   source?: SquadSource;
   /** How far (in characters) to look for a misplaced answer around `answer_start` (default 32). */
   window?: number;
-}
+};
 
 /** A v2 unanswerable question: no answers, no positives; SQuAD's plausible answers kept for reference. */
 export type UnanswerableRecord = DprRecord & { plausible_answers: string[] };
@@ -117,155 +118,168 @@ interface PendingQuestion {
  * const summary = await convertSquadJson({ version: '1.1', data: articles }, 'inline', {}, { passage: ..., record: ... });
  */
 export async function convertSquadJson(root: unknown, file: string, opts: SquadConvertOptions, sink: SquadSink): Promise<Summary> {
-  const passageWords = opts.passageWords ?? 100;
-  const window = opts.window ?? 32;
-  const fail = (path: string, problem: string) => new InputError(file, path, path.slice(path.lastIndexOf('.') + 1), problem);
   if (!isObj(root) || !Array.isArray(root.data)) throw new InputError(file, undefined, 'data', 'expected an object with a "data" array of articles (SQuAD format)');
   const articles = root.data;
   const dataset = opts.dataset ?? (opts.source === 'piaf' ? 'piaf' : isSquad2(root) ? 'squad2' : 'squad1');
-  const summary = new Summary(`convert ${opts.source ?? 'squad'} (${dataset})`, [file]);
-  const total = countQuestions(articles);
-  const progress = new Progress(`convert ${opts.source ?? 'squad'}`, { total, unit: 'questions' });
-  const seenIds = new Set<string>();
-  let passageCount = 0;
-  let boundariesMoved = 0;
-
+  const run: SquadRun = {
+    file,
+    dataset,
+    sink,
+    passageWords: opts.passageWords ?? convertOptions.passageWords.default,
+    window: opts.window ?? 32,
+    summary: new Summary(`convert ${opts.source ?? 'squad'} (${dataset})`, [file]),
+    progress: new Progress(`convert ${opts.source ?? 'squad'}`, { total: countQuestions(articles), unit: 'questions' }),
+    seenIds: new Set(),
+    passageCount: 0,
+    boundariesMoved: 0,
+  };
   for (let a = 0; a < articles.length; a++) {
-    const article = articles[a];
-    const aPath = `data[${a}]`;
-    if (!isObj(article)) throw new InputError(file, aPath, undefined, 'expected an object {title, paragraphs}');
-    if (typeof article.title !== 'string') throw fail(`${aPath}.title`, 'expected a string');
-    if (!Array.isArray(article.paragraphs)) throw fail(`${aPath}.paragraphs`, 'expected an array');
-    const title = article.title.replace(/_/g, ' ');
-    for (let p = 0; p < article.paragraphs.length; p++) {
-      const paragraph = article.paragraphs[p];
-      const pPath = `${aPath}.paragraphs[${p}]`;
-      if (!isObj(paragraph)) throw new InputError(file, pPath, undefined, 'expected an object {context, qas}');
-      const { context, qas } = paragraph;
-      if (typeof context !== 'string') throw fail(`${pPath}.context`, 'expected a string');
-      if (!Array.isArray(qas)) throw fail(`${pPath}.qas`, 'expected an array');
-
-      // Pass 1: check every question's answers, so the chunker knows which spans to keep whole.
+    const { title, paragraphs } = checkArticle(articles[a], `data[${a}]`, file);
+    for (let p = 0; p < paragraphs.length; p++) {
+      const pPath = `data[${a}].paragraphs[${p}]`;
+      const { context, qas } = checkParagraph(paragraphs[p], pPath, file);
+      // Pass 1 checks every question's answers, so the chunker knows which spans to keep whole.
       const pending: PendingQuestion[] = [];
       for (let q = 0; q < qas.length; q++) {
-        const qa = qas[q];
-        const qPath = `${pPath}.qas[${q}]`;
-        summary.read++;
-        progress.tick(1);
-        if (!isObj(qa)) throw new InputError(file, qPath, undefined, 'expected an object {id, question, answers}');
-        if (typeof qa.id !== 'string' && typeof qa.id !== 'number') throw fail(`${qPath}.id`, 'expected a string');
-        if (typeof qa.question !== 'string') throw fail(`${qPath}.question`, 'expected a string');
-        if (qa.is_impossible !== undefined && typeof qa.is_impossible !== 'boolean') throw fail(`${qPath}.is_impossible`, 'expected true or false');
-        if (qa.answers !== undefined && !Array.isArray(qa.answers)) throw fail(`${qPath}.answers`, 'expected an array');
-        const id = String(qa.id);
-        const where = `${qPath} id=${id}`;
-        if (seenIds.has(id)) {
-          summary.skip(REASON.duplicateId, where);
-          continue;
-        }
-        seenIds.add(id);
-        const question = qa.question.trim();
-        if (question === '') {
-          summary.skip(REASON.emptyQuestion, where);
-          continue;
-        }
-        if (qa.is_impossible === true) {
-          if (sink.unanswerable) {
-            await sink.unanswerable({
-              dataset,
-              question,
-              answers: [],
-              positive_ctxs: [],
-              negative_ctxs: [],
-              hard_negative_ctxs: [],
-              id,
-              plausible_answers: plausibleTexts(qa.plausible_answers),
-            });
-            summary.skip(REASON.unanswerableWritten, where);
-          } else summary.skip(REASON.unanswerable, where);
-          continue;
-        }
-        const answers = (qa.answers ?? []) as unknown[];
-        if (answers.length === 0) {
-          summary.skip(REASON.noAnswers, where);
-          continue;
-        }
-        const checked: PendingQuestion = { id, question, where, answers: [], drops: [] };
-        const seenSpans = new Set<string>();
-        for (let i = 0; i < answers.length; i++) {
-          const located = locateAnswer(answers[i], context, `${qPath}.answers[${i}]`, window, fail);
-          if (typeof located === 'string') {
-            summary.count(located);
-            checked.drops.push(located);
-            continue;
-          }
-          if (located.corrected) summary.count(ANSWER.corrected);
-          const key = `${located.start}:${located.text}`;
-          if (seenSpans.has(key)) {
-            summary.count(ANSWER.duplicate);
-            continue;
-          }
-          seenSpans.add(key);
-          const span = trimSpan(context, { start: located.start, end: located.start + located.text.length });
-          checked.answers.push({ text: located.text, start: located.start, span });
-        }
-        pending.push(checked);
+        const checked = await checkQuestion(run, qas[q], `${pPath}.qas[${q}]`, context);
+        if (checked) pending.push(checked);
       }
-
-      // Pass 2: cut the paragraph once, keeping every gold span whole, then map answers to passages.
-      const spans = pending.flatMap((q) => q.answers.map((x) => x.span));
-      const { chunks, boundariesMoved: moved } = chunkText(context, passageWords, spans);
-      boundariesMoved += moved;
-      const ctxs: Ctx[] = [];
-      for (const chunk of chunks) {
-        const passage: Passage = { passage_id: `${dataset}-${passageCount++}`, title, text: chunk.text };
-        await sink.passage(passage);
-        ctxs.push({ title, text: chunk.text, passage_id: passage.passage_id });
-      }
-      const tokenCache = new Map<number, string[]>();
-      const tokensOf = (i: number, c: Chunk) => {
-        let t = tokenCache.get(i);
-        if (!t) tokenCache.set(i, (t = dprTokens(c.text)));
-        return t;
-      };
-      for (const q of pending) {
-        const texts: string[] = [];
-        const positives: number[] = [];
-        for (const answer of q.answers) {
-          const ci = chunkIndexOf(chunks, answer.span);
-          // Cannot happen for a protected span; guard so a chunker bug cannot make a wrong positive.
-          if (ci < 0) throw new Error(`internal: answer span ${answer.span.start}-${answer.span.end} of ${q.where} is not inside one passage`);
-          if (!new AnswerMatcher([answer.text]).matchesTokens(tokensOf(ci, chunks[ci]))) {
-            summary.count(ANSWER.notDprMatch);
-            q.drops.push(ANSWER.notDprMatch);
-            continue;
-          }
-          summary.count(ANSWER.kept);
-          if (!texts.includes(answer.text)) texts.push(answer.text);
-          if (!positives.includes(ci)) positives.push(ci);
-        }
-        if (texts.length === 0) {
-          const reasons = [...new Set(q.drops)];
-          summary.skip(`no usable answer: ${reasons.length === 1 ? reasons[0].replace(/^answers dropped: /, '') : 'mixed reasons'}`, q.where);
-          continue;
-        }
-        await sink.record({
-          dataset,
-          question: q.question,
-          answers: texts,
-          positive_ctxs: positives.map((i) => ({ ...ctxs[i] })),
-          negative_ctxs: [],
-          hard_negative_ctxs: [],
-          id: q.id,
-        });
-        summary.converted++;
-      }
+      await writeParagraph(run, context, title, pending);
     }
   }
-  progress.finish();
-  summary.count('passages written', passageCount);
-  summary.count('chunk boundaries moved to keep an answer whole', boundariesMoved);
-  return summary;
+  run.progress.finish();
+  run.summary.count('passages written', run.passageCount);
+  run.summary.count('chunk boundaries moved to keep an answer whole', run.boundariesMoved);
+  return run.summary;
+}
+
+/** One conversion's settings, sink and running counts, shared by its phases. */
+interface SquadRun {
+  file: string;
+  dataset: string;
+  sink: SquadSink;
+  passageWords: number;
+  window: number;
+  summary: Summary;
+  progress: Progress;
+  seenIds: Set<string>;
+  passageCount: number;
+  boundariesMoved: number;
+}
+
+/** An InputError at a JSON path, naming the last key as the field. */
+const failAt = (file: string, path: string, problem: string) => new InputError(file, path, path.slice(path.lastIndexOf('.') + 1), problem);
+
+function checkArticle(article: unknown, aPath: string, file: string): { title: string; paragraphs: unknown[] } {
+  if (!isObj(article)) throw new InputError(file, aPath, undefined, 'expected an object {title, paragraphs}');
+  if (typeof article.title !== 'string') throw failAt(file, `${aPath}.title`, 'expected a string');
+  if (!Array.isArray(article.paragraphs)) throw failAt(file, `${aPath}.paragraphs`, 'expected an array');
+  return { title: article.title.replace(/_/g, ' '), paragraphs: article.paragraphs };
+}
+
+function checkParagraph(paragraph: unknown, pPath: string, file: string): { context: string; qas: unknown[] } {
+  if (!isObj(paragraph)) throw new InputError(file, pPath, undefined, 'expected an object {context, qas}');
+  const { context, qas } = paragraph;
+  if (typeof context !== 'string') throw failAt(file, `${pPath}.context`, 'expected a string');
+  if (!Array.isArray(qas)) throw failAt(file, `${pPath}.qas`, 'expected an array');
+  return { context, qas };
+}
+
+/**
+ * Pass 1 for one question: checks its types, skips it with a reason (duplicate id, empty,
+ * unanswerable, no answers) or returns it with its located, deduplicated answer spans.
+ */
+async function checkQuestion(run: SquadRun, qa: unknown, qPath: string, context: string): Promise<PendingQuestion | undefined> {
+  const { file, summary } = run;
+  summary.read++;
+  run.progress.tick(1);
+  if (!isObj(qa)) throw new InputError(file, qPath, undefined, 'expected an object {id, question, answers}');
+  if (typeof qa.id !== 'string' && typeof qa.id !== 'number') throw failAt(file, `${qPath}.id`, 'expected a string');
+  if (typeof qa.question !== 'string') throw failAt(file, `${qPath}.question`, 'expected a string');
+  if (qa.is_impossible !== undefined && typeof qa.is_impossible !== 'boolean') throw failAt(file, `${qPath}.is_impossible`, 'expected true or false');
+  if (qa.answers !== undefined && !Array.isArray(qa.answers)) throw failAt(file, `${qPath}.answers`, 'expected an array');
+  const id = String(qa.id);
+  const where = `${qPath} id=${id}`;
+  if (run.seenIds.has(id)) return void summary.skip(REASON.duplicateId, where);
+  run.seenIds.add(id);
+  const question = qa.question.trim();
+  if (question === '') return void summary.skip(REASON.emptyQuestion, where);
+  if (qa.is_impossible === true) {
+    if (!run.sink.unanswerable) return void summary.skip(REASON.unanswerable, where);
+    const plausible_answers = plausibleTexts(qa.plausible_answers);
+    await run.sink.unanswerable({ dataset: run.dataset, question, answers: [], positive_ctxs: [], negative_ctxs: [], hard_negative_ctxs: [], id, plausible_answers });
+    return void summary.skip(REASON.unanswerableWritten, where);
+  }
+  const answers = (qa.answers ?? []) as unknown[];
+  if (answers.length === 0) return void summary.skip(REASON.noAnswers, where);
+  const checked: PendingQuestion = { id, question, where, answers: [], drops: [] };
+  const seenSpans = new Set<string>();
+  for (let i = 0; i < answers.length; i++) {
+    const located = locateAnswer(answers[i], context, `${qPath}.answers[${i}]`, run.window, (path, problem) => failAt(file, path, problem));
+    if (typeof located === 'string') {
+      summary.count(located);
+      checked.drops.push(located);
+      continue;
+    }
+    if (located.corrected) summary.count(ANSWER.corrected);
+    const key = `${located.start}:${located.text}`;
+    if (seenSpans.has(key)) {
+      summary.count(ANSWER.duplicate);
+      continue;
+    }
+    seenSpans.add(key);
+    const span = trimSpan(context, { start: located.start, end: located.start + located.text.length });
+    checked.answers.push({ text: located.text, start: located.start, span });
+  }
+  return checked;
+}
+
+/**
+ * Pass 2 for one paragraph: cuts it once, keeping every gold span whole, writes its passages,
+ * then each question's record with the passages that hold its answers (by DPR's has_answer).
+ */
+async function writeParagraph(run: SquadRun, context: string, title: string, pending: PendingQuestion[]): Promise<void> {
+  const { summary, sink, dataset } = run;
+  const spans = pending.flatMap((q) => q.answers.map((x) => x.span));
+  const { chunks, boundariesMoved } = chunkText(context, run.passageWords, spans);
+  run.boundariesMoved += boundariesMoved;
+  const ctxs: Ctx[] = [];
+  for (const chunk of chunks) {
+    const passage: Passage = { passage_id: `${dataset}-${run.passageCount++}`, title, text: chunk.text };
+    await sink.passage(passage);
+    ctxs.push({ title, text: chunk.text, passage_id: passage.passage_id });
+  }
+  const tokenCache = new Map<number, string[]>();
+  const tokensOf = (i: number, c: Chunk) => {
+    let t = tokenCache.get(i);
+    if (!t) tokenCache.set(i, (t = dprTokens(c.text)));
+    return t;
+  };
+  for (const q of pending) {
+    const texts: string[] = [];
+    const positives: number[] = [];
+    for (const answer of q.answers) {
+      const ci = chunkIndexOf(chunks, answer.span);
+      // Cannot happen for a protected span; guard so a chunker bug cannot make a wrong positive.
+      if (ci < 0) throw new Error(`internal: answer span ${answer.span.start}-${answer.span.end} of ${q.where} is not inside one passage`);
+      if (!new AnswerMatcher([answer.text]).matchesTokens(tokensOf(ci, chunks[ci]))) {
+        summary.count(ANSWER.notDprMatch);
+        q.drops.push(ANSWER.notDprMatch);
+        continue;
+      }
+      summary.count(ANSWER.kept);
+      if (!texts.includes(answer.text)) texts.push(answer.text);
+      if (!positives.includes(ci)) positives.push(ci);
+    }
+    if (texts.length === 0) {
+      const reasons = [...new Set(q.drops)];
+      summary.skip(`no usable answer: ${reasons.length === 1 ? reasons[0].replace(/^answers dropped: /, '') : 'mixed reasons'}`, q.where);
+      continue;
+    }
+    const positive_ctxs = positives.map((i) => ({ ...ctxs[i] }));
+    await sink.record({ dataset, question: q.question, answers: texts, positive_ctxs, negative_ctxs: [], hard_negative_ctxs: [], id: q.id });
+    summary.converted++;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Passage } from '../types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { ARROW_EXTENSION, readArrowRows } from './arrow.ts';
 import { AtomicFile } from './atomic.ts';
-import { readLines } from './lines.ts';
+import { readJsonLines } from './lines.ts';
 import { ParquetRowWriter, corpusSchemaFields, readParquetRows } from './parquet.ts';
 import { formatTsvField, readTsv } from './tsv.ts';
 
@@ -113,16 +113,7 @@ export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 
     return;
   }
   if (format === 'jsonl') {
-    for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
-      if (text.trim() === '') continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(text);
-      } catch (err) {
-        throw new InputError(file, `line ${lineNo}`, undefined, `invalid JSON (${(err as Error).message})`);
-      }
-      yield passageFromJson(obj, file, `line ${lineNo}`);
-    }
+    for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) yield passageFromJson(value, file, where);
     return;
   }
   let first = true;

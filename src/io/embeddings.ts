@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
+import { parseJsonLine } from './lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 
 export const EMBEDDINGS_FORMAT = 'dprep-embeddings/1';
@@ -212,8 +213,9 @@ export class EmbeddingsWriter {
 }
 
 async function lastId(idsFile: string): Promise<string | undefined> {
-  const lines = (await readFile(idsFile, 'utf8')).split('\n').filter((l) => l !== '');
-  return lines.length ? (JSON.parse(lines[lines.length - 1]) as string) : undefined;
+  const lines = (await readFile(idsFile, 'utf8')).split('\n');
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines.length ? (parseJsonLine(lines[lines.length - 1], idsFile, lines.length) as string) : undefined;
 }
 
 /** One shard read back: its first row's global index, ids, and vectors. */
@@ -242,13 +244,8 @@ export async function* readEmbeddingShards(dir: string, opts: { verify?: boolean
       if (sha !== s.sha256) throw new InputError(path, undefined, undefined, `sha256 ${sha} does not match the manifest (${s.sha256}): the shard is damaged`);
     }
     const idsPath = join(dir, s.ids);
-    const ids = (await readFile(idsPath, 'utf8')).split('\n').filter((l) => l !== '').map((l, i) => {
-      try {
-        return String(JSON.parse(l));
-      } catch {
-        throw new InputError(idsPath, `line ${i + 1}`, undefined, 'expected a JSON string');
-      }
-    });
+    // Numbered before blank lines are dropped, so an error names the file's own line.
+    const ids = (await readFile(idsPath, 'utf8')).split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
     if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}`);
     // Copy into an aligned Float32Array (a Buffer's offset need not be a multiple of 4).
     const vectors = new Float32Array(s.rows * m.dim);

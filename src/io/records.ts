@@ -8,7 +8,7 @@ import type { Ctx, DprRecord } from '../types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { AtomicFile } from './atomic.ts';
 import { readJsonArray } from './json-array.ts';
-import { readLines } from './lines.ts';
+import { readJsonLines } from './lines.ts';
 import { ParquetRowWriter, readParquetRows, recordSchemaFields } from './parquet.ts';
 import { isArrowMagic, readArrowRows } from './arrow.ts';
 
@@ -134,17 +134,7 @@ export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: num
       yield { record: validateDprRecord(value, file, where), where };
     }
   } else {
-    for await (const { lineNo, text } of readLines(file, opts.onRawBytes)) {
-      if (text.trim() === '') continue;
-      const where = `line ${lineNo}`;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        throw new InputError(file, where, undefined, `invalid JSON (${(err as Error).message})`);
-      }
-      yield { record: validateDprRecord(value, file, where), where };
-    }
+    for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) yield { record: validateDprRecord(value, file, where), where };
   }
 }
 

@@ -7,11 +7,15 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
-import { commands as defaultCommands } from '../commands/index.ts';
 import { camel, kebab, resolveOptions, type CommandSpec, type OptionSpec } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed } from '../util/random.ts';
+import { asRegistry, type CommandRegistry } from './registry.ts';
+import { topoOrder } from './graph.ts';
 import { Issues, type Loc, type PipelineSpec } from './schema.ts';
+
+/** Kept here too for callers that imported them from the planner. */
+export { downstreamOf, upstreamOf } from './graph.ts';
 
 /** One path an input option points at; `fromStep` is set when it is another step's output. */
 export interface InputPath {
@@ -60,8 +64,8 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** The commands steps may use; default: every dprep command. */
-  commands?: readonly CommandSpec<any>[];
+  /** The commands steps may use (the CLI passes all but the pipeline drivers; a driver in it is refused anyway); a list is wrapped as a registry. */
+  commands: CommandRegistry | readonly CommandSpec<any>[];
   /** `step.key=value` or `params.name=value`, applied before anything is resolved. */
   overrides?: readonly string[];
   /** Overrides the pipeline's workdir (resolved from the current directory). */
@@ -70,42 +74,79 @@ export interface PlanOptions {
   checkInputsExist?: boolean;
 }
 
-/** Commands that drive pipelines; a step may not use them (no pipelines inside pipelines). */
-const PIPELINE_COMMANDS = new Set(['run', 'dag', 'status', 'validate']);
 /** Workdir entries the runner keeps for itself. */
 export const RESERVED_OUTPUTS = ['.dprep', 'runs', 'dprep.lock.yaml'];
 
 /**
  * Resolves a pipeline into a plan, reporting every problem at once (PipelineError).
- * @example const plan = planPipeline(await readPipelineFile('p.yaml'), { overrides: ['train.lr=3e-5'] });
+ * @example const plan = planPipeline(await readPipelineFile('p.yaml'), { commands, overrides: ['train.lr=3e-5'] });
  */
-export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
-  const registry = opts.commands ?? defaultCommands;
+export function planPipeline(spec: PipelineSpec, opts: PlanOptions): Plan {
   const issues = new Issues(spec.shown);
-  const at = (loc: Loc) => `${issues.file}:${loc.line}:${loc.col}`;
-
   const root = resolve(spec.dir, spec.root?.value ?? '.');
-  const inside = (path: string, dir: string) => {
-    const rel = relative(dir, path);
-    return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
-  };
-  const realInside = (path: string, dir: string) => {
-    // Symlinks must not smuggle a path out of the fence either.
-    const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
-    return inside(path, dir) && inside(real(path), real(dir));
-  };
+  const workdir = resolveWorkdir(spec, root, opts.workdir, issues);
+  const { params, stepWith } = applyOverrides(spec, opts.overrides ?? [], issues);
+  const ctx: PlanContext = { spec, issues, root, workdir, params, stepWith, checkInputsExist: opts.checkInputsExist !== false, commandByStep: new Map(), outputsByStep: new Map() };
 
-  let workdir: string;
-  if (opts.workdir) workdir = resolve(opts.workdir);
-  else if (spec.workdir) {
-    workdir = resolve(spec.dir, spec.workdir.value);
-    if (!spec.allowOutside && !inside(workdir, root)) issues.add(spec.workdir.loc, `workdir "${spec.workdir.value}" is outside ${root}; set allow-outside: true to allow it`);
-  } else workdir = resolve(spec.dir, '.dprep', spec.name);
+  // Output paths first: references to them may come before the producing step in the file.
+  placeOutputs(ctx, asRegistry(opts.commands));
+  checkOutputOverlaps(ctx);
+  const planned: PlannedStep[] = [];
+  for (const step of spec.steps) {
+    const cmd = ctx.commandByStep.get(step.name);
+    const p = cmd && planStep(ctx, step, cmd);
+    if (p) planned.push(p);
+  }
+  issues.throwIfAny();
 
-  // --set overrides: params.x=v changes a param, step.key=v an option of a step.
+  const ordered = topoOrder(planned, issues, spec.steps.map((s) => s.name));
+  issues.throwIfAny();
+  return { spec, workdir, root, steps: ordered };
+}
+
+type Entry = { value: unknown; loc: Loc };
+type Step = PipelineSpec['steps'][number];
+
+/** What the planning phases share: the spec with overrides applied, and what earlier phases found. */
+interface PlanContext {
+  spec: PipelineSpec;
+  issues: Issues;
+  root: string;
+  workdir: string;
+  params: Map<string, Entry>;
+  /** Each step's `with:` entries after `--set` (kebab or camel keys, as written). */
+  stepWith: Map<string, Map<string, Entry>>;
+  checkInputsExist: boolean;
+  commandByStep: Map<string, CommandSpec<any>>;
+  outputsByStep: Map<string, Map<string, OutputBinding>>;
+}
+
+/** `dir` itself or something under it (lexically). */
+function inside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+/** `inside`, for the path as written and with symlinks resolved: a link must not smuggle a path out of the fence. */
+function realInside(path: string, dir: string): boolean {
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+  return inside(path, dir) && inside(real(path), real(dir));
+}
+
+/** `--workdir`, else the file's `workdir:` (fenced in like inputs), else `.dprep/<name>` beside the file. */
+function resolveWorkdir(spec: PipelineSpec, root: string, override: string | undefined, issues: Issues): string {
+  if (override) return resolve(override);
+  if (!spec.workdir) return resolve(spec.dir, '.dprep', spec.name);
+  const workdir = resolve(spec.dir, spec.workdir.value);
+  if (!spec.allowOutside && !inside(workdir, root)) issues.add(spec.workdir.loc, `workdir "${spec.workdir.value}" is outside ${root}; set allow-outside: true to allow it`);
+  return workdir;
+}
+
+/** `--set` overrides: `params.x=v` changes a param, `step.key=v` an option of a step (at line 0: not from the file). */
+function applyOverrides(spec: PipelineSpec, overrides: readonly string[], issues: Issues): Pick<PlanContext, 'params' | 'stepWith'> {
   const params = new Map(spec.params);
   const stepWith = new Map(spec.steps.map((s) => [s.name, new Map(s.with)]));
-  for (const o of opts.overrides ?? []) {
+  for (const o of overrides) {
     const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(o);
     if (!m) {
       issues.add(undefined, `--set ${o}: expected STEP.OPTION=VALUE or params.NAME=VALUE`);
@@ -120,24 +161,26 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
       issues.add(undefined, `--set ${o}: no step "${target}"; steps: ${[...stepWith.keys()].join(', ')}`);
     } else stepWith.get(target)!.set(key, { value, loc });
   }
+  return { params, stepWith };
+}
 
-  // Output paths first: references to them may come before the producing step in the file.
-  const outputsByStep = new Map<string, Map<string, OutputBinding>>();
-  const commandByStep = new Map<string, CommandSpec<any>>();
-  for (const step of spec.steps) {
-    const cmd = registry.find((c) => c.id === step.uses.value);
-    if (!cmd || PIPELINE_COMMANDS.has(cmd.id)) {
-      const usable = registry.filter((c) => !PIPELINE_COMMANDS.has(c.id)).map((c) => c.id);
+/** Finds each step's command and places its outputs in the workdir (relative, not reserved). */
+function placeOutputs(ctx: PlanContext, registry: CommandRegistry): void {
+  const { issues } = ctx;
+  for (const step of ctx.spec.steps) {
+    const cmd = registry.get(step.uses.value);
+    if (!cmd || cmd.drivesPipelines) {
+      const usable = registry.ids().filter((id) => !registry.get(id)!.drivesPipelines);
       issues.add(step.uses.loc, `steps.${step.name}.uses: unknown command "${step.uses.value}"; allowed: ${usable.join(', ')}`);
       continue;
     }
-    commandByStep.set(step.name, cmd);
+    ctx.commandByStep.set(step.name, cmd);
     const outs = new Map<string, OutputBinding>();
-    for (const [rawKey, entry] of stepWith.get(step.name)!) {
+    for (const [rawKey, entry] of ctx.stepWith.get(step.name)!) {
       const opt = cmd.options[camel(rawKey)] as OptionSpec | undefined;
       if (opt?.role !== 'output') continue;
       const loc = entry.loc.line ? entry.loc : undefined;
-      const value = substituteParams(entry.value, params, (msg) => issues.add(loc, `steps.${step.name}.with.${rawKey}: ${msg}`));
+      const value = substituteParams(entry.value, ctx.params, (msg) => issues.add(loc, `steps.${step.name}.with.${rawKey}: ${msg}`));
       if (typeof value !== 'string' || value.includes('${')) {
         issues.add(loc, `steps.${step.name}.with.${rawKey}: an output is a path relative to the workdir; got ${JSON.stringify(entry.value)}`);
         continue;
@@ -151,134 +194,138 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions = {}): Plan {
         issues.add(loc, `steps.${step.name}.with.${rawKey}: output "${value}" is reserved for the runner (${RESERVED_OUTPUTS.join(', ')})`);
         continue;
       }
-      outs.set(kebab(camel(rawKey)), { key: kebab(camel(rawKey)), rel, abs: resolve(workdir, rel) });
+      outs.set(kebab(camel(rawKey)), { key: kebab(camel(rawKey)), rel, abs: resolve(ctx.workdir, rel) });
     }
-    outputsByStep.set(step.name, outs);
+    ctx.outputsByStep.set(step.name, outs);
   }
+}
 
-  // Two steps writing the same path, or one inside another's output directory, would clobber each other.
-  const allOutputs = [...outputsByStep].flatMap(([name, outs]) => [...outs.values()].map((o) => ({ name, o })));
+/** Two steps writing the same path, or one inside another's output directory, would clobber each other. */
+function checkOutputOverlaps(ctx: PlanContext): void {
+  const allOutputs = [...ctx.outputsByStep].flatMap(([name, outs]) => [...outs.values()].map((o) => ({ name, o })));
   for (let i = 0; i < allOutputs.length; i++) {
     for (let j = i + 1; j < allOutputs.length; j++) {
       const [a, b] = [allOutputs[i], allOutputs[j]];
       if (a.o.rel === b.o.rel || a.o.rel.startsWith(b.o.rel + '/') || b.o.rel.startsWith(a.o.rel + '/')) {
-        const loc = stepWith.get(b.name)!.get(b.o.key)?.loc ?? spec.steps.find((s) => s.name === b.name)!.loc;
-        issues.add(loc, `steps.${b.name}.with.${b.o.key}: output "${b.o.rel}" overlaps output "${a.o.rel}" of step ${a.name}`);
+        const loc = ctx.stepWith.get(b.name)!.get(b.o.key)?.loc ?? ctx.spec.steps.find((s) => s.name === b.name)!.loc;
+        ctx.issues.add(loc, `steps.${b.name}.with.${b.o.key}: output "${b.o.rel}" overlaps output "${a.o.rel}" of step ${a.name}`);
       }
     }
   }
+}
 
-  const planned: PlannedStep[] = [];
-  for (const step of spec.steps) {
-    const cmd = commandByStep.get(step.name);
-    if (!cmd) continue;
-    const where = (loc: Loc) => `${at(loc)}: steps.${step.name}.with`;
-    const raw: Record<string, unknown> = {};
-    const inputs: InputBinding[] = [];
-    const deps: string[] = [];
-    let ok = true;
+/** One step's `with:` bound option by option: raw values (camel keys), its input bindings and the steps it reads. */
+interface StepBinding {
+  raw: Record<string, unknown>;
+  inputs: InputBinding[];
+  deps: string[];
+  ok: boolean;
+}
+
+/** Binds, seeds and resolves one step; undefined (with issues recorded) when any option is wrong. */
+function planStep(ctx: PlanContext, step: Step, cmd: CommandSpec<any>): PlannedStep | undefined {
+  const bound: StepBinding = { raw: {}, inputs: [], deps: [], ok: true };
+  for (const [rawKey, entry] of ctx.stepWith.get(step.name)!) bindOption(ctx, step, cmd, rawKey, entry, bound);
+  if (!bound.ok) return undefined;
+  const seed = deriveSeed(ctx.spec.seed, step.name);
+  if ('seed' in cmd.options && bound.raw.seed === undefined) bound.raw.seed = seed;
+  let options: Record<string, unknown>;
+  try {
+    options = resolveOptions(cmd.options, bound.raw, `${atLoc(ctx, step.loc)}: steps.${step.name} (${cmd.id})`) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      ctx.issues.list.push(err.message);
+      return undefined;
+    }
+    throw err;
+  }
+  const stepParams: Record<string, unknown> = {};
+  for (const key of Object.keys(options).sort()) {
+    const role = (cmd.options[key] as OptionSpec).role;
+    if (role !== 'input' && role !== 'output' && options[key] !== undefined) stepParams[kebab(key)] = options[key];
+  }
+  return {
+    name: step.name,
+    uses: cmd.id,
+    command: cmd,
+    description: step.description,
+    loc: step.loc,
+    seed: typeof options.seed === 'number' ? options.seed : seed,
+    options,
+    params: stepParams,
+    inputs: bound.inputs,
+    outputs: [...(ctx.outputsByStep.get(step.name)?.values() ?? [])],
+    deps: bound.deps,
+  };
+}
+
+const atLoc = (ctx: PlanContext, loc: Loc) => `${ctx.issues.file}:${loc.line}:${loc.col}`;
+
+/**
+ * One `with:` entry: an output takes its placed path; anything else has its references
+ * substituted and is coerced on its own (so a wrong type is reported at its own line); an
+ * input's paths are then resolved, fenced in and, unless they are another step's output, checked to exist.
+ */
+function bindOption(ctx: PlanContext, step: Step, cmd: CommandSpec<any>, rawKey: string, entry: Entry, bound: StepBinding): void {
+  const { issues } = ctx;
+  const key = camel(rawKey);
+  const opt = cmd.options[key] as OptionSpec | undefined;
+  const loc = entry.loc;
+  if (!opt) {
     const allowed = Object.keys(cmd.options).map(kebab);
-    for (const [rawKey, entry] of stepWith.get(step.name)!) {
-      const key = camel(rawKey);
-      const opt = cmd.options[key] as OptionSpec | undefined;
-      const loc = entry.loc;
-      if (!opt) {
-        issues.add(loc.line ? loc : undefined, `steps.${step.name}.with: unknown option "${rawKey}" for ${cmd.id}; allowed: ${allowed.join(', ')}`);
-        ok = false;
-        continue;
-      }
-      let optionOk = true;
-      const fail = (msg: string) => {
-        issues.add(loc.line ? loc : undefined, `steps.${step.name}.with.${rawKey}: ${msg}`);
-        ok = optionOk = false;
-      };
-      if (opt.role === 'output') {
-        const out = outputsByStep.get(step.name)?.get(kebab(key));
-        if (out) raw[key] = out.abs;
-        else ok = false;
-        continue;
-      }
-      const refs: InputPath[][] = [];
-      const substitute = (v: unknown): unknown => {
-        const mine: InputPath[] = [];
-        refs.push(mine);
-        return substituteAll(v, params, outputsByStep, (msg) => fail(msg), opt.role === 'input', mine, step.name);
-      };
-      const value = Array.isArray(entry.value) ? entry.value.map(substitute) : substitute(entry.value);
-      if (!optionOk) continue;
-      try {
-        // Coerce this one option now, so a wrong type is reported at its own line.
-        raw[key] = resolveOptions({ [key]: opt }, { [key]: value }, where(loc))[key];
-      } catch (err) {
-        if (err instanceof UsageError) {
-          issues.list.push(loc.line ? err.message : `${issues.file}: --set ${step.name}.${rawKey}: ${err.message.replace(/^.*?: option /, 'option ')}`);
-          ok = false;
-          continue;
-        }
-        throw err;
-      }
-      if (opt.role === 'input') {
-        const items = Array.isArray(raw[key]) ? (raw[key] as string[]) : [raw[key] as string];
-        const paths: InputPath[] = [];
-        items.forEach((item) => {
-          const fromRef = refs.flat().find((r) => item === r.abs || item.startsWith(r.abs + sep));
-          if (fromRef) {
-            paths.push({ ...fromRef, abs: item });
-            if (!deps.includes(fromRef.fromStep!)) deps.push(fromRef.fromStep!);
-            return;
-          }
-          const abs = resolve(spec.dir, item);
-          if (!spec.allowOutside && !realInside(abs, root)) {
-            fail(`input "${item}" is outside ${root}; widen "root:" or set allow-outside: true`);
-            return;
-          }
-          if (opts.checkInputsExist !== false && !existsSync(abs)) {
-            fail(`input file not found: ${abs}`);
-            return;
-          }
-          paths.push({ abs });
-        });
-        raw[key] = Array.isArray(raw[key]) ? paths.map((p) => p.abs) : paths[0]?.abs;
-        inputs.push({ key: kebab(key), paths });
-      }
-    }
-    if (!ok) continue;
-    const seed = deriveSeed(spec.seed, step.name);
-    if ('seed' in cmd.options && raw.seed === undefined) raw.seed = seed;
-    let options: Record<string, unknown>;
-    try {
-      options = resolveOptions(cmd.options, raw, `${at(step.loc)}: steps.${step.name} (${cmd.id})`) as Record<string, unknown>;
-    } catch (err) {
-      if (err instanceof UsageError) {
-        issues.list.push(err.message);
-        continue;
-      }
-      throw err;
-    }
-    const stepParams: Record<string, unknown> = {};
-    for (const key of Object.keys(options).sort()) {
-      const role = (cmd.options[key] as OptionSpec).role;
-      if (role !== 'input' && role !== 'output' && options[key] !== undefined) stepParams[kebab(key)] = options[key];
-    }
-    planned.push({
-      name: step.name,
-      uses: cmd.id,
-      command: cmd,
-      description: step.description,
-      loc: step.loc,
-      seed: typeof options.seed === 'number' ? options.seed : seed,
-      options,
-      params: stepParams,
-      inputs,
-      outputs: [...(outputsByStep.get(step.name)?.values() ?? [])],
-      deps,
-    });
+    issues.add(loc.line ? loc : undefined, `steps.${step.name}.with: unknown option "${rawKey}" for ${cmd.id}; allowed: ${allowed.join(', ')}`);
+    bound.ok = false;
+    return;
   }
-  issues.throwIfAny();
+  let optionOk = true;
+  const fail = (msg: string) => {
+    issues.add(loc.line ? loc : undefined, `steps.${step.name}.with.${rawKey}: ${msg}`);
+    bound.ok = optionOk = false;
+  };
+  if (opt.role === 'output') {
+    const out = ctx.outputsByStep.get(step.name)?.get(kebab(key));
+    if (out) bound.raw[key] = out.abs;
+    else bound.ok = false;
+    return;
+  }
+  const refs: InputPath[] = [];
+  const substitute = (v: unknown) => substituteAll(v, ctx.params, ctx.outputsByStep, fail, opt.role === 'input', refs, step.name);
+  const value = Array.isArray(entry.value) ? entry.value.map(substitute) : substitute(entry.value);
+  if (!optionOk) return;
+  let resolved: unknown;
+  try {
+    resolved = resolveOptions({ [key]: opt }, { [key]: value }, `${atLoc(ctx, loc)}: steps.${step.name}.with`)[key];
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    issues.list.push(loc.line ? err.message : `${issues.file}: --set ${step.name}.${rawKey}: ${err.message.replace(/^.*?: option /, 'option ')}`);
+    bound.ok = false;
+    return;
+  }
+  bound.raw[key] = resolved;
+  if (opt.role !== 'input') return;
+  const items = Array.isArray(resolved) ? (resolved as string[]) : [resolved as string];
+  const paths = resolveInputPaths(ctx, items, refs, fail);
+  for (const p of paths) if (p.fromStep && !bound.deps.includes(p.fromStep)) bound.deps.push(p.fromStep);
+  bound.raw[key] = Array.isArray(resolved) ? paths.map((p) => p.abs) : paths[0]?.abs;
+  bound.inputs.push({ key: kebab(key), paths });
+}
 
-  const ordered = topoOrder(planned, issues, spec.steps.map((s) => s.name));
-  issues.throwIfAny();
-  return { spec, workdir, root, steps: ordered };
+/** An input's items as paths: another step's output (by reference), or a file under the fence that exists. */
+function resolveInputPaths(ctx: PlanContext, items: readonly string[], refs: readonly InputPath[], fail: (msg: string) => void): InputPath[] {
+  const { spec, root } = ctx;
+  const paths: InputPath[] = [];
+  for (const item of items) {
+    const fromRef = refs.find((r) => item === r.abs || item.startsWith(r.abs + sep));
+    if (fromRef) {
+      paths.push({ ...fromRef, abs: item });
+      continue;
+    }
+    const abs = resolve(spec.dir, item);
+    if (!spec.allowOutside && !realInside(abs, root)) fail(`input "${item}" is outside ${root}; widen "root:" or set allow-outside: true`);
+    else if (ctx.checkInputsExist && !existsSync(abs)) fail(`input file not found: ${abs}`);
+    else paths.push({ abs });
+  }
+  return paths;
 }
 
 /** Replaces `${params.x}` (typed when it is the whole value); other references are errors here. */
@@ -332,66 +379,6 @@ function substituteAll(
     return match;
   });
   return failed ? value : out;
-}
-
-/** Kahn's algorithm, taking file order among ready steps; a cycle is reported as a path. */
-function topoOrder(steps: PlannedStep[], issues: Issues, fileOrder: string[]): PlannedStep[] {
-  const byName = new Map(steps.map((s) => [s.name, s]));
-  const done = new Set<string>();
-  const out: PlannedStep[] = [];
-  while (out.length < steps.length) {
-    const next = fileOrder.map((n) => byName.get(n)).find((s) => s && !done.has(s.name) && s.deps.every((d) => done.has(d)));
-    if (!next) break;
-    done.add(next.name);
-    out.push(next);
-  }
-  if (out.length < steps.length) {
-    const left = steps.filter((s) => !done.has(s.name));
-    const cycle = findCycle(left, byName);
-    const first = byName.get(cycle[0])!;
-    issues.add(first.loc, `steps form a cycle: ${cycle.join(' → ')}`);
-  }
-  return out;
-}
-
-function findCycle(left: PlannedStep[], byName: Map<string, PlannedStep>): string[] {
-  const path: string[] = [];
-  const onPath = new Set<string>();
-  const seen = new Set<string>();
-  const visit = (name: string): string[] | undefined => {
-    if (onPath.has(name)) return [...path.slice(path.indexOf(name)), name];
-    if (seen.has(name)) return undefined;
-    seen.add(name);
-    onPath.add(name);
-    path.push(name);
-    for (const d of byName.get(name)?.deps ?? []) {
-      const c = visit(d);
-      if (c) return c;
-    }
-    path.pop();
-    onPath.delete(name);
-    return undefined;
-  };
-  for (const s of left) {
-    const c = visit(s.name);
-    // deps point upstream; show the cycle in data-flow order
-    if (c) return c.reverse();
-  }
-  return left.map((s) => s.name);
-}
-
-/** Steps downstream of `name` (those that read its outputs, transitively), including itself. */
-export function downstreamOf(plan: Plan, name: string): Set<string> {
-  const out = new Set([name]);
-  for (const s of plan.steps) if (s.deps.some((d) => out.has(d))) out.add(s.name);
-  return out;
-}
-
-/** Steps `name` needs (transitively), including itself. */
-export function upstreamOf(plan: Plan, name: string): Set<string> {
-  const out = new Set([name]);
-  for (const s of [...plan.steps].reverse()) if (out.has(s.name)) s.deps.forEach((d) => out.add(d));
-  return out;
 }
 
 /**

@@ -6,16 +6,18 @@
  * steps that checkpoint into `context.stateDir` pick up from their last checkpoint.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { replaceDir } from '../io/atomic.ts';
 import { camel, type CommandResult } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
 import { DPREP_VERSION } from '../version.ts';
 import { HashCache, listTree } from './hash.ts';
 import { cacheKey, readLockfile, writeLockfile, type KeyMaterial, type LockedInput, type LockEntry, type Lockfile } from './lockfile.ts';
 import { ManifestWriter, type StepRecord } from './manifest.ts';
-import { downstreamOf, upstreamOf, type Plan, type PlannedStep } from './plan.ts';
+import { downstreamOf, upstreamOf } from './graph.ts';
+import type { Plan, PlannedStep } from './plan.ts';
 
 export type StepState = 'fresh' | 'stale' | 'missing';
 
@@ -75,7 +77,7 @@ const BOOKKEEPING = '.dprep';
 /**
  * Runs the selected steps of a plan, in order, skipping fresh ones.
  * @example
- * const plan = planPipeline(await readPipelineFile('p.yaml'));
+ * const plan = planPipeline(await readPipelineFile('p.yaml'), { commands });
  * const result = await runPipeline(plan, { force: ['train'] });
  */
 export async function runPipeline(plan: Plan, opts: RunOptions = {}): Promise<RunResult> {
@@ -298,7 +300,7 @@ async function executeStep(
     if (!existsSync(join(staging, o.rel))) throw new Error(`the command finished without writing output ${o.key} (${o.rel})`);
   }
   const otherOutputs = plan.steps.filter((s) => s !== step).flatMap((s) => s.outputs.map((o) => o.rel));
-  for (const o of step.outputs) await replacePath(join(staging, o.rel), o.abs, book);
+  for (const o of step.outputs) await moveIntoWorkdir(join(staging, o.rel), o.abs, book);
   const sideFiles: Record<string, string> = {};
   for (const f of await listTree(staging)) {
     // Temp files of the command's own atomic writers are not outputs.
@@ -306,7 +308,7 @@ async function executeStep(
     if (otherOutputs.some((o) => f.path === o || f.path.startsWith(o + '/'))) {
       throw new Error(`the command wrote ${f.path}, which is an output of another step`);
     }
-    await replacePath(join(staging, f.path), join(plan.workdir, f.path), book);
+    await moveIntoWorkdir(join(staging, f.path), join(plan.workdir, f.path), book);
     sideFiles[f.path] = await hashes.hashPath(join(plan.workdir, f.path));
   }
   const outputs: LockEntry['outputs'] = {};
@@ -320,17 +322,9 @@ async function executeStep(
   return result;
 }
 
-/** Moves `src` to `dst`, replacing what is there; a replaced directory is moved aside first, then deleted. */
-async function replacePath(src: string, dst: string, book: string): Promise<void> {
-  await mkdir(dirname(dst), { recursive: true });
-  const old = await stat(dst).catch(() => undefined);
-  if (old && (old.isDirectory() || (await stat(src)).isDirectory())) {
-    const trash = join(book, 'trash', `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
-    await mkdir(dirname(trash), { recursive: true });
-    await rename(dst, trash);
-    await rename(src, dst);
-    await rm(trash, { recursive: true, force: true });
-  } else await rename(src, dst);
+/** Moves a staged output into the workdir; what it replaces waits under .dprep/trash, off the user's paths, until the new one is in. */
+function moveIntoWorkdir(src: string, dst: string, book: string): Promise<void> {
+  return replaceDir(src, dst, join(book, 'trash', `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`));
 }
 
 /** One run per workdir at a time; a pid file left by a killed run is taken over. */

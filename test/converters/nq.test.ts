@@ -222,3 +222,18 @@ test('DPR biencoder JSON gzipped (as DPR distributes it) converts like the plain
   const golden = readFileSync(join(FIX, 'golden', 'dpr-biencoder-small.jsonl'), 'utf8');
   assert.equal(records.map((r) => JSON.stringify(r) + '\n').join(''), golden);
 });
+
+// [format, file content with a bad line 3] — every JSON-lines NQ input names the file and line of bad JSON.
+const badJsonLines: [NqInputFormat, string][] = [
+  ['nq-open', '{"question": "q1", "answer": ["a"]}\n\n{"question": "q2", "answer": [}\n'],
+  ['nq-simplified', '{"question_text": "q"\n\n{"question_text": \n'],
+  ['dpr', '{"question": "q", "answers": ["a"], "positive_ctxs": []}\n\n{"question": \n'],
+];
+for (const [format, content] of badJsonLines) {
+  test(`${format}: an invalid JSON line is an InputError naming the file and line`, async () => {
+    const file = join(dir, `bad-json-${format}.jsonl`);
+    writeFileSync(file, content);
+    const line = format === 'nq-simplified' ? 'line 1' : 'line 3';
+    await assert.rejects(convert(file, { format }), (e: unknown) => e instanceof InputError && e.file === file && e.record === line && /invalid JSON \(/.test(e.message));
+  });
+}

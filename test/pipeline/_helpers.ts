@@ -7,10 +7,14 @@ import { matchCommand } from '../../src/commands/match.ts';
 import { debugCommands } from '../../src/commands/debug.ts';
 import { readPipelineFile } from '../../src/pipeline/schema.ts';
 import { planPipeline, type Plan, type PlanOptions } from '../../src/pipeline/plan.ts';
+import { commandRegistry } from '../../src/pipeline/registry.ts';
 import { runPipeline, type RunOptions, type RunResult } from '../../src/pipeline/runner.ts';
 
 /** The registry the in-process tests use: the test command and the real `match`. */
-export const TEST_COMMANDS = [...debugCommands, matchCommand];
+export const TEST_COMMANDS = commandRegistry([...debugCommands, matchCommand]);
+
+/** Plan options with the test registry as the default `commands`. */
+export type TestPlanOptions = Partial<PlanOptions>;
 
 /** A fresh temp directory, removed when the test file ends. */
 export async function tempProject(): Promise<string> {
@@ -25,12 +29,12 @@ export async function writePipeline(dir: string, yaml: string, name = 'p.yaml'):
   return file;
 }
 
-export async function plan(file: string, opts: PlanOptions = {}): Promise<Plan> {
+export async function plan(file: string, opts: TestPlanOptions = {}): Promise<Plan> {
   return planPipeline(await readPipelineFile(file), { commands: TEST_COMMANDS, ...opts });
 }
 
 /** Plans and runs quietly; returns the result and the progress lines. */
-export async function run(file: string, planOpts: PlanOptions = {}, runOpts: RunOptions = {}): Promise<RunResult & { lines: string[]; byStep: Record<string, string> }> {
+export async function run(file: string, planOpts: TestPlanOptions = {}, runOpts: RunOptions = {}): Promise<RunResult & { lines: string[]; byStep: Record<string, string> }> {
   const lines: string[] = [];
   const result = await runPipeline(await plan(file, planOpts), { log: (l) => lines.push(l), ...runOpts });
   return { ...result, lines, byStep: Object.fromEntries(result.steps.map((s) => [s.step, s.status])) };

@@ -4,6 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePipeline, PipelineError } from '../../src/pipeline/schema.ts';
 import { joinOverrides, planPipeline } from '../../src/pipeline/plan.ts';
+import { commandRegistry } from '../../src/pipeline/registry.ts';
+import { debugCommands } from '../../src/commands/debug.ts';
+import { runCommand } from '../../src/commands/run.ts';
 import { TEST_COMMANDS, tempProject } from './_helpers.ts';
 
 const dir = await tempProject();
@@ -108,6 +111,16 @@ test('plan: --set values override the file, params keep their YAML type, seeds a
   assert.equal(b.inputs[0].paths[0].abs, a.outputs[0].abs);
   const explicit = planPipeline(parsePipeline(VALID.replace('      out: b.txt', '      out: b.txt\n      seed: 5'), join(dir, 'p.yaml')), { commands: TEST_COMMANDS });
   assert.equal(explicit.steps[1].seed, 5, 'an explicit seed wins over the derived one');
+});
+
+test('plan: a command marked drivesPipelines is in the registry but never a step', () => {
+  const registry = commandRegistry([...debugCommands, runCommand]);
+  const yaml = `name: t\nsteps:\n  a:\n    uses: run\n    with: { file: p.yaml }\n`;
+  assert.throws(
+    () => planPipeline(parsePipeline(yaml, join(dir, 'p.yaml'), 'p.yaml'), { commands: registry }),
+    (err: Error) => err instanceof PipelineError && /steps\.a\.uses: unknown command "run"; allowed: debug\.write$/m.test(err.message),
+  );
+  assert.equal(registry.get('run'), runCommand, 'the registry itself still holds it');
 });
 
 test('plan: steps run in dependency order, not file order', () => {
