@@ -26,6 +26,7 @@ interface Case {
 const CASES: Case[] = [
   { dir: 'parity-roberta', modelType: 'roberta', ignored: ['lm_head.dense.bias', 'lm_head.dense.weight'] },
   { dir: 'parity-camembert', modelType: 'camembert', ignored: [] },
+  { dir: 'parity-distilbert', modelType: 'distilbert', ignored: ['vocab_transform.weight'] },
 ];
 
 /** |got − want| ≤ 1e-5 + 1e-4·|want| everywhere (float32 through two layers); returns the worst excess. */
