@@ -12,6 +12,7 @@ import { FIXTURES } from '../_paths.ts';
 import { readEncoderConfig } from '../../src/trainer/config.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { createEncoderModel, readFamilyTensors, type Role } from '../../src/trainer/families.ts';
+import { relativePositionBucket } from '../../src/trainer/t5.ts';
 import type { TokenBatch } from '../../src/trainer/tokenizer.ts';
 import { getTf } from './_helpers.ts';
 
@@ -31,6 +32,8 @@ const CASES: Case[] = [
   { dir: 'parity-camembert', modelType: 'camembert', ignored: [] },
   { dir: 'parity-distilbert', modelType: 'distilbert', ignored: ['vocab_transform.weight'] },
   { dir: 'parity-dpr', modelType: 'dpr', role: 'query', ignored: /^ctx_encoder\./, expected: 'expected-query.json', dim: 4 },
+  { dir: 'parity-t5', modelType: 't5', ignored: ['decoder.final_layer_norm.weight'] },
+  { dir: 'parity-t5-relu', modelType: 't5', ignored: ['decoder.final_layer_norm.weight'] },
   { dir: 'parity-dpr', modelType: 'dpr', role: 'passage', ignored: /^question_encoder\./, expected: 'expected-passage.json', dim: 4 },
 ];
 
@@ -84,6 +87,33 @@ for (const c of CASES) {
       off.dispose();
       asBert.dispose();
     }
+    model.dispose();
+  });
+}
+
+for (const dir of ['parity-t5', 'parity-t5-relu']) {
+  test(`t5 relative position buckets and tape gradients match the reference's (fixtures/trainer/${dir})`, async () => {
+    const tf = await getTf();
+    const root = join(FIXTURES, 'trainer', dir);
+    const expected = JSON.parse(await readFile(join(root, 'expected.json'), 'utf8'));
+    const config = await readEncoderConfig(join(root, 'config.json'));
+    const buckets = expected.buckets as number[][];
+    buckets.forEach((row, q) => row.forEach((b, k) => assert.equal(relativePositionBucket(k - q, config.t5!), b, `bucket of ${k - q}`)));
+    const file = join(root, 'model.safetensors');
+    const model = createEncoderModel(tf, config, readFamilyTensors(config, (await readSafetensors(file)).tensors, file).tensors);
+    const batch = batchOf(expected);
+    const R = tf.tensor2d(expected.grad_of.weights); // [B, D]
+    const names = Object.keys(expected.grads);
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.embed(batch, 'mean', false), R)), names.map((n) => model.params.get(n)!));
+    for (const name of names) {
+      const v = model.params.get(name)!;
+      let g = grads[v.name];
+      // Dense kernels are [in, out] here, [out, in] in HF.
+      if (name.endsWith('SelfAttention.q.weight')) g = tf.transpose(g);
+      const r = closeness((await g.data()) as Float32Array, (expected.grads[name] as number[][] | number[]).flat());
+      assert.ok(r.ok, `gradient of ${name} off by ${r.worst}× the tolerance`);
+    }
+    tf.dispose([value, R, ...Object.values(grads)]);
     model.dispose();
   });
 }
