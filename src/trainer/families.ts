@@ -112,6 +112,14 @@ export const familyOf = (c: EncoderConfig): Family => FAMILIES[c.model_type];
 /** Required tensor shapes of a config (what parameter counts and memory estimates need). */
 export const tensorShapes = (c: EncoderConfig) => familyOf(c).shapes(c);
 
+/**
+ * The longest input (specials included) a config's model takes: RoBERTa-family positions start at
+ * pad_token_id + 1, so roberta-base's 514 positions hold 512 tokens, as HF's tokenizers cap them.
+ */
+export function maxSequenceLength(c: EncoderConfig): number {
+  return FAMILIES[c.model_type] === ROBERTA ? c.max_position_embeddings - c.pad_token_id - 1 : c.max_position_embeddings;
+}
+
 /** The model of a config's family over HF-named tensors. */
 export function createEncoderModel(tf: TF, config: EncoderConfig, tensors: Map<string, NamedTensor>, name: string = config.model_type): EncoderModel {
   return familyOf(config).create(tf, config, tensors, name);

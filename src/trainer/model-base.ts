@@ -182,7 +182,7 @@ export abstract class EncoderBase implements EncoderModel {
     for (const [key, v] of this.params) {
       let data = (await v.data()) as Float32Array;
       let shape = v.shape.slice();
-      if (isDenseKernel(key, [shape[1], shape[0]].slice(0, shape.length))) {
+      if (isDenseKernel(key, shape)) {
         data = transpose2d(data, shape[0], shape[1]);
         shape = [shape[1], shape[0]];
       }

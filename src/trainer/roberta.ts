@@ -37,7 +37,8 @@ export class RobertaModel extends BertModel {
     const { batch: B, seqLen: L } = batch;
     const positionIds = tf.tensor1d(robertaPositionIds(batch, c.pad_token_id), 'int32'); // [B*L]
     if (L + c.pad_token_id >= c.max_position_embeddings) {
-      throw new Error(`sequence length ${L} needs positions up to ${L + c.pad_token_id}, max_position_embeddings is ${c.max_position_embeddings}`);
+      const most = c.max_position_embeddings - c.pad_token_id - 1;
+      throw new Error(`sequence length ${L} exceeds ${most} tokens (positions start at pad_token_id + 1 = ${c.pad_token_id + 1}; max_position_embeddings ${c.max_position_embeddings})`);
     }
     return tf.reshape(tf.gather(this.p('embeddings.position_embeddings.weight'), positionIds), [B, L, c.hidden_size]); // [B, L, H]
   }

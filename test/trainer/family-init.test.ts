@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEncoderConfig, type EncoderConfig } from '../../src/trainer/config.ts';
-import { createEncoderModel, initEncoderTensors, readFamilyTensors, tensorShapes, toHfLayout, type Role } from '../../src/trainer/families.ts';
+import { createEncoderModel, initEncoderTensors, maxSequenceLength, readFamilyTensors, tensorShapes, toHfLayout, type Role } from '../../src/trainer/families.ts';
 import { getTf } from './_helpers.ts';
 
 const bertLike = { vocab_size: 30, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 20, initializer_range: 0.2 };
@@ -69,4 +69,16 @@ test('T5 init follows HF factors: RMSNorm weights = initializer_factor, q std = 
   const q = t.get('encoder.block.0.layer.0.SelfAttention.q.weight')!.data;
   const std = Math.sqrt(q.reduce((s, x) => s + x * x, 0) / q.length);
   assert.ok(Math.abs(std - (8 * 3) ** -0.5) < 0.08, `q std ${std}`);
+});
+
+test('longest input per family: RoBERTa positions start after padding_idx', async () => {
+  const tf = await getTf();
+  assert.equal(maxSequenceLength(parseEncoderConfig({ ...bertLike, model_type: 'roberta', max_position_embeddings: 514 }, 'r')), 512);
+  assert.equal(maxSequenceLength(TINY.bert), 20);
+  const c = TINY.roberta; // 20 positions, pad 1: 18 tokens fit, 19 do not
+  const model = createEncoderModel(tf, c, initEncoderTensors(c, 1));
+  const batchOfLength = (L: number) => ({ ids: new Int32Array(L).fill(5), typeIds: new Int32Array(L), mask: new Int32Array(L).fill(1), batch: 1, seqLen: L });
+  tf.tidy(() => model.forward(batchOfLength(maxSequenceLength(c))));
+  assert.throws(() => tf.tidy(() => model.forward(batchOfLength(maxSequenceLength(c) + 1))), /max_position_embeddings 20/);
+  model.dispose();
 });
