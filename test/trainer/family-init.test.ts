@@ -82,3 +82,24 @@ test('longest input per family: RoBERTa positions start after padding_idx', asyn
   assert.throws(() => tf.tidy(() => model.forward(batchOfLength(maxSequenceLength(c) + 1))), /max_position_embeddings 20/);
   model.dispose();
 });
+
+test('a DPR encoder with a projection is saved in DPR\'s HF layout per role and loads back', async () => {
+  const { mkdtemp } = await import('node:fs/promises');
+  const { readFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { readModelDir, writeModelDir } = await import('../../src/trainer/checkpoint.ts');
+  const { readSafetensors } = await import('../../src/trainer/safetensors.ts');
+  const { FIXTURES } = await import('../_paths.ts');
+  const c = TINY.dpr;
+  const init = initEncoderTensors(c, 5);
+  const dir = join(await mkdtemp(join(tmpdir(), 'dprep-dpr-')), 'passage_encoder');
+  await writeModelDir(dir, c, init, join(FIXTURES, 'models', 'bert-tiny'), 'passage');
+  const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+  assert.deepEqual([config.model_type, config.architectures[0], config.projection_dim], ['dpr', 'DPRContextEncoder', 4]);
+  const names = [...(await readSafetensors(join(dir, 'model.safetensors'))).tensors.keys()];
+  assert.ok(names.includes('ctx_encoder.encode_proj.weight') && names.includes('ctx_encoder.bert_model.embeddings.word_embeddings.weight'), names.slice(0, 3).join());
+  const back = await readModelDir(dir, 'passage');
+  assert.deepEqual(back.ignored, []);
+  for (const [k, t] of init) assert.deepEqual(back.tensors.get(k)!.data, t.data, k);
+});
