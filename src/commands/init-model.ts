@@ -21,11 +21,11 @@ Example:  dprep init-model --config bert-tiny/config.json --vocab bert-base-unca
   },
   async run(opts, ctx) {
     const { readBertConfig } = await import('../trainer/config.ts');
-    const { initBertTensors } = await import('../trainer/bert.ts');
+    const { initEncoderTensors } = await import('../trainer/families.ts');
     const { writeModelDir } = await import('../trainer/checkpoint.ts');
     const { paramCount } = await import('../trainer/memory.ts');
     const config = await readBertConfig(opts.config);
-    await writeModelDir(opts.out, config, initBertTensors(config, opts.seed, opts.pooler), opts.vocab);
+    await writeModelDir(opts.out, config, initEncoderTensors(config, opts.seed, opts.pooler), opts.vocab);
     ctx.log(`init-model: ${opts.out}: ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${(paramCount(config) / 1e6).toFixed(2)}M parameters (seed ${opts.seed})`);
     return { metrics: { parameters: paramCount(config) } };
   },

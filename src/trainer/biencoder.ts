@@ -1,5 +1,5 @@
 /**
- * The bi-encoder: a query and a passage BERT (or one shared), the DPR loss over a batch, and its
+ * The bi-encoder: a query and a passage encoder of any family (or one shared), the DPR loss over a batch, and its
  * gradients. With gradient accumulation the batch is split into micro-batches the GradCache way:
  * embed every micro-batch without a tape, take the loss over the whole batch and its gradient
  * w.r.t. the embeddings, then re-run each micro-batch with a tape and back-propagate those
@@ -8,8 +8,9 @@
  */
 import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 import type { TF } from './backend.ts';
-import { BertModel, type Pooling } from './bert.ts';
-import type { BertConfig } from './config.ts';
+import type { EncoderModel, Pooling } from './model-base.ts';
+import type { EncoderConfig } from './config.ts';
+import { createEncoderModel } from './families.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { padBatch, type TextTokenizer, type TokenBatch } from './tokenizer.ts';
 import { dprLoss, dprLossAndEmbeddingGrads } from './loss.ts';
@@ -31,22 +32,27 @@ export interface MicroBatch {
 }
 
 export class BiEncoder {
-  readonly query: BertModel;
-  readonly passage: BertModel;
+  readonly query: EncoderModel;
+  readonly passage: EncoderModel;
   /** Trainable params by key (`query/<hf name>`, `passage/<hf name>`, or `shared/…`). */
   readonly variables = new Map<string, Variable>();
   private readonly keyOfVariable = new Map<string, string>();
 
   constructor(
     private readonly tf: TF,
-    config: { query: BertConfig; passage: BertConfig },
+    config: { query: EncoderConfig; passage: EncoderConfig },
     tensors: { query: Map<string, NamedTensor>; passage: Map<string, NamedTensor> },
     readonly tokenizers: { query: TextTokenizer; passage: TextTokenizer },
     readonly opts: BiEncoderOptions,
   ) {
     const id = ++instances;
-    this.query = new BertModel(tf, config.query, tensors.query, `${opts.shared ? 'shared' : 'query'}#${id}`);
-    this.passage = opts.shared ? this.query : new BertModel(tf, config.passage, tensors.passage, `passage#${id}`);
+    // Each side's family comes from its config (model_type); the two sides must embed to one size.
+    this.query = createEncoderModel(tf, config.query, tensors.query, `${opts.shared ? 'shared' : 'query'}#${id}`);
+    this.passage = opts.shared ? this.query : createEncoderModel(tf, config.passage, tensors.passage, `passage#${id}`);
+    if (this.query.dim !== this.passage.dim) {
+      this.dispose();
+      throw new Error(`query encoder embeds to ${this.query.dim} dimensions, passage encoder to ${this.passage.dim}: the DPR score needs one size`);
+    }
     for (const [role, model] of opts.shared ? ([['shared', this.query]] as const) : ([['query', this.query], ['passage', this.passage]] as const)) {
       for (const [name, v] of model.params) {
         if (name.startsWith('pooler.')) continue;
@@ -111,7 +117,7 @@ export class BiEncoder {
     // Pass 1: embeddings of every micro-batch, no tape; the loss and its gradient w.r.t. them.
     const seeds = mbs.map((_, i) => deriveSeed(seed, i));
     const { q, p } = await this.embedMicroBatches(mbs, seeds);
-    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, q, p, this.query.config.hidden_size, batch.positiveIndex);
+    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, q, p, this.query.dim, batch.positiveIndex);
     // Pass 2: back-propagate those gradients through each micro-batch (d loss / d θ = Σ dL/de · de/dθ).
     return { loss, grads: await this.backpropMicroBatches(mbs, seeds, dq, dp) };
   }
@@ -200,7 +206,7 @@ export class BiEncoder {
    */
   async backpropMicroBatches(mbs: readonly MicroBatch[], seeds: readonly number[], dq: Float32Array, dp: Float32Array, sink?: Map<string, Float32Array>): Promise<Map<string, Float32Array>> {
     const { tf } = this;
-    const H = this.query.config.hidden_size;
+    const H = this.query.dim;
     const grads = new Map<string, Float32Array>();
     let qRow = 0;
     let pRow = 0;
@@ -227,7 +233,7 @@ export class BiEncoder {
   async embedAll(role: 'query' | 'passage', inputs: readonly import('../types.ts').EncodeInput[], chunk: number): Promise<Float32Array> {
     const model = role === 'query' ? this.query : this.passage;
     const tok = this.tokenizers[role];
-    const H = model.config.hidden_size;
+    const H = model.dim;
     const out = new Float32Array(inputs.length * H);
     for (let s = 0; s < inputs.length; s += chunk) {
       const tb = padBatch(await tok.encode(inputs.slice(s, s + chunk)));

@@ -13,17 +13,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.ts';
 import { replaceDir, writeFileAtomic } from '../io/atomic.ts';
-import { bertConfigJson, readBertConfig, type BertConfig } from './config.ts';
+import { encoderConfigJson, readBertConfig, type BertConfig } from './config.ts';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.ts';
-import { bertTensorShapes, POOLER_SHAPES, type Pooling } from './bert.ts';
+import type { Pooling } from './bert.ts';
+import { readFamilyTensors, toHfLayout } from './families.ts';
 
 export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
-
-/** Prefixes tried in order; `role` puts DPR's matching encoder first. */
-function prefixesFor(role?: 'query' | 'passage'): string[] {
-  const dpr = role === 'passage' ? ['ctx_encoder.bert_model.', 'question_encoder.bert_model.'] : ['question_encoder.bert_model.', 'ctx_encoder.bert_model.'];
-  return ['', 'bert.', ...dpr, 'bert_model.'];
-}
 
 /**
  * Reads config + weights of a model dir; tensors come back under BertModel names.
@@ -38,27 +33,8 @@ export async function readModelDir(dir: string, role?: 'query' | 'passage'): Pro
     throw new InputError(dir, undefined, undefined, `no model.safetensors${hint}`);
   }
   const { tensors: raw } = await readSafetensors(file);
-  const prefix = prefixesFor(role).find((p) => raw.has(p + 'embeddings.word_embeddings.weight'));
-  if (prefix === undefined) throw new InputError(file, 'tensor "embeddings.word_embeddings.weight"', undefined, 'missing (also looked under bert., question_encoder.bert_model., ctx_encoder.bert_model.)');
-  const expected = bertTensorShapes(config);
-  for (const [k, v] of POOLER_SHAPES(config)) if (raw.has(prefix + k)) expected.set(k, v);
-  const tensors = new Map<string, NamedTensor>();
-  const missing: string[] = [];
-  for (const [name, shape] of expected) {
-    const t = raw.get(prefix + name);
-    if (!t) {
-      missing.push(prefix + name);
-      continue;
-    }
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new InputError(file, `tensor "${prefix + name}"`, 'shape', `expected [${shape}] from config.json, got [${t.shape}]`);
-    }
-    tensors.set(name, t);
-  }
-  if (missing.length) {
-    throw new InputError(file, `${missing.length} tensor(s)`, undefined, `missing: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''}`);
-  }
-  const ignored = [...raw.keys()].filter((k) => !(k.startsWith(prefix) && tensors.has(k.slice(prefix.length))));
+  // The family's name normaliser: bare, task-model (bert./roberta./distilbert.) and DPR layouts.
+  const { tensors, ignored } = readFamilyTensors(config, raw, file, role);
   return { config, tensors, ignored };
 }
 
@@ -66,12 +42,13 @@ export async function readModelDir(dir: string, role?: 'query' | 'passage'): Pro
  * Writes a model dir atomically as a whole: files go to a temp dir that is renamed into place.
  * Tokenizer files are copied from `tokenizerFrom`.
  */
-export async function writeModelDir(dir: string, config: BertConfig, tensors: Map<string, NamedTensor>, tokenizerFrom: string): Promise<void> {
+export async function writeModelDir(dir: string, config: BertConfig, tensors: Map<string, NamedTensor>, tokenizerFrom: string, role: 'query' | 'passage' = 'query'): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  await writeFileAtomic(join(tmp, 'config.json'), bertConfigJson(config));
-  await writeSafetensors(join(tmp, 'model.safetensors'), tensors);
+  // The family's own HF layout (DPR with a projection: DPRQuestionEncoder / DPRContextEncoder names).
+  await writeFileAtomic(join(tmp, 'config.json'), encoderConfigJson(config, role));
+  await writeSafetensors(join(tmp, 'model.safetensors'), toHfLayout(config, tensors, role));
   let copied = 0;
   for (const name of TOKENIZER_FILES) {
     if (existsSync(join(tokenizerFrom, name))) {
@@ -119,7 +96,7 @@ export async function saveCheckpoint(
   await mkdir(tmp, { recursive: true });
   for (const role of ['query', 'passage'] as const) {
     const e = encoders[role];
-    await writeModelDir(join(tmp, `${role}_encoder`), e.config, e.tensors, e.tokenizerFrom);
+    await writeModelDir(join(tmp, `${role}_encoder`), e.config, e.tensors, e.tokenizerFrom, role);
   }
   if (resume) {
     await writeSafetensors(join(tmp, 'optimizer.safetensors'), resume.optimizer);

@@ -7,7 +7,8 @@ import type { Encoder, EncodeInput } from '../types.ts';
 import { loadTf } from './backend.ts';
 import type { BackendChoice } from './tf-types.ts';
 import { InputError } from '../util/errors.ts';
-import { BertModel, type Pooling } from './bert.ts';
+import type { Pooling } from './bert.ts';
+import { createEncoderModel, maxSequenceLength } from './families.ts';
 import { ENCODER_SETTINGS_FILE, readModelDir, type EncoderSettings } from './checkpoint.ts';
 import { loadTokenizer, padBatch } from './tokenizer.ts';
 import { existsSync, readFileSync } from 'node:fs';
@@ -51,22 +52,22 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   const { config, tensors } = await readModelDir(dir, opts.role);
   // Explicit options win; otherwise embed the way the encoder was trained.
   const trained = readEncoderSettings(dir, opts.role);
-  const maxLength = Math.min(opts.maxLength ?? trained.max_length ?? 256, config.max_position_embeddings);
+  const maxLength = Math.min(opts.maxLength ?? trained.max_length ?? 256, maxSequenceLength(config));
   const tokenizer = await loadTokenizer(dir, maxLength);
-  const model = new BertModel(tf, config, tensors, `encoder-${dir}`);
+  const model = createEncoderModel(tf, config, tensors, `encoder-${dir}`);
   const batchSize = opts.batchSize ?? 32;
   const pooling = opts.pooling ?? trained.pooling ?? 'cls';
   const normalize = opts.normalize ?? trained.normalize ?? false;
   const embedTitle = trained.embed_title ?? true;
   return {
-    dim: config.hidden_size,
+    dim: model.dim,
     async encode(inputs: readonly EncodeInput[]): Promise<Float32Array> {
-      const out = new Float32Array(inputs.length * config.hidden_size);
+      const out = new Float32Array(inputs.length * model.dim);
       for (let start = 0; start < inputs.length; start += batchSize) {
         const slice = inputs.slice(start, start + batchSize);
         const batch = padBatch(await tokenizer.encode(embedTitle ? slice : slice.map((x) => ({ text: x.text }))));
         const vecs = tf.tidy(() => model.embed(batch, pooling, normalize));
-        out.set((await vecs.data()) as Float32Array, start * config.hidden_size);
+        out.set((await vecs.data()) as Float32Array, start * model.dim);
         vecs.dispose();
       }
       return out;

@@ -14,7 +14,7 @@
  */
 import { freemem, totalmem } from 'node:os';
 import type { BertConfig } from './config.ts';
-import { bertTensorShapes } from './bert.ts';
+import { tensorShapes } from './families.ts';
 import type { TrainOptions } from './options.ts';
 import type { BackendName } from './tf-types.ts';
 import { UsageError } from '../util/errors.ts';
@@ -30,7 +30,7 @@ export interface MemoryEstimate {
   weightBytes: number;
 }
 
-export const paramCount = (c: BertConfig) => [...bertTensorShapes(c).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+export const paramCount = (c: BertConfig) => [...tensorShapes(c).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
 
 function activationBytes(c: BertConfig, sequences: number, len: number, native: boolean): number {
   const perTokenLayer = native

@@ -228,7 +228,7 @@ export class ReplicaPool {
   private async exchangeStep(model: BiEncoder, batch: BiEncoderBatch, shards: MicroBatch[][], bounds: number[], seed: number, assign: boolean, replicas: Replica[]) {
     const n = batch.questions.length;
     const P = batch.passages.length;
-    const dim = model.query.config.hidden_size;
+    const dim = model.query.dim;
     const exchange = EmbeddingExchange.create(n + P, dim, replicas.length);
     this.current = exchange;
     try {
@@ -249,7 +249,7 @@ export class ReplicaPool {
 
   private async gradCacheStep(model: BiEncoder, batch: BiEncoderBatch, shards: MicroBatch[][], seed: number, assign: boolean, replicas: Replica[]) {
     const { tf } = this;
-    const dim = model.query.config.hidden_size;
+    const dim = model.query.dim;
     const seeds: number[][] = [];
     let index = 0;
     for (const mbs of shards) seeds.push(mbs.map(() => deriveSeed(seed, index++)));

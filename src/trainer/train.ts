@@ -24,6 +24,7 @@ import { BiEncoder } from './biencoder.ts';
 import { exportEncoders, readModelDir, saveCheckpoint, type EncoderSettings } from './checkpoint.ts';
 import type { BertConfig } from './config.ts';
 import { makeBatch, readExamples, type BiEncoderExample } from './data.ts';
+import { maxSequenceLength } from './families.ts';
 import { positiveRanks } from './loss.ts';
 import { checkTrainingMemory } from './memory.ts';
 import { loadNative, nativeLoadError } from './native.ts';
@@ -227,8 +228,8 @@ async function readStartEncoders(o: TrainOptions): Promise<{ query: StartEncoder
 async function buildModel(tf: TF, o: TrainOptions, start: { query: StartEncoder; passage: StartEncoder }): Promise<BiEncoder> {
   const { query: q, passage: p } = start;
   const tokenizers = {
-    query: await loadTokenizer(q.dir, Math.min(o.maxQueryLen, q.config.max_position_embeddings)),
-    passage: await loadTokenizer(p.dir, Math.min(o.maxPassageLen, p.config.max_position_embeddings)),
+    query: await loadTokenizer(q.dir, Math.min(o.maxQueryLen, maxSequenceLength(q.config))),
+    passage: await loadTokenizer(p.dir, Math.min(o.maxPassageLen, maxSequenceLength(p.config))),
   };
   return new BiEncoder(tf, { query: q.config, passage: p.config }, { query: q.tensors, passage: p.tensors }, tokenizers, {
     pooling: o.pooling, normalize: o.normalize, shared: o.sharedEncoder,
@@ -277,7 +278,7 @@ function finalMetrics(run: TrainRun, state: TrainerState): Record<string, number
 /** Dev NLL (in batches of the training size), DPR's average rank over all dev passages, and top-k accuracy (positive ranked < k). */
 export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[], globalBatch: number, o: Pick<TrainOptions, 'embedTitle' | 'seed' | 'batchSize'>): Promise<{ nll: number; avgRank: number; top: Record<number, number> }> {
   const all = makeBatch(dev, dev.map((_, i) => i), { positives: 'first', embedTitle: o.embedTitle, seed: o.seed, epoch: 0 });
-  const H = model.query.config.hidden_size;
+  const H = model.query.dim;
   const qv = await model.embedAll('query', all.questions, o.batchSize);
   const pv = await model.embedAll('passage', all.passages, o.batchSize);
   const Q = all.questions.length;
