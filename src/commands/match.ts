@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { defineCommand } from '../options.ts';
 import { AnswerMatcher, MATCH_MODES, type MatchMode } from '../text/answer.ts';
 import { InputError } from '../util/errors.ts';
-import { readLines } from '../io/lines.ts';
+import { parseJsonLine, readLines } from '../io/lines.ts';
 
 export const matchCommand = defineCommand({
   id: 'match',
@@ -30,12 +30,8 @@ Example:  echo '{"text":"the U.S. army","answers":["U.S."]}' | dprep match`,
         })();
     for await (const { lineNo, text } of lines) {
       if (text.trim() === '') continue;
-      let obj: { text?: unknown; answers?: unknown; mode?: unknown };
-      try {
-        obj = JSON.parse(text);
-      } catch (err) {
-        throw new InputError(where, `line ${lineNo}`, undefined, `invalid JSON (${(err as Error).message})`);
-      }
+      const obj = parseJsonLine(text, where, lineNo) as { text?: unknown; answers?: unknown; mode?: unknown } | null;
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new InputError(where, `line ${lineNo}`, undefined, 'expected a JSON object {text, answers}');
       if (typeof obj.text !== 'string') throw new InputError(where, `line ${lineNo}`, 'text', 'expected a string');
       if (!Array.isArray(obj.answers) || !obj.answers.every((a) => typeof a === 'string')) {
         throw new InputError(where, `line ${lineNo}`, 'answers', 'expected an array of strings');

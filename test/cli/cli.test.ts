@@ -41,3 +41,11 @@ test('cli: match names the line and field of bad input', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /<stdin>, line 2, field "answers": expected an array of strings/);
 });
+
+test('cli: match names a line that is not a JSON object or not JSON', () => {
+  for (const [line, message] of [['null', /line 2: expected a JSON object/], ['[1]', /line 2: expected a JSON object/], ['{"text":', /line 2: invalid JSON/]] as const) {
+    const r = dprep(['match'], `{"text":"x","answers":["a"]}\n${line}\n`);
+    assert.equal(r.status, 2, line);
+    assert.match(r.stderr, message);
+  }
+});
