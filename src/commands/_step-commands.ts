@@ -20,6 +20,7 @@ import { convertNqCommand } from './convert-nq.ts';
 import { indexBm25Command } from './index-bm25.ts';
 import { mineBm25Command } from './mine-bm25.ts';
 import { searchBm25Command } from './search-bm25.ts';
+import { exportCommand } from './export.ts';
 
 export const stepCommands: CommandSpec<any>[] = [
   // answers
@@ -37,6 +38,7 @@ export const stepCommands: CommandSpec<any>[] = [
   initModelCommand,
   trainCommand,
   embedCommand,
+  exportCommand,
   // dense retrieval
   encodeCommand,
   mineDenseCommand,
