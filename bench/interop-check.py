@@ -9,11 +9,14 @@ which writes `<dir>/manifest.json`:
 
     {"cases": [{"name": "camembert-hf", "layout": "hf" | "dpr-question" | "dpr-context" | "sentence-transformers",
                 "dir": "camembert/hf", "pooling": "cls" | "mean", "normalize": false,
+                "max_length": 32, "model_type": "camembert",
                 "inputs": [{"title": "...", "text": "..."}], "rendered": ["query: ..."] | null,
                 "ids": [[0, 31414, ...], ...], "vectors": [[...], ...]}]}
 
-`ids` are the token ids dprep fed the model (specials included), `vectors` what dprep's encoder
-returned. For each case the script checks, independently of dprep's code:
+`ids` are the token ids dprep fed the model (specials included, truncated longest-first to
+`max_length`), `vectors` what dprep's encoder returned. Sentence-transformers cases hold untitled
+inputs (`SentenceTransformer.encode` takes one string) and no prompt_name is passed: `rendered`
+already carries the prompt. For each case the script checks, independently of dprep's code:
   1. the family's own tokenizer (AutoTokenizer) gives the same ids for the same inputs;
   2. the model loaded by the library a user would use gives the same vectors (max abs diff);
   3. the config names the class those libraries expect (model_type / architectures).
@@ -29,13 +32,18 @@ import sys
 import torch
 
 
-def tokenize(tok, inp, rendered):
-    """DPR's input: a (title, text) pair; with a template, the rendered single string."""
-    if rendered is not None:
-        return tok(rendered)["input_ids"]
-    if inp.get("title"):
-        return tok(inp["title"], inp["text"])["input_ids"]
-    return tok(inp["text"])["input_ids"]
+def tokenize(tok, inp, rendered, max_length):
+    """DPR's input: a (title, text) pair; with a template, the rendered single string. Truncated
+    longest-first to the length dprep used; token type ids kept (BERT's pair segments)."""
+    args = [rendered] if rendered is not None else [inp["title"], inp["text"]] if inp.get("title") else [inp["text"]]
+    enc = tok(*args, truncation=True, max_length=max_length)
+    return enc["input_ids"], enc.get("token_type_ids")
+
+
+def tokenize_all(tok, case):
+    rendered = case.get("rendered") or [None] * len(case["inputs"])
+    pairs = [tokenize(tok, i, r, case.get("max_length")) for i, r in zip(case["inputs"], rendered)]
+    return [p[0] for p in pairs], None if pairs[0][1] is None else [p[1] for p in pairs]
 
 
 def pool(hidden, mask, how):
@@ -47,11 +55,15 @@ def pool(hidden, mask, how):
     raise ValueError(f"pooling {how!r} not checked by this script")
 
 
-def padded(ids, pad_id):
+def padded(ids, pad_id, type_ids=None):
     n = max(len(x) for x in ids)
-    input_ids = torch.tensor([x + [pad_id] * (n - len(x)) for x in ids])
-    mask = torch.tensor([[1] * len(x) + [0] * (n - len(x)) for x in ids])
-    return input_ids, mask
+    features = {
+        "input_ids": torch.tensor([x + [pad_id] * (n - len(x)) for x in ids]),
+        "attention_mask": torch.tensor([[1] * len(x) + [0] * (n - len(x)) for x in ids]),
+    }
+    if type_ids is not None:
+        features["token_type_ids"] = torch.tensor([t + [0] * (n - len(t)) for t in type_ids])
+    return features
 
 
 def vectors_for(case, path):
@@ -61,11 +73,11 @@ def vectors_for(case, path):
 
         tok = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path).eval()
-        ids = [tokenize(tok, i, r) for i, r in zip(case["inputs"], case.get("rendered") or [None] * len(case["inputs"]))]
-        input_ids, mask = padded(ids, tok.pad_token_id)
+        ids, type_ids = tokenize_all(tok, case)
+        features = padded(ids, tok.pad_token_id, type_ids)
         with torch.no_grad():
-            hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        vecs = pool(hidden, mask, case["pooling"])
+            hidden = model(**features).last_hidden_state
+        vecs = pool(hidden, features["attention_mask"], case["pooling"])
         if case.get("normalize"):
             vecs = torch.nn.functional.normalize(vecs, dim=-1)
         return ids, vecs, model.config
@@ -75,17 +87,16 @@ def vectors_for(case, path):
         cls = DPRQuestionEncoder if layout == "dpr-question" else DPRContextEncoder
         tok = AutoTokenizer.from_pretrained(path)
         model = cls.from_pretrained(path).eval()
-        ids = [tokenize(tok, i, r) for i, r in zip(case["inputs"], case.get("rendered") or [None] * len(case["inputs"]))]
-        input_ids, mask = padded(ids, tok.pad_token_id)
+        ids, type_ids = tokenize_all(tok, case)
         with torch.no_grad():
-            vecs = model(input_ids=input_ids, attention_mask=mask).pooler_output
+            vecs = model(**padded(ids, tok.pad_token_id, type_ids)).pooler_output
         return ids, vecs, model.config
     if layout == "sentence-transformers":
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(path, device="cpu")
         texts = case.get("rendered") or [i["text"] for i in case["inputs"]]
-        ids = [model.tokenizer(t)["input_ids"] for t in texts]
+        ids = [model.tokenizer(t, truncation=True, max_length=model.max_seq_length)["input_ids"] for t in texts]
         vecs = torch.tensor(model.encode(texts, convert_to_numpy=True, batch_size=len(texts)))
         return ids, vecs, model[0].auto_model.config
     raise ValueError(f"unknown layout {layout!r}")
