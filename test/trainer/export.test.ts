@@ -246,3 +246,14 @@ test('a sentence-transformers source dir (the shared sentence-camembert layout) 
   assert.deepEqual({ pooling: settings.pooling, normalize: settings.normalize, max_length: settings.max_length }, { pooling: 'mean', normalize: false, max_length: 128 });
   assert.equal(existsSync(join(out, 'modules.json')), false, 'hf export is the bare model');
 });
+
+test('the export command logs each encoder written with its class, and the ST notes', async () => {
+  const { exportCommand } = await import('../../src/commands/export.ts');
+  const run = await makeRun(CASES[2]);
+  const out = join(await mkdtemp(join(tmpdir(), 'dprep-export-')), 'st');
+  const logs: string[] = [];
+  const result = await exportCommand.run({ model: run, format: 'sentence-transformers', out, role: 'both' }, { log: (m) => logs.push(m) });
+  assert.deepEqual(result, { metrics: { encoders: 2 } });
+  assert.match(logs[0], /query encoder → .*query_encoder \(sentence-transformers: model_type camembert, CamembertModel\)/);
+  assert.ok(logs.some((l) => l.includes('prompt_name="passage"')), logs.join('\n'));
+});
