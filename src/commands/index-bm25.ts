@@ -1,6 +1,6 @@
 /** `dprep index bm25`: builds a reusable on-disk BM25 index from a corpus. */
 import { defineCommand } from '../options.ts';
-import { analyzerFromOptions, analyzerOptions, resolveThreads } from './_bm25-options.ts';
+import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
 export const indexBm25Command = defineCommand({
   id: 'index.bm25',
@@ -12,7 +12,10 @@ id table) that "dprep mine bm25 --index" and "dprep search bm25" load. The title
 indexed with the text's (DPR's BM25 setup) unless --no-title. Memory stays bounded: postings are
 spilled in sorted runs of --segment-postings and merged. Passages are analyzed in --threads worker
 threads (batches in corpus order), and the index files are byte-identical for any thread count. A duplicated passage_id or an empty
-corpus is an error. The directory is replaced atomically.
+corpus is an error. The directory is replaced atomically. --lang auto (the default) reads the language
+from the corpus's first passage id: "<dataset>-<n>" as the converters write it, so a corpus from
+"convert piaf" (piaf-0, piaf-1 ...) gets the French analyzer; any other corpus (MS MARCO's numeric
+pids, DPR's Wikipedia ids, squad1-<n>) the English one. The header (header.json, analyzer.lang) records it.
 Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang en`,
   options: {
     corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather; .gz ok)' },
@@ -24,13 +27,15 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   },
   async run(opts, ctx) {
     const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
+    const language = await resolveLanguage(opts.lang, { corpus: opts.corpus });
+    ctx.log(`index bm25: analyzer language ${language.lang} (from ${language.from})`);
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,
-      { analyzer: analyzerFromOptions(opts), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads) },
+      { analyzer: analyzerFromOptions({ ...opts, lang: language.lang }), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads) },
       ctx.log,
     );
     const h = stats.header;
-    return { metrics: { passages: h.docs, terms: h.terms, postings: h.postings, seconds: stats.seconds } };
+    return { metrics: { passages: h.docs, terms: h.terms, postings: h.postings, language: h.analyzer.lang, seconds: stats.seconds } };
   },
 });

@@ -1,7 +1,7 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
 import { defineCommand } from '../options.ts';
 import { minerOptions, minerSettings } from '../miners/options.ts';
-import { analyzerFromOptions, analyzerOptions, resolveThreads } from './_bm25-options.ts';
+import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
 export const mineBm25Command = defineCommand({
   id: 'mine.bm25',
@@ -13,7 +13,9 @@ positives and answers kept, hard_negative_ctxs = top --depth BM25 hits minus pos
 by normalized text) minus passages containing an answer (DPR has_answer; --check-title also checks
 titles), then --negatives of them by --strategy (top, or random with --seed, per-record streams:
 same output whatever --threads). score = the BM25 score. Report: <out>.mining.json (filter totals,
-per-record counts incl. answer-bearing hits, skipped records with reasons).
+per-record counts incl. answer-bearing hits, skipped records with reasons, the analyzer and what chose its
+language). --lang auto (the default) follows the data: records converted from PIAF (dataset "piaf") are
+mined with the French analyzer, others with the English one; an existing --index keeps its own.
 Skipped and counted (not errors): empty question; no non-empty answer; no positive_ctxs; a positive
 passage_id missing from the corpus. If every record misses its positives, it is an error (wrong corpus).
 Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json --negatives 30`,
@@ -28,6 +30,8 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
   },
   async run(opts, ctx) {
     const { mineBm25 } = await import('../miners/bm25.ts');
+    const language = await resolveLanguage(opts.lang, opts);
+    if (language.lang) ctx.log(`mine bm25: analyzer language ${language.lang} (from ${language.from})`);
     const report = await mineBm25({
       examples: opts.examples,
       corpus: opts.corpus,
@@ -35,7 +39,8 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       out: opts.out,
       ...minerSettings(opts),
       threads: resolveThreads(opts.threads),
-      analyzer: analyzerFromOptions(opts),
+      analyzer: analyzerFromOptions({ ...opts, lang: language.lang }),
+      languageFrom: language.from,
       k1: opts.k1,
       b: opts.b,
       log: ctx.log,

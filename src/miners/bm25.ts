@@ -47,6 +47,8 @@ export interface MineBm25Options extends MinerSettings {
   threads: number;
   /** Analyzer and BM25 params for a new index; must agree with an existing index when given. */
   analyzer?: Partial<AnalyzerConfig>;
+  /** What chose the analyzer's language (`dprep mine bm25 --lang auto`: the records' dataset ...), for the report. */
+  languageFrom?: string;
   k1?: number;
   b?: number;
   /** Records per batch handed to a worker. */
@@ -64,6 +66,8 @@ export interface MiningReport {
   corpus: string | null;
   index: string | null;
   settings: MinerSettings & { k1: number; b: number; analyzer: AnalyzerConfig; threads: number };
+  /** What chose `settings.analyzer.lang` ("--lang", "dataset \"piaf\" of train.dpr.jsonl", an index's header ...). */
+  languageFrom: string;
   records: ReturnType<Summary['toJSON']>;
   /** Records that got fewer negatives than asked. */
   short: number;
@@ -85,6 +89,8 @@ interface Pending {
 export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const log = opts.log ?? (() => {});
   await assertReadableFile(opts.examples);
+  const indexExisted = opts.index !== undefined && existsSync(opts.index);
+  const languageFrom = opts.languageFrom ?? (indexExisted ? `the header of index ${opts.index}` : opts.analyzer?.lang !== undefined ? 'the caller' : 'the default');
   const { dir: indexDir, tempDir } = await prepareIndex(opts, log);
   const index = Bm25Index.open(indexDir, { shared: opts.threads > 1 });
   const { depth, negatives, strategy, seed, match, checkTitle } = opts;
@@ -136,7 +142,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     index.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
-  return writeReport(opts, index, settings, pool.threads, summary, output, log);
+  return writeReport(opts, index, { ...settings, languageFrom }, pool.threads, summary, output, log);
 }
 
 /** One record's job: its question as index terms, its answers and positives. */
@@ -214,7 +220,7 @@ async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Pr
 async function writeReport(
   opts: MineBm25Options,
   index: Bm25Index,
-  settings: MinerSettings,
+  { languageFrom, ...settings }: MinerSettings & { languageFrom: string },
   threads: number,
   summary: Summary,
   output: MinedRecords,
@@ -226,6 +232,7 @@ async function writeReport(
     corpus: opts.corpus ?? null,
     index: opts.index ?? null,
     settings: { ...settings, k1: index.header.k1, b: index.header.b, analyzer: index.header.analyzer, threads },
+    languageFrom,
     records: summary.toJSON(),
     short: output.short,
     filters: totals,
@@ -234,7 +241,7 @@ async function writeReport(
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(report, null, 1) + '\n');
   log(summary.render());
   log(
-    `  hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, duplicates ${totals.duplicate}; ` +
+    `  analyzer ${index.header.analyzer.lang} (from ${report.languageFrom}); hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, duplicates ${totals.duplicate}; ` +
       `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${output.short}`,
   );
   return report;

@@ -8,6 +8,7 @@
  * - `none`: lowercase word runs only.
  *
  * The analyzer's config is stored in an index header so queries are analyzed like the corpus.
+ * Which language a data set is in follows its name (`languageOfDataset`: PIAF → fr).
  */
 import { createRequire } from 'node:module';
 
@@ -33,6 +34,27 @@ export interface Analyzer {
   prepare(text: string): { text: string; ascii: boolean };
   /** The index term of one word of a prepared text, or undefined for a stopword. */
   term(word: string): string | undefined;
+}
+
+/**
+ * Data sets known to be in a language other than English, by the name dprep's converters write:
+ * the records' `dataset` field and the `<dataset>-<n>` passage ids (`convert piaf` → "piaf").
+ * FQuAD is French SQuAD-format data that `convert piaf --dataset fquad` reads.
+ */
+const DATASET_LANGS: Readonly<Record<string, AnalyzerLang>> = { piaf: 'fr', fquad: 'fr' };
+
+/**
+ * The language of a data set named `name` (a record's `dataset`, or a passage id `<dataset>-<n>`):
+ * a known name, alone or followed by a non-letter ("piaf", "piaf-v1.1", "piaf-17"); else undefined
+ * (the caller's default, English).
+ * @example
+ * languageOfDataset('piaf')      // 'fr'
+ * languageOfDataset('piaf-1203') // 'fr'
+ * languageOfDataset('squad1')    // undefined
+ */
+export function languageOfDataset(name: string): AnalyzerLang | undefined {
+  const m = /^\p{L}+/u.exec(name.toLowerCase());
+  return m && Object.hasOwn(DATASET_LANGS, m[0]) ? DATASET_LANGS[m[0]] : undefined;
 }
 
 export const DEFAULT_ANALYZER: AnalyzerConfig = { lang: 'en', stopwords: true, stem: true };
