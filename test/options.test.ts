@@ -7,7 +7,7 @@ import { debugCommands } from '../src/commands/debug.ts';
 import { camel, defineCommand, describeType, kebab, parseFlags, renderHelp, resolveOptions, seedOption, type OptionsSpec, type OptionValues } from '../src/options.ts';
 import { NQ_INPUT_FORMATS } from '../src/converters/nq.ts';
 import { INDEX_BACKENDS, INDEX_KINDS } from '../src/search/vector/index.ts';
-import { ANALYZER_LANGS } from '../src/text/analyzer.ts';
+import { ANALYZER_LANG_CHOICES } from '../src/text/analyzer.ts';
 import { MATCH_MODES } from '../src/text/answer.ts';
 import { BACKENDS } from '../src/trainer/tf-types.ts';
 import { POOLINGS } from '../src/trainer/bert.ts';
@@ -131,7 +131,7 @@ test('declarations: the choice lists are the exported ones, declared once', () =
     ['embed', 'pooling', POOLINGS], ['embed', 'backend', BACKENDS], ['train', 'pooling', POOLINGS], ['train', 'backend', BACKENDS],
     ['match', 'mode', MATCH_MODES], ['eval', 'match', MATCH_MODES], ['mine.bm25', 'match', MATCH_MODES], ['mine.dense', 'match', MATCH_MODES],
     ['eval', 'search', INDEX_BACKENDS], ['mine.dense', 'search', INDEX_BACKENDS], ['mine.dense', 'index', INDEX_KINDS], ['convert.nq', 'input-format', NQ_INPUT_FORMATS],
-    ['index.bm25', 'lang', ANALYZER_LANGS], ['mine.bm25', 'lang', ANALYZER_LANGS],
+    ['index.bm25', 'lang', ANALYZER_LANG_CHOICES], ['mine.bm25', 'lang', ANALYZER_LANG_CHOICES],
   ];
   for (const [id, key, list] of uses) assert.equal(findCommand(id)!.options[camel(key)].choices, list, `${id} --${key}`);
 });

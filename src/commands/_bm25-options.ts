@@ -1,7 +1,7 @@
 /** Analyzer and BM25 options shared by `index bm25` and `mine bm25` (declared once). */
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
-import { ANALYZER_LANGS, languageOfDataset, type AnalyzerConfig, type AnalyzerLang } from '../text/analyzer.ts';
+import { ANALYZER_LANG_CHOICES, languageOfDataset, type AnalyzerConfig, type AnalyzerLang } from '../text/analyzer.ts';
 
 /** `--threads N` (declared with min 0): 0 means one per core. */
 export function resolveThreads(threads: number): number {
@@ -11,7 +11,7 @@ export function resolveThreads(threads: number): number {
 export const analyzerOptions = {
   lang: {
     type: 'string',
-    choices: ['auto', ...ANALYZER_LANGS],
+    choices: ANALYZER_LANG_CHOICES,
     default: 'auto',
     help: 'analyzer language: auto (from the data: an existing index keeps its own; else the first record\'s dataset, else the corpus\'s first passage id "<dataset>-<n>": piaf or fquad → fr, anything else → en), en (Porter2, English stopwords), fr (elision, French stopwords, light stemmer), none (lowercase words only)',
   },

@@ -14,6 +14,8 @@ import { createRequire } from 'node:module';
 
 export const ANALYZER_LANGS = ['en', 'fr', 'none'] as const;
 export type AnalyzerLang = (typeof ANALYZER_LANGS)[number];
+/** What `--lang` accepts: a language, or `auto` (follow the data, see `languageOfDataset`). */
+export const ANALYZER_LANG_CHOICES = ['auto', ...ANALYZER_LANGS] as const;
 
 export interface AnalyzerConfig {
   lang: AnalyzerLang;
