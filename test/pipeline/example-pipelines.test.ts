@@ -1,9 +1,9 @@
 /**
- * The example pipelines in pipelines/: all validate, and the NQ and MS MARCO two-stage loops run
- * end to end through the real CLI on their bundled fixtures (one epoch per stage to keep CI short).
- * Checks the loop's promises rather than its numbers: three report rows with metrics in [0, 1],
- * mined negatives that never contain an answer (NQ) or a positive (both), and a rerun that does
- * nothing. The SQuAD loop has its own test (squad-two-stage.test.ts).
+ * The example pipelines in pipelines/: all validate, and the NQ, MS MARCO and PIAF/CamemBERT
+ * two-stage loops run end to end through the real CLI on their bundled fixtures (one epoch per stage
+ * to keep CI short). Checks the loop's promises rather than its numbers: three report rows with
+ * metrics in [0, 1], mined negatives that never contain an answer (NQ, PIAF) or a positive (all),
+ * and a rerun that does nothing. The SQuAD loop has its own test (squad-two-stage.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,5 +131,40 @@ test('msmarco-two-stage: collection/queries/qrels → BM25 → stage 1 → dense
     // The miners say the answer filter was not in play, rather than skipping the records.
     const summary = JSON.parse(await readFile(join(workdir, 'data/stage2.train.json.summary.json'), 'utf8'));
     assert.equal(summary.extra['mined without answers: positives excluded by id and text only'], 33);
+  });
+});
+
+test('piaf-camembert-two-stage: PIAF → French BM25 → CamemBERT stage 1 → dense re-mining → stage 2 → top-k report; rerun is all fresh', { timeout: 600_000 }, async () => {
+  await runTwice(join(PIPELINES, 'piaf-camembert-two-stage.yaml'), 15, async (workdir, report) => {
+    assert.deepEqual(report.metrics, ['top@1', 'top@5', 'top@20']);
+    for (const run of report.runs) {
+      assert.equal(run.queries, 100, run.label);
+      const tops = report.metrics.map((k) => run.metrics[k]);
+      assert.ok(tops.every((v, i) => i === 0 || tops[i - 1] <= v), `${run.label}: top-k must not fall as k grows: ${tops}`);
+    }
+    // The BM25 steps set no lang: the French analyzer comes from the data (dataset "piaf", ids piaf-<n>).
+    for (const file of ['data/stage1.train.json.mining.json', 'data/dev.bm25neg.json.mining.json']) {
+      const mining = JSON.parse(await readFile(join(workdir, file), 'utf8'));
+      assert.equal(mining.settings.analyzer.lang, 'fr', file);
+      assert.match(mining.languageFrom, /dataset "piaf"/, file);
+    }
+    assert.equal(JSON.parse(await readFile(join(workdir, 'index/dev.bm25/header.json'), 'utf8')).analyzer.lang, 'fr');
+    for (const file of ['data/stage1.train.json', 'data/stage2.train.json']) {
+      const { records, negatives } = await checkNegatives(join(workdir, file), (neg, record) => {
+        if (hasAnswer(record.answers, neg.text)) return 'contains an answer';
+        if (record.positive_ctxs.some((p) => p.passage_id === neg.passage_id)) return 'is a positive';
+        return undefined;
+      });
+      assert.equal(records, 294, file);
+      assert.ok(negatives > records, `${file}: ${negatives} negatives mined`);
+    }
+    // Both stages' encoders are CamemBERTs carrying camembert-base's own tokenizer.
+    const tokenizer = await readFile(join(FIXTURES, 'models/camembert-tiny/tokenizer.json'));
+    for (const dir of ['models/stage1/query_encoder', 'models/stage1/passage_encoder', 'models/stage2/query_encoder', 'models/stage2/passage_encoder']) {
+      const config = JSON.parse(await readFile(join(workdir, dir, 'config.json'), 'utf8'));
+      assert.equal(config.model_type, 'camembert', dir);
+      assert.equal(config.vocab_size, 32005, dir);
+      assert.ok((await readFile(join(workdir, dir, 'tokenizer.json'))).equals(tokenizer), `${dir}/tokenizer.json is not camembert-base's`);
+    }
   });
 });
