@@ -185,7 +185,7 @@ class MinedRecords {
  * The index to mine: `opts.index` when it exists (checked against the options), else one built
  * from `opts.corpus` (at `opts.index`, kept, or in a temp dir beside the output, removed after).
  */
-async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
+export async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
   if (opts.index && existsSync(opts.index)) {
     const header = checkIndexAgrees(opts.index, opts);
     if (opts.corpus && header.source) {
