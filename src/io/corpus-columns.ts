@@ -3,8 +3,6 @@
  * command that reads a corpus) or read from a header row. Its own light module so commands can
  * declare the option without loading the corpus readers (Parquet, Arrow) at startup.
  */
-import type { OptionsSpec } from '../options.ts';
-
 /** How the columns of a headerless corpus TSV are laid out, as `--columns` declares it. */
 export const CORPUS_COLUMN_LAYOUTS = ['id,text,title', 'id,title,text', 'id,text'] as const;
 export type CorpusColumns = (typeof CORPUS_COLUMN_LAYOUTS)[number];
@@ -20,7 +18,7 @@ export const corpusColumnsOptions = {
     choices: CORPUS_COLUMN_LAYOUTS,
     help: 'column layout of a headerless corpus TSV: id,text,title (DPR psgs_w100), id,title,text (OpenMatch/RocketQA), id,text (MS MARCO); a header row (id text title / id title text) is read instead',
   },
-} as const satisfies OptionsSpec;
+} as const;
 
 const HEADER_NAMES: Record<string, 'id' | 'title' | 'text'> = { id: 'id', _id: 'id', pid: 'id', docid: 'id', passage_id: 'id', text: 'text', passage: 'text', contents: 'text', content: 'text', title: 'title' };
 
