@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { ANALYZER_LANG_CHOICES, languageOfDataset, type AnalyzerConfig, type AnalyzerLang } from '../text/analyzer.ts';
+import type { CorpusColumns } from '../io/corpus-columns.ts';
 
 /** `--threads N` (declared with min 0): 0 means one per core. */
 export function resolveThreads(threads: number): number {
@@ -47,7 +48,7 @@ export interface LanguageChoice {
  * await resolveLanguage('auto', { examples: 'piaf.dpr.jsonl', corpus: 'piaf.corpus.jsonl' })
  * // { lang: 'fr', from: 'dataset "piaf" of piaf.dpr.jsonl' }
  */
-export async function resolveLanguage(lang: string, data: { examples?: string; corpus?: string; index?: string }): Promise<LanguageChoice> {
+export async function resolveLanguage(lang: string, data: { examples?: string; corpus?: string; index?: string; columns?: CorpusColumns }): Promise<LanguageChoice> {
   if (lang !== 'auto') return { lang: lang as AnalyzerLang, from: '--lang' };
   if (data.index && existsSync(data.index)) return { from: `the header of index ${data.index}` };
   if (data.examples && existsSync(data.examples)) {
@@ -60,7 +61,7 @@ export async function resolveLanguage(lang: string, data: { examples?: string; c
   }
   if (data.corpus && existsSync(data.corpus)) {
     const { readCorpus } = await import('../io/corpus.ts');
-    for await (const passage of readCorpus(data.corpus)) {
+    for await (const passage of readCorpus(data.corpus, { columns: data.columns })) {
       const found = languageOfDataset(passage.passage_id);
       if (found) return { lang: found, from: `passage id "${passage.passage_id}" of ${data.corpus}` };
       break;

@@ -19,6 +19,7 @@ import { convertMsmarcoCommand } from './convert-msmarco.ts';
 import { convertNqCommand } from './convert-nq.ts';
 import { indexBm25Command } from './index-bm25.ts';
 import { mineBm25Command } from './mine-bm25.ts';
+import { minePositivesCommand } from './mine-positives.ts';
 import { searchBm25Command } from './search-bm25.ts';
 import { exportCommand } from './export.ts';
 
@@ -33,6 +34,7 @@ export const stepCommands: CommandSpec<any>[] = [
   // BM25
   indexBm25Command,
   mineBm25Command,
+  minePositivesCommand,
   searchBm25Command,
   // trainer
   initModelCommand,

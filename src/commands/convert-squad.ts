@@ -4,7 +4,7 @@
  */
 import { defineCommand, type CommandResult, type RunContext } from '../options.ts';
 import { convertOptions, type ConvertOutputOptions } from '../converters/common.ts';
-import type { SquadSource } from '../converters/squad.ts';
+import { unanswerableNegativesOption, type SquadSource } from '../converters/squad.ts';
 
 export const squadOptions = {
   input: { type: 'string', required: true, role: 'input', help: 'SQuAD-format JSON file (train-v1.1.json, dev-v2.0.json, piaf-v1.1.json ...)' },
@@ -14,6 +14,7 @@ export const squadOptions = {
     role: 'output',
     help: 'write v2 unanswerable questions here (answers [], no positives, SQuAD plausible answers under "plausible_answers" in .json/.jsonl) instead of skipping them',
   },
+  ...unanswerableNegativesOption,
 } as const;
 
 export const squadDescription = `
@@ -30,11 +31,14 @@ the context, duplicates (same text and start), and answers their passage does no
 has_answer (a span that is not whole tokens, e.g. "art" in "party"). A question with no answer left, an
 empty question, a duplicate id (the later one) or a v2 is_impossible question is skipped and counted.
 Wrong JSON types stop with an error naming the JSON path (data[3].paragraphs[1].qas[0].answers[0].answer_start).
+Hard negatives (v2, --unanswerable-negatives N): up to N passages, in corpus order, of the same article's
+paragraphs that hold an is_impossible question (on topic, judged not to answer them), never the question's
+own positives nor a passage containing one of its answers (DPR has_answer); counted in the summary.
 Output: records (--out; .json DPR array, .jsonl, .parquet, or --format tevatron), corpus (--corpus), and a
 summary printed and written to <out>.summary.json.
 Example:  dprep convert squad --input train-v1.1.json --out squad.dpr.json --corpus squad.corpus.jsonl`;
 
-type SquadCommandOptions = ConvertOutputOptions & { input: string; unanswerableOut?: string };
+type SquadCommandOptions = ConvertOutputOptions & { input: string; unanswerableOut?: string; unanswerableNegatives: number };
 
 /** The shared run of `convert squad` and `convert piaf`. */
 export async function runSquadCommand(opts: SquadCommandOptions, context: RunContext, source: SquadSource): Promise<CommandResult> {
@@ -44,7 +48,7 @@ export async function runSquadCommand(opts: SquadCommandOptions, context: RunCon
   const outputs = await openConvertOutputs(opts);
   const unanswerable = opts.unanswerableOut ? await openRecordWriter(opts.unanswerableOut, recordFormatFromPath(opts.unanswerableOut, opts.format)).catch(async (e) => { await outputs.abort(); throw e; }) : undefined;
   try {
-    const summary = await convertSquad(opts.input, { passageWords: opts.passageWords, dataset: opts.dataset, source }, {
+    const summary = await convertSquad(opts.input, { passageWords: opts.passageWords, dataset: opts.dataset, source, unanswerableNegatives: opts.unanswerableNegatives }, {
       passage: async (p) => outputs.corpus?.write(p),
       record: (r) => outputs.records.write(r),
       unanswerable: unanswerable && ((r) => unanswerable.write(r)),

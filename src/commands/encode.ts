@@ -3,6 +3,7 @@
  * resumable after a kill. Shows progress and passages/s.
  */
 import { defineCommand } from '../options.ts';
+import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 
 export const encodeCommand = defineCommand({
   id: 'encode',
@@ -15,6 +16,7 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
   options: {
     model: { type: 'string', required: true, role: 'input', help: 'passage encoder dir (or a bi-encoder dir holding passage_encoder/)' },
     corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather)' },
+    ...corpusColumnsOptions,
     out: { type: 'string', required: true, role: 'output', help: 'embeddings directory' },
     batch: { type: 'integer', default: 256, min: 1, help: 'passages per encoder call' },
     shardRows: { type: 'integer', default: 100000, min: 1, help: 'rows per shard file' },
@@ -32,7 +34,7 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     const encoder = await openEncoder(opts.model, 'passage', { maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64) });
     try {
       const bytes = (await stat(opts.corpus)).size;
-      const r = await encodeCorpus(readCorpus(opts.corpus), encoder, opts.out, {
+      const r = await encodeCorpus(readCorpus(opts.corpus, { columns: opts.columns }), encoder, opts.out, {
         batchSize: opts.batch,
         shardRows: opts.shardRows,
         model: { dir: resolve(opts.model), maxLength: opts.maxLength },

@@ -3,6 +3,7 @@
  * (MRR@k, Recall@k, nDCG@k, MAP) of a run, computed as trec_eval does.
  */
 import { defineCommand } from '../options.ts';
+import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { INDEX_BACKENDS } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
 
@@ -24,6 +25,7 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
     embeddings: { type: 'string', role: 'input', help: 'passage embeddings from dprep encode (else the corpus is encoded now)' },
     examples: { type: 'string', role: 'input', help: 'DPR records whose questions and answers are evaluated' },
     corpus: { type: 'string', role: 'input', help: 'corpus the passages come from' },
+    ...corpusColumnsOptions,
     k: { type: 'list', items: 'integer', min: 1, default: [1, 5, 20, 100], help: 'top-k cutoffs for DPR accuracy' },
     runOut: { type: 'string', role: 'output', help: 'write the dense retrieval as a TREC run file' },
     run: { type: 'string', role: 'input', help: 'TREC run file to evaluate' },
@@ -57,14 +59,14 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
         const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { maxLength: 64 });
         const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage');
         try {
-          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, queryEncoder, passageEncoder, embeddings: opts.embeddings, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
+          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
         } finally {
           queryEncoder.dispose();
           passageEncoder?.dispose();
         }
         if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
       }
-      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match);
+      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match, opts.columns);
       ({ metrics, questions: queries } = acc);
       if (acc.answered === 0 && queries > 0) {
         // MS MARCO-style records carry no answer strings: top-k would be 0 by construction.

@@ -1,5 +1,6 @@
 /** `dprep index bm25`: builds a reusable on-disk BM25 index from a corpus. */
 import { defineCommand } from '../options.ts';
+import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
 export const indexBm25Command = defineCommand({
@@ -20,6 +21,7 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   options: {
     corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather; .gz ok)' },
     out: { type: 'string', required: true, role: 'output', help: 'index directory to create' },
+    ...corpusColumnsOptions,
     ...analyzerOptions,
     noTitle: { type: 'boolean', help: 'index passage text only, not the title' },
     segmentPostings: { type: 'integer', default: 16777216, help: 'postings held in memory before a sorted run is spilled (10 bytes each)' },
@@ -27,12 +29,12 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   },
   async run(opts, ctx) {
     const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
-    const language = await resolveLanguage(opts.lang, { corpus: opts.corpus });
+    const language = await resolveLanguage(opts.lang, { corpus: opts.corpus, columns: opts.columns });
     ctx.log(`index bm25: analyzer language ${language.lang} (from ${language.from})`);
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,
-      { analyzer: analyzerFromOptions({ ...opts, lang: language.lang }), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads) },
+      { analyzer: analyzerFromOptions({ ...opts, lang: language.lang }), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads), columns: opts.columns },
       ctx.log,
     );
     const h = stats.header;

@@ -1,5 +1,6 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
 import { defineCommand } from '../options.ts';
+import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { minerOptions, minerSettings } from '../miners/options.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
@@ -22,6 +23,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
   options: {
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records to mine negatives for' },
     corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
+    ...corpusColumnsOptions,
     index: { type: 'string', role: 'input', help: 'BM25 index directory (dprep index bm25): used if it exists, else built from --corpus and kept; in a pipeline, another step\'s output' },
     out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
     ...minerOptions(100),
@@ -35,6 +37,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     const report = await mineBm25({
       examples: opts.examples,
       corpus: opts.corpus,
+      corpusColumns: opts.columns,
       index: opts.index,
       out: opts.out,
       ...minerSettings(opts),

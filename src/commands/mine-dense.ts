@@ -1,5 +1,6 @@
 /** `dprep mine dense`: hard negatives from the stage-1 model's own confusions (see src/miners/dense.ts). */
 import { defineCommand } from '../options.ts';
+import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { minerOptions, minerSettings } from '../miners/options.ts';
 import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
 
@@ -19,6 +20,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     embeddings: { type: 'string', required: true, role: 'input', help: 'passage embeddings dir from dprep encode' },
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records (.json array or .jsonl) with positive_ctxs' },
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
+    ...corpusColumnsOptions,
     out: { type: 'string', required: true, role: 'output', help: 'output DPR records (.json, .jsonl, .parquet)' },
     ...minerOptions(200),
     skipTop: { type: 'integer', default: 3, min: 0, help: 'never take the top r ranks (likely false negatives)' },
@@ -36,7 +38,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     const queryEncoder = await openEncoder(opts.queryModel, 'query', { maxLength: opts.maxLength, batchSize: 64 });
     try {
       const r = await mineDense({
-        examples: opts.examples, corpus: opts.corpus, embeddings: opts.embeddings, out: opts.out, queryEncoder,
+        examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, out: opts.out, queryEncoder,
         ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
         queryBatch: opts.batch, log: ctx.log,

@@ -3,9 +3,12 @@
  *
  * Inputs:
  * - collection: `pid\tpassage` per line (collection.tsv; gzip read directly). Not CSV-quoted: a
- *   passage may start with a literal `"`, so lines are split at the first tab, never parsed as
- *   quoted TSV. A `.jsonl` or `.parquet` corpus (BEIR corpus.jsonl) is read as a dprep corpus.
- * - queries: `qid\tquery` per line (CRLF ok); queries are trimmed.
+ *   passage may start with a literal `"`, so lines are split at tabs, never parsed as quoted TSV.
+ *   Three columns (OpenMatch / RocketQA `id\ttitle\ttext`, or `id\ttext\ttitle`) are read as a
+ *   header row or `--columns` says; without either, a 3-column line is an error, not a guess.
+ *   A `.jsonl` or `.parquet` corpus (BEIR corpus.jsonl: `_id`, `title`, `text`) is read as a dprep corpus.
+ * - queries: `qid\tquery` per line (CRLF ok), or BEIR queries.jsonl (`{"_id", "text", "metadata"?}`,
+ *   by the .jsonl extension); queries are trimmed.
  * - qrels: any layout seen in the wild, per line: TREC `qid 0 pid rel` / `qid Q0 pid rel`, or
  *   `qid pid rel`; tabs or spaces; a header line (non-numeric relevance on line 1) is skipped.
  *   rel > 0 is a positive; rel <= 0 lines are counted and not used.
@@ -26,6 +29,8 @@ import { extname } from 'node:path';
 import type { Ctx, DprRecord, Passage } from '../types.ts';
 import { assertReadableFile, readLines } from '../io/lines.ts';
 import { readCorpus } from '../io/corpus.ts';
+import { corpusColumnsOptions, corpusHeaderLayout, type CorpusColumns } from '../io/corpus-columns.ts';
+import { readJsonLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
@@ -37,8 +42,9 @@ import type { convertOptions, LibraryOptions } from './common.ts';
  * the shared output options) and the library options type below derives from them.
  */
 export const msmarcoOptions = {
-  collection: { type: 'string', required: true, role: 'input', help: 'collection.tsv (pid<TAB>passage), or a .jsonl / .parquet corpus' },
-  queries: { type: 'string', required: true, role: 'input', help: 'queries TSV (qid<TAB>query)' },
+  collection: { type: 'string', required: true, role: 'input', help: 'collection.tsv (pid<TAB>passage; 3 columns with a header or --columns), or a .jsonl / .parquet corpus (BEIR corpus.jsonl)' },
+  ...corpusColumnsOptions,
+  queries: { type: 'string', required: true, role: 'input', help: 'queries: TSV (qid<TAB>query) or BEIR queries.jsonl ({"_id", "text"})' },
   qrels: { type: 'string', required: true, role: 'input', help: 'qrels (TREC or TSV layout, header optional)' },
   negatives: { type: 'string', role: 'input', help: 'negatives: qid<TAB>pid,pid,... or qidpidtriples (qid<TAB>pos<TAB>neg)' },
   officialNegatives: { type: 'string', choices: ['hard', 'negative', 'none'] as const, default: 'hard', help: 'put the --negatives passages in hard_negative_ctxs, negative_ctxs, or drop them' },
@@ -187,7 +193,7 @@ export async function convertMsmarco(opts: MsmarcoConvertOptions, sink: MsmarcoS
   // qrels are only held while queries are read: the collection pass needs the memory.
   const pending = await readQueries(opts.queries, await readRelevant(opts.qrels, summary), summary);
   if (opts.negatives && negativesTo !== 'none') await readNegatives(opts.negatives, pending, opts.negativesPerQuery ?? msmarcoOptions.negativesPerQuery.default, summary);
-  const texts = await streamCollection(opts.collection, pending, sink, summary);
+  const texts = await streamCollection(opts.collection, opts.columns, pending, sink, summary);
   await writeRecords(pending, texts, opts.dataset ?? 'msmarco', negativesTo, sink, summary);
   for (const [k, v] of [...summary.extra]) if (v === 0) summary.extra.delete(k);
   return summary;
@@ -231,12 +237,7 @@ async function readRelevant(file: string, summary: Summary): Promise<Map<string,
 async function readQueries(file: string, relevant: Map<string, string[]>, summary: Summary): Promise<Map<string, PendingQuery>> {
   const pending = new Map<string, PendingQuery>();
   const seenQids = new Set<string>();
-  for await (const { lineNo, text } of readLines(file)) {
-    if (text.trim() === '') continue;
-    const tab = text.indexOf('\t');
-    if (tab < 0) throw new InputError(file, `line ${lineNo}`, undefined, 'expected "qid<TAB>query"');
-    const qid = text.slice(0, tab).trim();
-    const question = text.slice(tab + 1).trim();
+  for await (const { lineNo, qid, question } of readQueryLines(file)) {
     const where = `${file} line ${lineNo} qid=${qid}`;
     summary.read++;
     if (seenQids.has(qid)) {
@@ -257,6 +258,27 @@ async function readQueries(file: string, relevant: Map<string, string[]>, summar
   }
   for (const [qid, pids] of relevant) if (!seenQids.has(qid)) summary.count(EXTRA.qrelsUnknownQuery, pids.length);
   return pending;
+}
+
+/** Queries as (qid, question): TSV `qid\tquery`, or BEIR queries.jsonl (`_id`, `text`) by extension. */
+async function* readQueryLines(file: string): AsyncGenerator<{ lineNo: number; qid: string; question: string }> {
+  if (/\.jsonl$/i.test(file.replace(/\.gz$/i, ''))) {
+    for await (const { value, where, lineNo } of readJsonLines(file)) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(file, where, undefined, 'expected a JSON object {"_id", "text"}');
+      const o = value as Record<string, unknown>;
+      const id = o._id ?? o.id ?? o.qid;
+      if (typeof id !== 'string' && typeof id !== 'number') throw new InputError(file, where, '_id', 'expected a string or number query id');
+      if (typeof o.text !== 'string') throw new InputError(file, where, 'text', 'expected the query text as a string');
+      yield { lineNo, qid: String(id).trim(), question: o.text.trim() };
+    }
+    return;
+  }
+  for await (const { lineNo, text } of readLines(file)) {
+    if (text.trim() === '') continue;
+    const tab = text.indexOf('\t');
+    if (tab < 0) throw new InputError(file, `line ${lineNo}`, undefined, 'expected "qid<TAB>query"');
+    yield { lineNo, qid: text.slice(0, tab).trim(), question: text.slice(tab + 1).trim() };
+  }
 }
 
 /** 3. negatives for the kept queries, capped while reading so memory follows the cap (0 = no cap). */
@@ -284,13 +306,13 @@ async function readNegatives(file: string, pending: Map<string, PendingQuery>, c
 }
 
 /** 4. the collection, streamed once: every passage to the corpus sink; returns the texts records need. */
-async function streamCollection(file: string, pending: Map<string, PendingQuery>, sink: MsmarcoSink, summary: Summary): Promise<Map<string, string>> {
+async function streamCollection(file: string, columns: CorpusColumns | undefined, pending: Map<string, PendingQuery>, sink: MsmarcoSink, summary: Summary): Promise<Map<string, string>> {
   const needed = new IdSet();
   for (const q of pending.values()) for (const pid of [...q.positives, ...q.negatives]) needed.add(pid);
   const texts = new Map<string, string>();
   const seenPids = new IdSet();
   let passages = 0;
-  for await (const p of readCollection(file)) {
+  for await (const p of readCollection(file, columns)) {
     if (seenPids.has(p.passage_id)) {
       summary.count(EXTRA.duplicatePid);
       continue;
@@ -332,10 +354,11 @@ async function writeRecords(pending: Map<string, PendingQuery>, texts: Map<strin
 }
 
 /**
- * Streams MS MARCO's collection.tsv (`pid\tpassage`, split at the first tab, not CSV-quoted), or
- * a dprep corpus when the extension is .jsonl / .parquet. Progress is measured in file bytes.
+ * Streams MS MARCO's collection.tsv (`pid\tpassage`, split at tabs, not CSV-quoted; 3 columns as a
+ * header or `columns` says), or a dprep corpus when the extension is .jsonl / .parquet. Progress is
+ * measured in file bytes.
  */
-async function* readCollection(file: string): AsyncGenerator<Passage> {
+async function* readCollection(file: string, columns: CorpusColumns | undefined): AsyncGenerator<Passage> {
   const ext = extname(file.replace(/\.gz$/, '')).toLowerCase();
   const size = await assertReadableFile(file);
   const progress = new Progress('convert msmarco: collection', { total: size, unit: 'B' });
@@ -345,13 +368,49 @@ async function* readCollection(file: string): AsyncGenerator<Passage> {
     progress.finish();
     return;
   }
+  let layout: string[] | null = columns ? columns.split(',') : null;
+  let first = true;
   for await (const { lineNo, text } of readLines(file, onRawBytes)) {
     if (text === '') continue;
-    const tab = text.indexOf('\t');
-    if (tab < 0) throw new InputError(file, `line ${lineNo}`, undefined, 'expected "pid<TAB>passage"');
-    const pid = text.slice(0, tab);
-    if (lineNo === 1 && (pid === 'pid' || pid === 'id' || pid === 'docid')) continue; // header
-    yield { passage_id: pid, title: '', text: text.slice(tab + 1) };
+    const fields = splitTabs(text, layout?.length ?? 3);
+    if (first) {
+      first = false;
+      const header = corpusHeaderLayout(fields);
+      if (header !== null) {
+        if (columns && header !== columns) throw new InputError(file, `line ${lineNo}`, undefined, `the header row says ${header} but --columns says ${columns}`);
+        layout = header.split(',');
+        continue;
+      }
+      if (layout === null && fields.length === 3) {
+        throw new InputError(file, `line ${lineNo}`, undefined, '3 tab-separated columns and no header row: pass --columns id,title,text (OpenMatch/RocketQA) or --columns id,text,title (DPR psgs_w100), or add a header row');
+      }
+      layout ??= ['id', 'text'];
+    }
+    const cols = layout ?? ['id', 'text'];
+    // 2 columns: the passage is everything after the first tab, as before.
+    const row = cols.length === 2 ? splitTabs(text, 2) : fields;
+    if (row.length !== cols.length) throw new InputError(file, `line ${lineNo}`, undefined, cols.length === 2 ? 'expected "pid<TAB>passage"' : `expected 3 tab-separated fields (${cols.join(', ')}), got ${row.length}`);
+    const p: Passage = { passage_id: '', title: '', text: '' };
+    cols.forEach((col, i) => {
+      if (col === 'id') p.passage_id = row[i];
+      else if (col === 'title') p.title = row[i];
+      else p.text = row[i];
+    });
+    yield p;
   }
   progress.finish();
+}
+
+/** Splits at the first `parts - 1` tabs; the last part keeps any further tabs. */
+function splitTabs(text: string, parts: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (out.length < parts - 1) {
+    const tab = text.indexOf('\t', start);
+    if (tab < 0) break;
+    out.push(text.slice(start, tab));
+    start = tab + 1;
+  }
+  out.push(text.slice(start));
+  return out;
 }

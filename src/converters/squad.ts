@@ -23,6 +23,11 @@
  * - same text at the same start as an earlier answer → removed as duplicate;
  * - its passage does not contain it by DPR's `has_answer` (string mode; a span that is not whole
  *   tokens, such as "art" inside "party") → dropped, so every positive passes the DPR filter.
+ * - with `unanswerableNegatives` N > 0: `hard_negative_ctxs` = up to N passages, in corpus order,
+ *   of the same article's unanswerable paragraphs (a paragraph holding at least one v2
+ *   `is_impossible` question: annotators wrote those questions against it, so it is on topic but
+ *   was judged not to answer them), minus the question's own positive passages, minus every
+ *   passage containing one of its answers by DPR's has_answer (string mode). Counted.
  * Per question (skipped with a reason): v2 `is_impossible` (or written to the unanswerable
  * sink), no answers given, no usable answer left, empty question, duplicate id (the later one).
  * Wrong JSON types (context not a string, qas not an array, answer_start a string ...) stop with
@@ -44,11 +49,27 @@ export type SquadSource = 'squad' | 'piaf';
  * `convertSquad`'s options: `passageWords` and `dataset` as the convert commands declare them
  * (default 100; "squad1" / "squad2" from the file, or "piaf"), plus what only the library sets.
  */
-export type SquadConvertOptions = LibraryOptions<Pick<typeof convertOptions, 'passageWords' | 'dataset'>> & {
+export type SquadConvertOptions = LibraryOptions<Pick<typeof convertOptions, 'passageWords' | 'dataset'> & typeof unanswerableNegativesOption> & {
   source?: SquadSource;
   /** How far (in characters) to look for a misplaced answer around `answer_start` (default 32). */
   window?: number;
 };
+
+/** `--unanswerable-negatives N`, declared here and spread into `convert squad` / `convert piaf`. */
+export const unanswerableNegativesOption = {
+  unanswerableNegatives: {
+    type: 'integer',
+    default: 0,
+    min: 0,
+    help: "v2: up to N hard_negative_ctxs per question from the passages of the same article's unanswerable paragraphs (not its positives, none containing an answer), in corpus order; 0 = none",
+  },
+} as const;
+
+const UNANSWERABLE_NEG = {
+  added: 'unanswerable-paragraph negatives added',
+  answerRemoved: 'unanswerable-paragraph passages not used: contain an answer',
+  none: 'records with no unanswerable-paragraph negative',
+} as const;
 
 /** A v2 unanswerable question: no answers, no positives; SQuAD's plausible answers kept for reference. */
 export type UnanswerableRecord = DprRecord & { plausible_answers: string[] };
@@ -132,9 +153,13 @@ export async function convertSquadJson(root: unknown, file: string, opts: SquadC
     seenIds: new Set(),
     passageCount: 0,
     boundariesMoved: 0,
+    unanswerableNegatives: opts.unanswerableNegatives ?? 0,
   };
   for (let a = 0; a < articles.length; a++) {
     const { title, paragraphs } = checkArticle(articles[a], `data[${a}]`, file);
+    // With unanswerable negatives, an article's records wait for all its paragraphs (a later one may feed an earlier question).
+    const held: DprRecord[] = [];
+    const pool: Ctx[] = [];
     for (let p = 0; p < paragraphs.length; p++) {
       const pPath = `data[${a}].paragraphs[${p}]`;
       const { context, qas } = checkParagraph(paragraphs[p], pPath, file);
@@ -144,8 +169,14 @@ export async function convertSquadJson(root: unknown, file: string, opts: SquadC
         const checked = await checkQuestion(run, qas[q], `${pPath}.qas[${q}]`, context);
         if (checked) pending.push(checked);
       }
-      await writeParagraph(run, context, title, pending);
+      const { records, ctxs } = await writeParagraph(run, context, title, pending);
+      if (run.unanswerableNegatives === 0) for (const r of records) await sink.record(r);
+      else {
+        held.push(...records);
+        if (qas.some((q) => isObj(q) && q.is_impossible === true)) pool.push(...ctxs);
+      }
     }
+    for (const r of held) await sink.record(addUnanswerableNegatives(run, r, pool));
   }
   run.progress.finish();
   run.summary.count('passages written', run.passageCount);
@@ -165,6 +196,26 @@ interface SquadRun {
   seenIds: Set<string>;
   passageCount: number;
   boundariesMoved: number;
+  unanswerableNegatives: number;
+}
+
+/** Fills `hard_negative_ctxs` from the article's unanswerable-paragraph passages (see the module doc). */
+function addUnanswerableNegatives(run: SquadRun, record: DprRecord, pool: readonly Ctx[]): DprRecord {
+  const positives = new Set(record.positive_ctxs.map((c) => c.passage_id));
+  const matcher = new AnswerMatcher(record.answers);
+  const negatives: Ctx[] = [];
+  for (const c of pool) {
+    if (negatives.length >= run.unanswerableNegatives) break;
+    if (positives.has(c.passage_id)) continue;
+    if (matcher.matches(c.text)) {
+      run.summary.count(UNANSWERABLE_NEG.answerRemoved);
+      continue;
+    }
+    negatives.push({ ...c });
+  }
+  run.summary.count(UNANSWERABLE_NEG.added, negatives.length);
+  if (negatives.length === 0) run.summary.count(UNANSWERABLE_NEG.none);
+  return { ...record, hard_negative_ctxs: negatives };
 }
 
 /** An InputError at a JSON path, naming the last key as the field. */
@@ -236,10 +287,11 @@ async function checkQuestion(run: SquadRun, qa: unknown, qPath: string, context:
 
 /**
  * Pass 2 for one paragraph: cuts it once, keeping every gold span whole, writes its passages,
- * then each question's record with the passages that hold its answers (by DPR's has_answer).
+ * then returns each question's record with the passages that hold its answers (by DPR's has_answer).
  */
-async function writeParagraph(run: SquadRun, context: string, title: string, pending: PendingQuestion[]): Promise<void> {
+async function writeParagraph(run: SquadRun, context: string, title: string, pending: PendingQuestion[]): Promise<{ records: DprRecord[]; ctxs: Ctx[] }> {
   const { summary, sink, dataset } = run;
+  const records: DprRecord[] = [];
   const spans = pending.flatMap((q) => q.answers.map((x) => x.span));
   const { chunks, boundariesMoved } = chunkText(context, run.passageWords, spans);
   run.boundariesMoved += boundariesMoved;
@@ -277,9 +329,10 @@ async function writeParagraph(run: SquadRun, context: string, title: string, pen
       continue;
     }
     const positive_ctxs = positives.map((i) => ({ ...ctxs[i] }));
-    await sink.record({ dataset, question: q.question, answers: texts, positive_ctxs, negative_ctxs: [], hard_negative_ctxs: [], id: q.id });
+    records.push({ dataset, question: q.question, answers: texts, positive_ctxs, negative_ctxs: [], hard_negative_ctxs: [], id: q.id });
     summary.converted++;
   }
+  return { records, ctxs };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { readDprRecords } from '../io/records.ts';
 import type { DprRecord, Encoder, MatchMode } from '../types.ts';
-import { readCorpus } from '../io/corpus.ts';
+import { readCorpus, type CorpusColumns } from '../io/corpus.ts';
 import { fetchPassages, indexCorpus, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import { firstAnswerRank, topKAccuracy } from './topk.ts';
@@ -24,6 +24,8 @@ export const recordQid = (r: DprRecord, index: number): string => r.id ?? String
 export async function denseRun(opts: {
   examples: string;
   corpus: string;
+  /** Layout of a headerless 3-column TSV corpus (`--columns`). */
+  corpusColumns?: CorpusColumns;
   queryEncoder: Encoder;
   passageEncoder?: Encoder;
   embeddings?: string;
@@ -40,7 +42,7 @@ export async function denseRun(opts: {
   }
   const { index, rowIds } = opts.embeddings
     ? await loadEmbeddingsIndex(opts.embeddings, opts.index)
-    : await indexCorpus(readCorpus(opts.corpus), opts.passageEncoder!, opts.index);
+    : await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
   opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);
   const { hits } = await searchQuestions(questions, opts.queryEncoder, index, depth);
@@ -61,11 +63,11 @@ export async function denseRun(opts: {
  * Questions missing from the run count as misses.
  * @example const acc = await dprAccuracy(run, 'dev.dpr.json', 'corpus.jsonl', [1, 5, 20, 100]);
  */
-export async function dprAccuracy(run: Run, examples: string, corpus: string, ks: readonly number[], mode: MatchMode = 'string'): Promise<{ metrics: Record<string, number>; questions: number; answered: number }> {
+export async function dprAccuracy(run: Run, examples: string, corpus: string, ks: readonly number[], mode: MatchMode = 'string', columns?: CorpusColumns): Promise<{ metrics: Record<string, number>; questions: number; answered: number }> {
   const maxK = Math.max(...ks);
   const wanted = new Set<string>();
   for (const entries of run.values()) for (const e of entries.slice(0, maxK)) wanted.add(e.docid);
-  const passages = await fetchPassages(corpus, wanted);
+  const passages = await fetchPassages(corpus, wanted, columns);
   const ranks: number[] = [];
   let i = 0;
   let answered = 0;

@@ -1,6 +1,7 @@
 /**
- * Corpora of passages in and out: JSON lines, DPR's psgs_w100 TSV (`id\ttext\ttitle`), MS MARCO's
- * collection TSV (`pid\tpassage`), or Parquet ({passage_id, title, text}). Streamed both ways.
+ * Corpora of passages in and out: JSON lines, TSV (DPR's psgs_w100 `id\ttext\ttitle`, OpenMatch's
+ * `id\ttitle\ttext` by header or `--columns`, MS MARCO's `pid\tpassage`), or Parquet
+ * ({passage_id, title, text}). Streamed both ways.
  * Arrow IPC (`.arrow` from HF datasets, `.feather`) is read, with Parquet's column names.
  */
 import { extname } from 'node:path';
@@ -11,6 +12,9 @@ import { AtomicFile } from './atomic.ts';
 import { readJsonLines } from './lines.ts';
 import { ParquetRowWriter, corpusSchemaFields, readParquetRows } from './parquet.ts';
 import { formatTsvField, readTsv } from './tsv.ts';
+import { corpusHeaderLayout, type CorpusColumns } from './corpus-columns.ts';
+
+export { CORPUS_COLUMN_LAYOUTS, corpusColumnsOptions, type CorpusColumns } from './corpus-columns.ts';
 
 export type CorpusFormat = 'jsonl' | 'tsv' | 'parquet';
 export const CORPUS_FORMATS: readonly CorpusFormat[] = ['jsonl', 'tsv', 'parquet'];
@@ -99,13 +103,27 @@ export function passageFromJson(obj: unknown, file: string, where: string): Pass
   return { passage_id: String(id), title, text };
 }
 
+/** Maps the fields of one TSV row to a passage by a layout of 2 or 3 columns. */
+function passageFromFields(fields: readonly string[], layout: readonly string[]): Passage {
+  const p: Passage = { passage_id: '', title: '', text: '' };
+  layout.forEach((col, i) => {
+    if (col === 'id') p.passage_id = fields[i];
+    else if (col === 'title') p.title = fields[i];
+    else p.text = fields[i];
+  });
+  return p;
+}
+
 /**
- * Streams the passages of a corpus file. TSV: `id\ttext\ttitle` with an optional header row
- * (DPR's psgs_w100), or two columns `pid\tpassage` (MS MARCO collection, empty title).
+ * Streams the passages of a corpus file. TSV: 2 columns `pid\tpassage` (MS MARCO collection, empty
+ * title), or 3 columns laid out as a header row says (`id\ttext\ttitle`, DPR's psgs_w100, or
+ * `id\ttitle\ttext`) or as `columns` declares; a headerless 3-column file without a declaration
+ * is an error, never a guess.
  * @example
  * for await (const p of readCorpus('psgs_w100.tsv')) console.log(p.passage_id, p.title);
+ * for await (const p of readCorpus('corpus.tsv', { columns: 'id,title,text' })) console.log(p.title);
  */
-export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 'arrow'; onRawBytes?: (n: number) => void } = {}): AsyncGenerator<Passage> {
+export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 'arrow'; columns?: CorpusColumns; onRawBytes?: (n: number) => void } = {}): AsyncGenerator<Passage> {
   const format = opts.format ?? (ARROW_EXTENSION.test(file) ? 'arrow' : corpusFormatFromPath(file));
   if (format === 'parquet' || format === 'arrow') {
     let i = 0;
@@ -116,14 +134,28 @@ export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 
     for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) yield passageFromJson(value, file, where);
     return;
   }
+  let layout: string[] | null = opts.columns ? opts.columns.split(',') : null;
   let first = true;
   for await (const { lineNo, fields } of readTsv(file, opts.onRawBytes)) {
     if (first) {
       first = false;
-      if (fields[0] === 'id' || fields[0] === 'pid' || fields[0] === 'docid') continue; // header row
+      const header = corpusHeaderLayout(fields);
+      if (header !== null) {
+        if (opts.columns && header !== opts.columns) {
+          throw new InputError(file, `line ${lineNo}`, undefined, `the header row says ${header} but --columns says ${opts.columns}`);
+        }
+        layout = header.split(',');
+        continue;
+      }
+      if (layout === null && fields.length === 2) layout = ['id', 'text'];
+      if (layout === null && fields.length === 3) {
+        throw new InputError(file, `line ${lineNo}`, undefined, `3 tab-separated columns and no header row: pass --columns id,text,title (DPR psgs_w100) or --columns id,title,text (OpenMatch/RocketQA), or add a header row`);
+      }
     }
-    if (fields.length === 2) yield { passage_id: fields[0], text: fields[1], title: '' };
-    else if (fields.length === 3) yield { passage_id: fields[0], text: fields[1], title: fields[2] };
-    else throw new InputError(file, `line ${lineNo}`, undefined, `expected 2 (pid, passage) or 3 (id, text, title) tab-separated fields, got ${fields.length}`);
+    if (layout === null || fields.length !== layout.length) {
+      const expected = layout ? `${layout.length} (${layout.join(', ')})` : '2 (pid, passage) or 3 (declared with --columns)';
+      throw new InputError(file, `line ${lineNo}`, undefined, `expected ${expected} tab-separated fields, got ${fields.length}`);
+    }
+    yield passageFromFields(fields, layout);
   }
 }

@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
+import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { openRecordWriter, readDprRecords, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
@@ -40,6 +41,8 @@ export interface MineBm25Options extends MinerSettings {
   examples: string;
   /** Corpus file; needed unless `index` names an existing index. */
   corpus?: string;
+  /** Layout of a headerless 3-column TSV corpus (`--columns`). */
+  corpusColumns?: CorpusColumns;
   /** Index directory: used when it exists, built there (and kept) when it does not. */
   index?: string;
   out: string;
@@ -188,7 +191,7 @@ class MinedRecords {
  * The index to mine: `opts.index` when it exists (checked against the options), else one built
  * from `opts.corpus` (at `opts.index`, kept, or in a temp dir beside the output, removed after).
  */
-async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
+export async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
   if (opts.index && existsSync(opts.index)) {
     const header = checkIndexAgrees(opts.index, opts);
     if (opts.corpus && header.source) {
@@ -209,7 +212,7 @@ async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Pr
     dir = join(tempDir, 'index');
   }
   try {
-    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0 }, log);
+    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns }, log);
   } catch (err) {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw err;

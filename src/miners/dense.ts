@@ -28,10 +28,13 @@ import { addCounts, admitForMining, emptyCounts, normalizeForDedup, selectNegati
 import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
+import type { CorpusColumns } from '../io/corpus-columns.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
   corpus: string;
+  /** Layout of a headerless 3-column TSV corpus (`--columns`). */
+  corpusColumns?: CorpusColumns;
   embeddings: string;
   out: string;
   queryEncoder: Encoder;
@@ -83,7 +86,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
 
   const wanted = new Set<string>();
   for (const row of hits.ids) if (row >= 0) wanted.add(rowIds[row]);
-  const passages = await fetchPassages(opts.corpus, wanted);
+  const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns);
 
   // Pass 2: filter, sample and write, record by record.
   const dim = opts.queryEncoder.dim;

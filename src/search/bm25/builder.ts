@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import type { Passage } from '../../types.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
-import { readCorpus } from '../../io/corpus.ts';
+import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { replaceDir, tempPathFor } from '../../io/atomic.ts';
 import { assertReadableFile } from '../../io/lines.ts';
 import { InputError } from '../../util/errors.ts';
@@ -101,12 +101,13 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
 export async function buildIndexFromCorpus(
   corpus: string,
   dir: string,
-  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number },
+  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number; columns?: CorpusColumns },
   log: (m: string) => void,
 ): Promise<BuildStats> {
   const bytes = await assertReadableFile(corpus);
   const progress = new Progress('bm25 index', { total: bytes, unit: 'B' });
-  const stats = await buildBm25Index(readCorpus(corpus, { onRawBytes: (n) => progress.tick(n) }), dir, { ...opts, sourceFile: corpus });
+  const { columns, ...build } = opts;
+  const stats = await buildBm25Index(readCorpus(corpus, { columns, onRawBytes: (n) => progress.tick(n) }), dir, { ...build, sourceFile: corpus });
   progress.finish();
   const h = stats.header;
   log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s (merge ${stats.mergeSeconds.toFixed(1)}s) → ${dir}`);

@@ -4,7 +4,7 @@
  * Encoders are the caller's (commands open them with trainer/encoder.ts's `openEncoder`), so
  * search/ never loads the trainer or tfjs itself.
  */
-import { readCorpus } from '../../io/corpus.ts';
+import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { readEmbeddingShards, readEmbeddingsManifest } from '../../io/embeddings.ts';
 import type { Encoder, Passage } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
@@ -99,10 +99,10 @@ export async function searchQuestions(
  * Streams the corpus once and keeps only the passages whose ids are wanted; a wanted id missing
  * from the corpus means embeddings and corpus do not belong together, which stops with an error.
  */
-export async function fetchPassages(corpusFile: string, wanted: ReadonlySet<string>): Promise<Map<string, Passage>> {
+export async function fetchPassages(corpusFile: string, wanted: ReadonlySet<string>, columns?: CorpusColumns): Promise<Map<string, Passage>> {
   const found = new Map<string, Passage>();
   const progress = new Progress('read corpus', { unit: 'passages' });
-  for await (const p of readCorpus(corpusFile)) {
+  for await (const p of readCorpus(corpusFile, { columns })) {
     if (wanted.has(p.passage_id)) found.set(p.passage_id, p);
     progress.tick();
   }
