@@ -24,5 +24,6 @@ for key in sorted(by, key=lambda k: (k[0] != "dprep", k[1], ["bert", "roberta", 
     rs = by[key]
     qs = [r["questions_per_s"] for r in rs]; gf = [r["achieved_gflops"] for r in rs]; ratio = [r["per_flop_vs_bert"] for r in rs]
     side = f"{key[0]} {key[1]}" + (" (best)" if best and key[:2] == best[:2] else "")
-    verdict = "" if key[2] == "bert" else ("met" if med(ratio) <= 1.2 else "MISSED")
+    # the target is dprep's; PyTorch's ratios show what the same shapes cost there
+    verdict = "" if key[2] == "bert" or key[0] != "dprep" else ("met" if med(ratio) <= 1.2 else "MISSED")
     print(f"{side:<28}{key[2]:<12}{med(qs):>8.2f} {span(qs):<14}{med(gf):>8.2f}  {med(ratio):.2f} ({span(ratio)}){'':<9}{verdict}  [{len(rs)} rounds]")

@@ -11,14 +11,10 @@
  */
 import { parseArgs } from 'node:util';
 import { loadTf, type BackendChoice } from '../src/trainer/backend.ts';
-import { BiEncoder } from '../src/trainer/biencoder.ts';
-import { parseEncoderConfig, type EncoderConfig } from '../src/trainer/config.ts';
-import { initEncoderTensors } from '../src/trainer/families.ts';
+import type { EncoderConfig } from '../src/trainer/config.ts';
 import { AdamW, clipFactor, linearSchedule } from '../src/trainer/optimizer.ts';
 import { ReplicaPool } from '../src/trainer/parallel.ts';
-import type { TextTokenizer } from '../src/trainer/tokenizer.ts';
-import { seededRandom } from '../src/util/random.ts';
-import { benchBatch } from './_train-setup.ts';
+import { benchBatch, FAMILY_CONFIGS, familyModel } from './_train-setup.ts';
 
 const { values: a } = parseArgs({ options: {
   batch: { type: 'string', default: '16' }, qlen: { type: 'string', default: '32' }, plen: { type: 'string', default: '128' },
@@ -26,16 +22,8 @@ const { values: a } = parseArgs({ options: {
   families: { type: 'string', default: 'bert,roberta,distilbert,t5' },
 } });
 const B = Number(a.batch), qLen = Number(a.qlen), pLen = Number(a.plen), steps = Number(a.steps), workers = Number(a.workers);
-const dims = { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 };
-const CONFIGS: Record<string, EncoderConfig> = {
-  bert: parseEncoderConfig({ vocab_size: 30522, max_position_embeddings: 512, ...dims, model_type: 'bert' }, 'bert'),
-  // HF RobertaConfig as roberta-base ships it: 514 positions (ids start at pad + 1 = 2), one token type
-  roberta: parseEncoderConfig({ vocab_size: 50265, max_position_embeddings: 514, type_vocab_size: 1, pad_token_id: 1, ...dims, model_type: 'roberta' }, 'roberta'),
-  distilbert: parseEncoderConfig({ vocab_size: 30522, max_position_embeddings: 512, dim: 128, n_layers: 2, n_heads: 2, hidden_dim: 512, model_type: 'distilbert' }, 'distilbert'),
-  t5: parseEncoderConfig({ vocab_size: 32128, d_model: 128, d_kv: 64, d_ff: 512, num_layers: 2, num_heads: 2, model_type: 't5', feed_forward_proj: 'relu' }, 't5'),
-};
 const names = a.families.split(',');
-for (const n of names) if (!CONFIGS[n]) throw new Error(`--families: unknown family "${n}"; expected some of ${Object.keys(CONFIGS).join(', ')}`);
+for (const n of names) if (!FAMILY_CONFIGS[n]) throw new Error(`--families: unknown family "${n}"; expected some of ${Object.keys(FAMILY_CONFIGS).join(', ')}`);
 if (names[0] !== 'bert') throw new Error('--families: the list must start with bert (ratios are relative to it)');
 
 /**
@@ -50,21 +38,12 @@ export function stepFlops(c: EncoderConfig, seqs: number, len: number): number {
   return 3 * c.num_hidden_layers * (seqs * len * (8 * H * A + ffn) + seqs * 4 * len * len * A);
 }
 
-/** Fixed-length ids: [CLS] + random word ids (never a pad id) + [SEP], exactly `len` tokens. */
-const fixed = (len: number, seed: number): TextTokenizer => {
-  const rng = seededRandom(seed);
-  return { maxLength: len, async encode(inputs) {
-    return inputs.map(() => ({ ids: [101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(rng() * 29000)), 102], typeIds: new Array(len).fill(0) }));
-  } };
-};
-
 const { tf, backend } = await loadTf(a.backend as BackendChoice);
 const batch = benchBatch(B);
 const runs = [];
 for (const name of names) {
-  const config = CONFIGS[name];
-  const model = new BiEncoder(tf, { query: config, passage: config }, { query: initEncoderTensors(config, 1, false), passage: initEncoderTensors(config, 2, false) },
-    { query: fixed(qLen, 3), passage: fixed(pLen, 4) }, { pooling: 'cls', normalize: false, shared: false });
+  const config = FAMILY_CONFIGS[name];
+  const model = familyModel(tf, config, qLen, pLen);
   let master = await model.masterWeights();
   let pool: ReplicaPool | undefined;
   if (workers > 1) {
