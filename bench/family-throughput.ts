@@ -1,68 +1,75 @@
 /**
- * Training throughput per encoder family at one shape (BERT-tiny's: hidden 128, 2 layers, 2 heads,
- * FFN 512), fixed-length synthetic ids, separate query/passage encoders, DPR loss with 1 hard
- * negative, AdamW. Families run interleaved, step by step, so machine load hits them alike.
- * Usage: npx tsx bench/family-throughput.ts [--batch 16] [--qlen 32] [--plen 128] [--steps 6] [--backend wasm]
- * Prints one JSON line per family: median seconds per step, and seconds per GFLOP relative to BERT's.
+ * Training throughput per encoder family at BERT-tiny's shape (hidden 128, 2 layers, 2 heads, FFN
+ * 512; T5: d_kv 64 so heads·d_kv = 128, ReLU FFN), each family with its own vocabulary (BERT and
+ * DistilBERT 30522, RoBERTa 50265, T5 32128) and embeddings, fixed-length synthetic ids, separate
+ * query/passage encoders, DPR loss with 1 hard negative, AdamW with clipping at 2.0, dropout on: the
+ * step bench/train-throughput.ts times for BERT, on dprep's default 2 data-parallel replicas.
+ * Families run interleaved, step by step, so machine load hits them alike. The PyTorch peer of the
+ * same shapes is `bench/train-torch.py --family all`; bench/family-bench.sh runs both in rounds.
+ * Usage: npx tsx bench/family-throughput.ts [--batch 16] [--qlen 32] [--plen 128] [--steps 10] [--workers 2] [--families bert,roberta,distilbert,t5] [--backend wasm]
+ * Prints one JSON line per family: median s/step, questions/s, GFLOP/s, seconds per GFLOP relative to BERT's.
  */
 import { parseArgs } from 'node:util';
 import { loadTf, type BackendChoice } from '../src/trainer/backend.ts';
-import { BiEncoder } from '../src/trainer/biencoder.ts';
-import { parseEncoderConfig, type EncoderConfig } from '../src/trainer/config.ts';
-import { initEncoderTensors } from '../src/trainer/families.ts';
-import { AdamW } from '../src/trainer/optimizer.ts';
-import type { TextTokenizer } from '../src/trainer/tokenizer.ts';
-import { seededRandom } from '../src/util/random.ts';
-import { benchBatch } from './_train-setup.ts';
+import type { EncoderConfig } from '../src/trainer/config.ts';
+import { AdamW, clipFactor, linearSchedule } from '../src/trainer/optimizer.ts';
+import { ReplicaPool } from '../src/trainer/parallel.ts';
+import { benchBatch, FAMILY_CONFIGS, familyModel } from './_train-setup.ts';
 
 const { values: a } = parseArgs({ options: {
   batch: { type: 'string', default: '16' }, qlen: { type: 'string', default: '32' }, plen: { type: 'string', default: '128' },
-  steps: { type: 'string', default: '6' }, backend: { type: 'string', default: 'wasm' },
+  steps: { type: 'string', default: '10' }, workers: { type: 'string', default: '2' }, backend: { type: 'string', default: 'wasm' },
+  families: { type: 'string', default: 'bert,roberta,distilbert,t5' },
 } });
-const B = Number(a.batch), qLen = Number(a.qlen), pLen = Number(a.plen), steps = Number(a.steps);
-const bert = { vocab_size: 30522, max_position_embeddings: 514, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 };
-const FAMILIES: [string, EncoderConfig][] = [
-  ['bert', parseEncoderConfig(bert, 'bert')],
-  ['roberta', parseEncoderConfig({ ...bert, model_type: 'roberta', type_vocab_size: 1 }, 'roberta')],
-  ['distilbert', parseEncoderConfig({ vocab_size: 30522, dim: 128, n_layers: 2, n_heads: 2, hidden_dim: 512, model_type: 'distilbert' }, 'distilbert')],
-  ['t5', parseEncoderConfig({ vocab_size: 30522, d_model: 128, d_kv: 64, d_ff: 512, num_layers: 2, num_heads: 2, model_type: 't5', feed_forward_proj: 'relu' }, 't5')],
-];
+const B = Number(a.batch), qLen = Number(a.qlen), pLen = Number(a.plen), steps = Number(a.steps), workers = Number(a.workers);
+const names = a.families.split(',');
+for (const n of names) if (!FAMILY_CONFIGS[n]) throw new Error(`--families: unknown family "${n}"; expected some of ${Object.keys(FAMILY_CONFIGS).join(', ')}`);
+if (names[0] !== 'bert') throw new Error('--families: the list must start with bert (ratios are relative to it)');
 
-/** Model FLOPs of one training step (forward ×3), the same convention as bench/train-throughput.ts. */
-function stepFlops(c: EncoderConfig, seqs: number, len: number): number {
+/**
+ * Model FLOPs of one training step (3 × forward: forward + backward, the convention for "achieved"):
+ * per layer and token 2·(4·H·A) for q/k/v/o (A = heads·d_kv, = H outside T5), 2·(2·H·I) for the FFN
+ * (3·H·I when gated), 2·2·L·A for scores and context. Embeddings, norms, softmax and the loss are not counted.
+ */
+export function stepFlops(c: EncoderConfig, seqs: number, len: number): number {
   const H = c.hidden_size, I = c.intermediate_size;
+  const A = c.t5 ? c.t5.d_kv * c.num_attention_heads : H;
   const ffn = c.t5?.is_gated ? 6 * H * I : 4 * H * I;
-  return 3 * c.num_hidden_layers * (seqs * len * (8 * H * H + ffn) + seqs * 4 * len * len * H);
+  return 3 * c.num_hidden_layers * (seqs * len * (8 * H * A + ffn) + seqs * 4 * len * len * A);
 }
-
-const fixed = (len: number, seed: number): TextTokenizer => {
-  const rng = seededRandom(seed);
-  return { maxLength: len, async encode(inputs) {
-    return inputs.map(() => ({ ids: [101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(rng() * 29000)), 102], typeIds: new Array(len).fill(0) }));
-  } };
-};
 
 const { tf, backend } = await loadTf(a.backend as BackendChoice);
 const batch = benchBatch(B);
-const runs = FAMILIES.map(([name, config]) => {
-  const model = new BiEncoder(tf, { query: config, passage: config }, { query: initEncoderTensors(config, 1, false), passage: initEncoderTensors(config, 2, false) },
-    { query: fixed(qLen, 3), passage: fixed(pLen, 4) }, { pooling: 'cls', normalize: false, shared: false });
-  return { name, config, model, opt: new AdamW({ lr: 2e-5 }), master: undefined as Map<string, Float32Array> | undefined, times: [] as number[] };
-});
-for (const r of runs) r.master = await r.model.masterWeights();
+const runs = [];
+for (const name of names) {
+  const config = FAMILY_CONFIGS[name];
+  const model = familyModel(tf, config, qLen, pLen);
+  let master = await model.masterWeights();
+  let pool: ReplicaPool | undefined;
+  if (workers > 1) {
+    ({ pool, master } = await ReplicaPool.start(tf, workers, { backend, configs: { query: config, passage: config }, options: model.opts,
+      tensors: { query: await model.query.toTensors(), passage: await model.passage.toTensors() }, master }));
+  }
+  runs.push({ name, config, model, pool, master, opt: new AdamW({ lr: 2e-5 }), times: [] as number[], flops: stepFlops(config, B, qLen) + stepFlops(config, 2 * B, pLen) });
+}
+// step 0 of each family is its warm-up (kernel setup, heap growth); the rest are timed
 for (let s = 0; s <= steps; s++) {
   for (const r of runs) {
     const t0 = performance.now();
-    const { grads } = await r.model.lossAndGrads(batch, B, s);
-    r.opt.apply(r.master!, grads, 2e-5);
-    r.model.assign(r.master!);
+    const { grads } = r.pool ? await r.pool.lossAndGrads(r.model, batch, B, s) : await r.model.lossAndGrads(batch, B, s);
+    r.opt.apply(r.master, grads, 2e-5 * linearSchedule(s, 0, 100), clipFactor(grads, 2).factor);
+    if (r.pool) r.pool.weightsChanged();
+    else r.model.assign(r.master);
     if (s > 0) r.times.push((performance.now() - t0) / 1000);
   }
 }
 const median = (t: number[]) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)];
-const perGflop = (r: (typeof runs)[number]) => median(r.times) / ((stepFlops(r.config, B, qLen) + stepFlops(r.config, 2 * B, pLen)) / 1e9);
-const base = perGflop(runs[0]);
+const base = median(runs[0].times) / runs[0].flops;
 for (const r of runs) {
-  console.log(JSON.stringify({ family: r.name, backend, batch: B, qLen, pLen, steps, sec_per_step: +median(r.times).toFixed(3), per_flop_vs_bert: +(perGflop(r) / base).toFixed(2) }));
+  const sec = median(r.times);
+  console.log(JSON.stringify({ impl: 'dprep', family: r.name, backend, workers, batch: B, qLen, pLen, steps, vocab: r.config.vocab_size, sec_per_step: +sec.toFixed(4),
+    questions_per_s: +(B / sec).toFixed(2), gflop_per_step: +(r.flops / 1e9).toFixed(3), achieved_gflops: +(r.flops / sec / 1e9).toFixed(2),
+    per_flop_vs_bert: +(sec / r.flops / base).toFixed(3) }));
+  await r.pool?.close();
   r.model.dispose();
 }

@@ -1,18 +1,19 @@
 /**
  * Where a BERT-tiny bi-encoder training step's time goes, in one process: wall time of the gradient
  * pass, clipping, AdamW and the weight copy, then tfjs's per-kernel time of one gradient pass.
- * Same shapes as bench/train-throughput.ts (batch 16, 1 hard negative, query 32 / passage 128).
- * Usage: npx tsx bench/train-profile.ts [--steps 4]      (DPREP_NATIVE=0: without dprep's native kernels)
+ * Same shapes as bench/train-throughput.ts (batch 16, 1 hard negative, query 32 / passage 128);
+ * --family roberta|distilbert|t5 profiles that family at the same shape (bench/family-throughput.ts's configs).
+ * Usage: npx tsx bench/train-profile.ts [--steps 4] [--family bert]      (DPREP_NATIVE=0: without dprep's native kernels)
  */
 import { parseArgs } from 'node:util';
 import { loadTf } from '../src/trainer/backend.ts';
 import { AdamW, clipFactor } from '../src/trainer/optimizer.ts';
-import { benchBatch, benchConfig, benchModel } from './_train-setup.ts';
+import { benchBatch, benchConfig, benchModel, FAMILY_CONFIGS, familyModel } from './_train-setup.ts';
 
-const { values: a } = parseArgs({ options: { steps: { type: 'string', default: '4' } } });
-const config = benchConfig('tiny');
+const { values: a } = parseArgs({ options: { steps: { type: 'string', default: '4' }, family: { type: 'string', default: 'bert' } } });
+if (!FAMILY_CONFIGS[a.family]) throw new Error(`--family: unknown family "${a.family}"; expected one of ${Object.keys(FAMILY_CONFIGS).join(', ')}`);
 const { tf, backend } = await loadTf('wasm');
-const model = benchModel(tf, config, 32, 128);
+const model = a.family === 'bert' ? benchModel(tf, benchConfig('tiny'), 32, 128) : familyModel(tf, FAMILY_CONFIGS[a.family], 32, 128);
 const batch = benchBatch(Number(process.env.BATCH ?? 16));
 const master = await model.masterWeights();
 const opt = new AdamW({ lr: 1e-5 });
@@ -43,4 +44,4 @@ for (const k of profile.kernels) {
   byKernel.set(k.name, e);
 }
 console.log(`kernel time of one gradient pass (${backend}; "forward" and "fusedMatMul__op" wrap the kernels below them):`);
-for (const [name, { ms: t, calls }] of [...byKernel].sort((x, y) => y[1].ms - x[1].ms).slice(0, 20)) console.log(`  ${name.padEnd(28)} ${t.toFixed(1).padStart(7)} ms  ${calls} calls`);
+for (const [name, { ms: t, calls }] of [...byKernel].sort((x, y) => y[1].ms - x[1].ms).slice(0, 24)) console.log(`  ${name.padEnd(28)} ${t.toFixed(1).padStart(7)} ms  ${calls} calls`);

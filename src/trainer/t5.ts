@@ -6,7 +6,7 @@
  * RMSNorm and the relative bias are tfjs op chains (dprep's native kernels do not cover them);
  * dense layers, softmax and dropout use the same fused/native kernels as BERT.
  */
-import type { Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import type { TF } from './backend.ts';
 import type { EncoderConfig, T5Fields } from './config.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -79,15 +79,35 @@ export function relativePositionBucket(rel: number, t5: Pick<T5Fields, 'relative
 }
 
 export class T5EncoderModel extends EncoderBase {
+  private readonly rmsNormOp: (x: Tensor, w: Tensor) => Tensor;
+
   constructor(tf: TF, config: EncoderConfig, tensors: Map<string, NamedTensor>, name = 't5') {
     super(tf, config, tensors, name);
+    const eps = config.layer_norm_eps;
+    // The backward written out: autodiff's weight gradient is a column Sum over [N, D], which tfjs-wasm
+    // runs by transposing first (the largest non-matmul cost of a T5 step); here it is a [1, N]·[N, D]
+    // product on the native GEMM, and the op chain's backward (Pow, Cast, broadcasts) shrinks to 7 ops.
+    this.rmsNormOp = tf.customGrad(((x: Tensor, w: Tensor, save: (ts: Tensor[]) => void) => {
+      const r = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
+      const n = tf.mul(x, r); // [N, D]
+      save([n, r, w]);
+      return {
+        value: tf.mul(n, w), // [N, D]
+        gradFunc: (dy: Tensor, saved: Tensor[]) => {
+          const [ns, rs, ws] = saved;
+          const g = tf.mul(dy, ws); // [N, D]
+          // d/dx of x·r: r·(g − n·mean(g·n)), since ∂r/∂x_j = −r³·x_j / D
+          const dx = tf.mul(rs, tf.sub(g, tf.mul(ns, tf.mean(tf.mul(g, ns), -1, true)))); // [N, D]
+          const dw = tf.reshape(tf.matMul(tf.ones([1, dy.shape[0]]) as Tensor2D, tf.mul(dy, ns) as Tensor2D), [ws.shape[0]]); // [D]
+          return [dx, dw];
+        },
+      };
+    }) as any) as unknown as (x: Tensor, w: Tensor) => Tensor;
   }
 
-  /** T5LayerNorm: x / √(mean(x²) + eps) · w (no mean subtraction, no bias). */
+  /** T5LayerNorm: x / √(mean(x²) + eps) · w (no mean subtraction, no bias); forward ops as HF orders them. */
   private rmsNorm(x: Tensor, name: string): Tensor {
-    const { tf } = this;
-    const variance = tf.mean(tf.square(x), -1, true); // [N, 1]
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.config.layer_norm_eps))), this.p(name)); // [N, D]
+    return this.rmsNormOp(x, this.p(name)); // [N, D]
   }
 
   /** The relative position bias `[1, heads, L, L]` shared by every block. */
