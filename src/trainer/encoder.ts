@@ -68,6 +68,21 @@ export interface LoadedEncoder extends Encoder {
 }
 
 /**
+ * The loadEncoder options a command's override flags give (EMBED_OVERRIDE_OPTIONS, TEMPLATE_OPTIONS):
+ * an unset flag leaves the choice to the encoder dir. Bad templates are refused here, before any model loads.
+ * @example const overrides = encoderOverrides(opts); await openEncoder(opts.model, 'passage', { ...overrides, maxLength: 256 });
+ */
+export function encoderOverrides(opts: { pooling?: Pooling; normalize?: boolean; queryTemplate?: string; passageTemplate?: string }): Pick<LoadEncoderOptions, 'pooling' | 'normalize' | 'queryTemplate' | 'passageTemplate'> {
+  checkTemplateOptions(opts);
+  return {
+    ...(opts.pooling !== undefined ? { pooling: opts.pooling } : {}),
+    ...(opts.normalize ? { normalize: true } : {}),
+    ...(opts.queryTemplate !== undefined ? { queryTemplate: opts.queryTemplate } : {}),
+    ...(opts.passageTemplate !== undefined ? { passageTemplate: opts.passageTemplate } : {}),
+  };
+}
+
+/**
  * Refuses bad --query-template / --passage-template values with a UsageError; commands call it
  * before loading any model.
  * @example checkTemplateOptions({ queryTemplate: 'query: {text}' });
