@@ -62,8 +62,24 @@ function checkFamilyTensors(config: EncoderConfig, raw: Map<string, NamedTensor>
     modules.add(hf.slice(0, hf.length - bare.length + module.length) + '.');
   }
   const inScope = new Map([...raw].filter(([hf]) => expected.has(hf) || (!tied.has(hf) && [...modules].some((m) => hf.startsWith(m)))));
-  // Buffers some transformers versions save as floats: not weights.
-  checkTensors(inScope, expected, { file, ignore: ['position_ids', 'token_type_ids'] });
+  // Shapes are named against config.json here; checkTensors names the rest (missing, unexpected, non-finite).
+  const shapeProblems: string[] = [];
+  for (const [hf, shape] of expected) {
+    const t = inScope.get(hf);
+    if (!t || (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]))) continue;
+    shapeProblems.push(`tensor "${hf}": expected [${shape}] from config.json, got [${t.shape}]`);
+    expected.delete(hf);
+    inScope.delete(hf);
+  }
+  let problems = shapeProblems;
+  try {
+    // Buffers some transformers versions save as floats: not weights.
+    checkTensors(inScope, expected, { file, ignore: ['position_ids', 'token_type_ids'] });
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    problems = [err.problem, ...shapeProblems];
+  }
+  if (problems.length) throw new InputError(file, undefined, undefined, problems.join('; '));
 }
 /**
  * Writes a model dir atomically as a whole: files go to a temp dir that is renamed into place.
