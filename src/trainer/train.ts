@@ -292,7 +292,8 @@ async function prepareRunDir(o: TrainOptions, backend: string, resumed: TrainerS
 /** How the encoders were trained, so encode / eval / mine.dense embed the same way by default. */
 const encoderSettings = (o: TrainOptions, role: 'query' | 'passage', embedTitle: boolean, maxLength: number): EncoderSettings => ({
   pooling: o.pooling, normalize: o.normalize, embed_title: embedTitle, max_length: maxLength, role,
-  query_template: o.queryTemplate ?? null, passage_template: o.passageTemplate ?? null,
+  ...(o.queryTemplate !== undefined ? { query_template: o.queryTemplate } : {}),
+  ...(o.passageTemplate !== undefined ? { passage_template: o.passageTemplate } : {}),
 });
 
 function finalMetrics(run: TrainRun, state: TrainerState): Record<string, number> {
