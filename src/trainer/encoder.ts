@@ -113,7 +113,8 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
     option: role === 'query' ? opts.queryTemplate : opts.passageTemplate,
     stored: trained,
     storedFile,
-    stPrefix: st ? (role === 'query' ? st.queryPrefix : st.passagePrefix) : undefined,
+    // dprep_encoder.json describes the whole input: without templates it means DPR's pair, even in an ST dir.
+    stPrefix: st && !storedFile ? (role === 'query' ? st.queryPrefix : st.passagePrefix) : undefined,
     embedTitle,
   });
   const modelDir = st?.modelDir ?? dir;
