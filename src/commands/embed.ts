@@ -4,7 +4,8 @@
  */
 import { defineCommand } from '../options.ts';
 import { BACKENDS } from '../trainer/tf-types.ts';
-import { POOLINGS } from '../trainer/bert.ts';
+import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
+import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 import { InputError } from '../util/errors.ts';
 
 export const embedCommand = defineCommand({
@@ -12,7 +13,11 @@ export const embedCommand = defineCommand({
   summary: 'encode {text, title?} JSON lines with a model dir; one vector (JSON array) per line',
   description: `
 Reads --input JSON lines ({"text": string, "title"?: string}) and writes one JSON array of floats per
-line to --out (atomically). Titles are embedded as [CLS] title [SEP] text [SEP].
+line to --out (atomically). Inputs are embedded as the model dir says (dprep_encoder.json, or a
+sentence-transformers dir): titles as [CLS] title [SEP] text [SEP], or through the --role's
+template; an encoder trained without titles ignores them (and says so once). --role picks the
+template and the encoder of a DPR checkpoint holding both (default: the role the dir was trained
+as, else query); --query-template / --passage-template, --pooling and --normalize override.
 Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --out vectors.jsonl`,
   options: {
     model: { type: 'string', required: true, role: 'input', help: 'HF model dir (config.json, model.safetensors, vocab)' },
@@ -20,20 +25,26 @@ Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --ou
     out: { type: 'string', required: true, role: 'output', help: 'JSON lines of float arrays' },
     maxLength: { type: 'integer', default: 256, min: 3, help: 'tokens per input, specials included' },
     batchSize: { type: 'integer', default: 32, min: 1, help: 'inputs per forward pass' },
-    pooling: { type: 'string', choices: POOLINGS, default: 'cls', help: 'CLS vector (DPR) or mean of tokens' },
-    normalize: { type: 'boolean', help: 'L2-normalize the vectors' },
+    role: { type: 'string', choices: ['query', 'passage'], help: 'embed as questions or as passages (default: the role stored with the encoder, else query)' },
+    ...TEMPLATE_OPTIONS,
+    ...EMBED_OVERRIDE_OPTIONS,
     backend: { type: 'string', choices: BACKENDS, default: 'auto', help: 'tfjs backend' },
   },
   async run(opts, ctx) {
-    const { loadEncoder } = await import('../trainer/encoder.ts');
+    const { encoderOverrides, loadEncoder } = await import('../trainer/encoder.ts');
     const { readLines } = await import('../io/lines.ts');
     const { AtomicFile } = await import('../io/atomic.ts');
     const { Progress } = await import('../util/progress.ts');
-    const encoder = await loadEncoder(opts.model, opts);
+    const overrides = encoderOverrides(opts);
+    const encoder = await loadEncoder(opts.model, {
+      ...overrides, backend: opts.backend, maxLength: opts.maxLength, batchSize: opts.batchSize, log: ctx.log,
+      ...(opts.role !== undefined ? { role: opts.role as 'query' | 'passage' } : {}),
+    });
     const out = await AtomicFile.create(opts.out);
     const progress = new Progress('embed', { unit: 'texts' });
     let pending: { text: string; title?: string }[] = [];
     let count = 0;
+    let titlesIgnored = false;
     const flush = async () => {
       const vecs = await encoder.encode(pending);
       for (let i = 0; i < pending.length; i++) await out.write(JSON.stringify(Array.from(vecs.subarray(i * encoder.dim, (i + 1) * encoder.dim))) + '\n');
@@ -52,6 +63,10 @@ Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --ou
         }
         if (typeof obj.text !== 'string') throw new InputError(opts.input, `line ${lineNo}`, 'text', 'expected a string');
         if (obj.title !== undefined && typeof obj.title !== 'string') throw new InputError(opts.input, `line ${lineNo}`, 'title', 'expected a string');
+        if (obj.title && !encoder.usesTitle && !titlesIgnored) {
+          titlesIgnored = true;
+          ctx.log(`embed: ${opts.input} line ${lineNo} and any later ones: titles are ignored (the ${encoder.role} encoder was trained without them${encoder.template ? `; its template is ${JSON.stringify(encoder.template)}` : ''})`);
+        }
         pending.push(obj.title === undefined ? { text: obj.text } : { text: obj.text, title: obj.title });
         if (pending.length >= opts.batchSize * 8) await flush();
       }

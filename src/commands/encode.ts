@@ -4,6 +4,8 @@
  */
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
+import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
+import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 
 export const encodeCommand = defineCommand({
   id: 'encode',
@@ -12,6 +14,9 @@ export const encodeCommand = defineCommand({
 Reads the corpus (JSONL, psgs_w100 TSV or Parquet) and writes <out>/manifest.json plus
 shard-NNNNN.f32 (rows × dim little-endian float32) and shard-NNNNN.ids (one JSON id per line).
 Rerunning after a kill keeps the finished shards and continues after them.
+Passages are embedded as the encoder dir says (dprep_encoder.json from dprep train, or a
+sentence-transformers dir's pooling, Normalize module and passage prompt); --passage-template,
+--pooling and --normalize override it. The manifest records the model type and these settings.
 Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus.jsonl --out emb/ --batch 256`,
   options: {
     model: { type: 'string', required: true, role: 'input', help: 'passage encoder dir (or a bi-encoder dir holding passage_encoder/)' },
@@ -22,6 +27,8 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     shardRows: { type: 'integer', default: 100000, min: 1, help: 'rows per shard file' },
     maxLength: { type: 'integer', default: 256, min: 3, help: 'tokens per passage (title + text), specials included' },
     overwrite: { type: 'boolean', help: 'start over when --out holds embeddings of another model or corpus' },
+    passageTemplate: TEMPLATE_OPTIONS.passageTemplate,
+    ...EMBED_OVERRIDE_OPTIONS,
   },
   async run(opts, ctx) {
     const { stat } = await import('node:fs/promises');
@@ -29,15 +36,17 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     const { readCorpus } = await import('../io/corpus.ts');
     const { assertReadableFile } = await import('../io/lines.ts');
     const { encodeCorpus } = await import('../search/vector/encode.ts');
-    const { openEncoder } = await import('../trainer/encoder.ts');
+    const { encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+    const overrides = encoderOverrides(opts);
     await assertReadableFile(opts.corpus);
-    const encoder = await openEncoder(opts.model, 'passage', { maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64) });
+    const encoder = await openEncoder(opts.model, 'passage', { ...overrides, maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64), log: ctx.log });
     try {
       const bytes = (await stat(opts.corpus)).size;
       const r = await encodeCorpus(readCorpus(opts.corpus, { columns: opts.columns }), encoder, opts.out, {
         batchSize: opts.batch,
         shardRows: opts.shardRows,
-        model: { dir: resolve(opts.model), maxLength: opts.maxLength },
+        // How the vectors were made: a resume with other settings starts over (or is refused).
+        model: { dir: resolve(opts.model), maxLength: encoder.maxLength, model_type: encoder.modelType, pooling: encoder.pooling, normalize: encoder.normalize, template: encoder.template ?? null },
         corpus: { file: resolve(opts.corpus), bytes },
         overwrite: opts.overwrite,
         corpusName: opts.corpus,
@@ -47,7 +56,7 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
           ? `encode: ${opts.out} already complete (${r.manifest.count} passages)`
           : `encode: ${r.manifest.count} passages (${r.encoded} now, ${r.resumed} kept) in ${r.manifest.shards.length} shards, dim ${r.manifest.dim}, ${r.passagesPerSecond.toFixed(1)} passages/s`,
       );
-      return { metrics: { passages: r.manifest.count, passagesPerSecond: Number(r.passagesPerSecond.toFixed(2)) } };
+      return { metrics: { passages: r.manifest.count, passagesPerSecond: Number(r.passagesPerSecond.toFixed(2)), model_type: encoder.modelType } };
     } finally {
       encoder.dispose();
     }

@@ -6,6 +6,8 @@ import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { INDEX_BACKENDS } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
+import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
+import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 
 export const evalCommand = defineCommand({
   id: 'eval',
@@ -18,7 +20,9 @@ Two ways in:
 Qrels: "qid 0 docid rel", "qid Q0 docid rel" or "qid<TAB>docid<TAB>rel" (header optional).
 Queries are averaged over those in both run and qrels (trec_eval's default; --complete counts the rest as 0).
 Records without answer strings (MS MARCO) get no top-k: score their run against qrels instead.
---json prints the metrics as one JSON object keyed by metric name; --out writes it to a file too.`,
+--json prints the metrics as one JSON object keyed by metric name; --out writes it to a file too
+(with the model_type of a dense model). A dense model embeds as its dirs say (dprep_encoder.json or
+sentence-transformers files); --query-template, --passage-template, --pooling, --normalize override.`,
   options: {
     model: { type: 'string', role: 'input', help: 'bi-encoder dir (query_encoder/ + passage_encoder/) or a shared encoder dir' },
     queryModel: { type: 'string', role: 'input', help: 'query encoder dir (overrides --model for questions)' },
@@ -36,6 +40,8 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'vector search backend' },
     json: { type: 'boolean', help: 'print the metrics as one JSON object' },
     out: { type: 'string', role: 'output', help: 'also write the metrics JSON here (input to dprep eval report)' },
+    ...TEMPLATE_OPTIONS,
+    ...EMBED_OVERRIDE_OPTIONS,
   },
   async run(opts, ctx) {
     const { UsageError } = await import('../util/errors.ts');
@@ -44,6 +50,7 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
     const ks = opts.k;
     let metrics: Record<string, number>;
     let queries: number;
+    let modelType: string | undefined;
     if (opts.run && opts.qrels) {
       const { evaluateRun, parseMetrics } = await import('../eval/metrics.ts');
       const specs = parseMetrics(opts.metrics);
@@ -55,9 +62,11 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
       let run;
       if (opts.run) run = await trec.readRun(opts.run);
       else {
-        const { openEncoder } = await import('../trainer/encoder.ts');
-        const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { maxLength: 64 });
-        const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage');
+        const { encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+        const overrides = { ...encoderOverrides(opts), log: ctx.log };
+        const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
+        modelType = queryEncoder.modelType;
+        const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
         try {
           run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
         } finally {
@@ -78,9 +87,10 @@ Records without answer strings (MS MARCO) get no top-k: score their run against 
       throw new UsageError('give --run with --qrels, or --examples and --corpus with --model (or --run)');
     }
     const rounded = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Number(v.toFixed(6))]));
-    if (opts.out) await writeFileAtomic(opts.out, JSON.stringify({ ...rounded, queries }, null, 2) + '\n');
+    const model: Record<string, string> = modelType === undefined ? {} : { model_type: modelType };
+    if (opts.out) await writeFileAtomic(opts.out, JSON.stringify({ ...rounded, queries, ...model }, null, 2) + '\n');
     if (opts.json) console.log(JSON.stringify(rounded));
     else console.log([`queries ${queries}`, ...Object.entries(rounded).map(([k, v]) => `${k.padEnd(12)} ${v.toFixed(4)}`)].join('\n'));
-    return { metrics: { ...rounded, queries } };
+    return { metrics: { ...rounded, queries, ...model } };
   },
 });

@@ -3,6 +3,8 @@ import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { minerOptions, minerSettings } from '../miners/options.ts';
 import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
+import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
+import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 
 export const mineDenseCommand = defineCommand({
   id: 'mine.dense',
@@ -11,7 +13,9 @@ export const mineDenseCommand = defineCommand({
 Searches every question with the query encoder over the passage embeddings (dprep encode),
 drops positives, answer-bearing passages (DPR has_answer), the top --skip-top ranks and hits above
 --max-score-ratio × the gold positive's score, and keeps --negatives as hard_negative_ctxs.
-The summary (<out>.summary.json) counts what each filter removed.
+The summary (<out>.summary.json) counts what each filter removed. Questions are embedded as the
+query encoder dir says (template, pooling, normalization); --query-template, --pooling and
+--normalize override it (use what encode used for the passages).
 Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \\
             --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json \\
             --depth 200 --skip-top 3 --negatives 30 --max-score-ratio 0.95`,
@@ -31,11 +35,14 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     threads: { type: 'integer', help: 'search threads (default: all cores)' },
     batch: { type: 'integer', default: 256, help: 'questions per encode + search call' },
     maxLength: { type: 'integer', default: 64, help: 'tokens per question' },
+    queryTemplate: TEMPLATE_OPTIONS.queryTemplate,
+    ...EMBED_OVERRIDE_OPTIONS,
   },
   async run(opts, ctx) {
     const { mineDense } = await import('../miners/dense.ts');
-    const { openEncoder } = await import('../trainer/encoder.ts');
-    const queryEncoder = await openEncoder(opts.queryModel, 'query', { maxLength: opts.maxLength, batchSize: 64 });
+    const { encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+    const overrides = encoderOverrides(opts);
+    const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
     try {
       const r = await mineDense({
         examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, out: opts.out, queryEncoder,

@@ -13,6 +13,13 @@ positives are skipped and counted. Loss: softmax NLL of each question over every
 Output (--out): query_encoder/ and passage_encoder/ (HF layout: best on dev, else last), best/, last/
 (+ optimizer state for --resume), metrics.jsonl. --grad-accum K makes one optimizer step over
 batch-size·K questions with all of them as in-batch negatives (exactly the larger batch).
+Start models: any supported family (config.json "model_type"): bert (incl. E5/BGE/GTE-style), dpr
+with or without a projection, roberta, camembert, xlm-roberta, distilbert, t5 (encoder only; its
+RMSNorm and relative position bias run on tfjs ops, not dprep's native kernels). Their tokenizer
+(tokenizer.json or vocab.txt) is checked against config.json before any work. Weights:
+model.safetensors, pytorch_model.bin or sharded. --query-template / --passage-template (E5:
+"query: {text}" / "passage: {title} {text}") are stored with the encoders in dprep_encoder.json,
+with pooling and normalization, so encode / eval / mine dense / embed embed the same way.
 Example:  dprep train --train squad.bm25neg.json --dev squad-dev.bm25neg.json --query-model tiny-bert \\
             --out runs/stage1 --batch-size 16 --hard-negatives 1 --epochs 10 --lr 2e-5 --warmup 100`,
   options: TRAIN_OPTIONS,

@@ -71,8 +71,8 @@ export class BiEncoder {
       const pStart = batch.positiveIndex[s];
       const pEnd = e < batch.questions.length ? batch.positiveIndex[e] : batch.passages.length;
       out.push({
-        q: padBatch(await this.tokenizers.query.encode(batch.questions.slice(s, e))),
-        p: padBatch(await this.tokenizers.passage.encode(batch.passages.slice(pStart, pEnd))),
+        q: padBatch(await this.tokenizers.query.encode(batch.questions.slice(s, e)), this.tokenizers.query.padId),
+        p: padBatch(await this.tokenizers.passage.encode(batch.passages.slice(pStart, pEnd)), this.tokenizers.passage.padId),
       });
     }
     return out;
@@ -236,7 +236,7 @@ export class BiEncoder {
     const H = model.dim;
     const out = new Float32Array(inputs.length * H);
     for (let s = 0; s < inputs.length; s += chunk) {
-      const tb = padBatch(await tok.encode(inputs.slice(s, s + chunk)));
+      const tb = padBatch(await tok.encode(inputs.slice(s, s + chunk)), tok.padId);
       const t = this.tf.tidy(() => model.embed(tb, this.opts.pooling, this.opts.normalize));
       out.set((await t.data()) as Float32Array, s * H);
       t.dispose();

@@ -1,8 +1,9 @@
 /**
- * Model directories in the Hugging Face layout: `config.json`, `model.safetensors`, and
- * `vocab.txt` and/or `tokenizer.json` (+ tokenizer_config.json, special_tokens_map.json).
- * Loading accepts BertModel names, `bert.`-prefixed task checkpoints and DPR's
- * `question_encoder.bert_model.` / `ctx_encoder.bert_model.` names; saving writes BertModel names.
+ * Model directories in the Hugging Face layout: `config.json`, weights, and `vocab.txt` and/or
+ * `tokenizer.json` (+ tokenizer_config.json, special_tokens_map.json). Weights load from
+ * `model.safetensors`, `pytorch_model.bin` or their sharded indexes (weights.ts), in any layout the
+ * config's family accepts (families.ts: bare, task-model prefixes, DPR's encoder prefixes); saving
+ * writes the family's own layout.
  *
  * Also the trainer's checkpoints (`saveCheckpoint`: both encoders, + optimizer and trainer state
  * for --resume) and the final export of a run's encoders with how they embed (`exportEncoders`).
@@ -13,31 +14,73 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.ts';
 import { replaceDir, writeFileAtomic } from '../io/atomic.ts';
-import { encoderConfigJson, readBertConfig, type BertConfig } from './config.ts';
-import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.ts';
+import { encoderConfigJson, readEncoderConfig, type BertConfig, type EncoderConfig } from './config.ts';
+import { writeSafetensors, type NamedTensor } from './safetensors.ts';
 import type { Pooling } from './bert.ts';
-import { readFamilyTensors, toHfLayout } from './families.ts';
+import { familyOf, readFamilyTensors, toHfLayout, type Role } from './families.ts';
+import { checkTensors, readWeights } from './weights.ts';
 
 export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
 
 /**
- * Reads config + weights of a model dir; tensors come back under BertModel names.
- * Missing or mis-shaped tensors are an InputError naming the tensor.
+ * Reads config + weights of a model dir; tensors come back under the family's bare HF names.
+ * Missing, unexpected (e.g. more layers than the config says), mis-shaped and non-finite tensors
+ * are one InputError naming them all.
  * @example const { config, tensors } = await readModelDir('tiny-bert');
  */
-export async function readModelDir(dir: string, role?: 'query' | 'passage'): Promise<{ config: BertConfig; tensors: Map<string, NamedTensor>; ignored: string[] }> {
-  const config = await readBertConfig(join(dir, 'config.json'));
-  const file = join(dir, 'model.safetensors');
-  if (!existsSync(file)) {
-    const hint = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin found: convert it to safetensors first)' : '';
-    throw new InputError(dir, undefined, undefined, `no model.safetensors${hint}`);
-  }
-  const { tensors: raw } = await readSafetensors(file);
+export async function readModelDir(dir: string, role?: Role): Promise<{ config: BertConfig; tensors: Map<string, NamedTensor>; ignored: string[] }> {
+  const config = await readEncoderConfig(join(dir, 'config.json'));
+  const weights = await readWeights(dir);
+  checkFamilyTensors(config, weights.tensors, weights.source, role);
   // The family's name normaliser: bare, task-model (bert./roberta./distilbert.) and DPR layouts.
-  const { tensors, ignored } = readFamilyTensors(config, raw, file, role);
+  const { tensors, ignored } = readFamilyTensors(config, weights.tensors, weights.source, role);
   return { config, tensors, ignored };
 }
 
+/**
+ * Checks a checkpoint's tensors in the layout it uses against the shapes its config implies.
+ * "Unexpected" means a tensor under one of the encoder's own modules (`embeddings.`, `encoder.` …
+ * behind the layout's prefix) that the config does not imply; other heads (MLM, T5's decoder, the
+ * other DPR encoder) are not the encoder's and are left alone.
+ */
+function checkFamilyTensors(config: EncoderConfig, raw: Map<string, NamedTensor>, file: string, role?: Role): void {
+  const family = familyOf(config);
+  const layout = family.layouts(role).find((hfOf) => raw.has(hfOf(family.anchor)));
+  if (!layout) return; // readFamilyTensors names the missing anchor and every name it tried
+  const shapes = family.shapes(config);
+  for (const [name, shape] of family.optional(config)) if (raw.has(layout(name))) shapes.set(name, shape);
+  const expected = new Map<string, number[]>();
+  const tied = new Set<string>();
+  const modules = new Set<string>();
+  for (const [name, shape] of shapes) {
+    const alias = family.aliases?.[name];
+    const bare = !raw.has(layout(name)) && alias !== undefined && raw.has(layout(alias)) ? alias : name;
+    if (alias !== undefined) tied.add(layout(alias));
+    const hf = layout(bare);
+    expected.set(hf, shape);
+    const module = bare.split('.')[0];
+    modules.add(hf.slice(0, hf.length - bare.length + module.length) + '.');
+  }
+  const inScope = new Map([...raw].filter(([hf]) => expected.has(hf) || (!tied.has(hf) && [...modules].some((m) => hf.startsWith(m)))));
+  // Shapes are named against config.json here; checkTensors names the rest (missing, unexpected, non-finite).
+  const shapeProblems: string[] = [];
+  for (const [hf, shape] of expected) {
+    const t = inScope.get(hf);
+    if (!t || (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]))) continue;
+    shapeProblems.push(`tensor "${hf}": expected [${shape}] from config.json, got [${t.shape}]`);
+    expected.delete(hf);
+    inScope.delete(hf);
+  }
+  let problems = shapeProblems;
+  try {
+    // Buffers some transformers versions save as floats: not weights.
+    checkTensors(inScope, expected, { file, ignore: ['position_ids', 'token_type_ids'] });
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    problems = [err.problem, ...shapeProblems];
+  }
+  if (problems.length) throw new InputError(file, undefined, undefined, problems.join('; '));
+}
 /**
  * Writes a model dir atomically as a whole: files go to a temp dir that is renamed into place.
  * Tokenizer files are copied from `tokenizerFrom`.
@@ -69,6 +112,8 @@ export interface EncoderSettings {
   /** Passages were encoded as `[CLS] title [SEP] text [SEP]`; false: titles are ignored. */
   embed_title: boolean;
   max_length: number;
+  /** Which side of the bi-encoder this is: the template and DPR encoder a reader picks by default. */
+  role?: Role;
   /** Input templates (template.ts) the encoder was trained with; absent or null: DPR inputs. */
   query_template?: string | null;
   passage_template?: string | null;

@@ -7,9 +7,10 @@
  * (data, batch, schedule, model shape, seeds) and make up the run's fingerprint; `free` ones only
  * say where things are, how far to go or how to run (paths, --max-steps, backend, memory budget).
  */
-import { kebab, resolveOptions, seedOption, type OptionSpec, type OptionValues } from '../options.ts';
+import { kebab, resolveOptions, seedOption, type OptionSpec, type OptionsSpec, type OptionValues } from '../options.ts';
 import { POOLINGS } from './bert.ts';
 import { BACKENDS } from './tf-types.ts';
+import { TEMPLATE_OPTIONS } from './template.ts';
 
 /** A train option; `onResume` is required so that a new option cannot forget to say. */
 export interface TrainOptionSpec extends OptionSpec {
@@ -49,6 +50,10 @@ export const TRAIN_OPTIONS = {
   evalEvery: { type: 'integer', default: 0, min: 0, onResume: 'fixed', help: 'validate and save every N steps (0: at each epoch end)' },
   devMaxQuestions: { type: 'integer', default: 1000, min: 1, onResume: 'fixed', help: 'dev questions used for validation' },
   maxMemoryGb: { type: 'number', onResume: 'free', help: 'memory budget for the pre-flight estimate (default: 3.8 on wasm, else 80% of RAM)' },
+  // Input templates, stored with the encoders: fixed, they change what the model sees. Last, so
+  // that fingerprints of runs started before them (unset keys are left out) still match.
+  queryTemplate: { ...TEMPLATE_OPTIONS.queryTemplate, onResume: 'fixed' },
+  passageTemplate: { ...TEMPLATE_OPTIONS.passageTemplate, onResume: 'fixed' },
 } as const satisfies Record<string, TrainOptionSpec>;
 
 /**
@@ -100,3 +105,14 @@ export function checkTrainOptions(o: TrainOptions): void {
   const given = Object.fromEntries((Object.keys(TRAIN_OPTIONS) as TrainOptionKey[]).filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
   resolveOptions(TRAIN_OPTIONS, given, 'train');
 }
+
+/**
+ * How a reader of an encoder (encode, eval, mine dense, embed) embeds, when the user overrides
+ * it; unset, each follows the encoder dir (dprep_encoder.json, then a sentence-transformers
+ * dir's pooling / Normalize module, then cls / off). A boolean cannot be told unset from false, so
+ * --normalize can only switch normalization on.
+ */
+export const EMBED_OVERRIDE_OPTIONS = {
+  pooling: { type: 'string', choices: POOLINGS, help: 'pooling (default: as the encoder dir says: dprep_encoder.json or sentence-transformers 1_Pooling, else cls)' },
+  normalize: { type: 'boolean', help: 'L2-normalize the vectors (default: as the encoder dir says: dprep_encoder.json or a Normalize module, else off)' },
+} as const satisfies OptionsSpec;

@@ -34,7 +34,8 @@ import { ReplicaPool } from './parallel.ts';
 import { freshState, readResumeState, trimMetrics, type TrainerState } from './resume.ts';
 import type { NamedTensor } from './safetensors.ts';
 import type { TF } from './tf-types.ts';
-import { loadTokenizer } from './tokenizer.ts';
+import { checkTokenizerConfig, loadTokenizer, type ModelTokenizer } from './tokenizer.ts';
+import { parseTemplate, type InputTemplate } from './template.ts';
 
 export type { TrainOptions } from './options.ts';
 
@@ -50,6 +51,7 @@ export interface TrainResult {
 export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
   checkTrainOptions(o);
+  const templates = parseTemplates(o);
   const { tf, backend, threads } = await loadTf(o.backend);
   const workers = o.workers > 0 ? o.workers : backend === 'tensorflow' ? 1 : 2;
   const fingerprint = trainFingerprint({ ...o, workers });
@@ -58,10 +60,13 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
 
   // Build: start encoders, memory pre-flight (before any tensor exists), data, model, optimizer, replicas.
   const start = await readStartEncoders(o);
+  const tokenizers = await loadTokenizers(o, start, templates, log);
+  // A passage template decides whether titles are embedded (it reads {title} or not).
+  const embedTitle = templates.passage ? templates.passage.usesTitle : o.embedTitle;
   const native = backend === 'wasm' ? loadNative() : undefined;
   checkTrainingMemory(start.query.config, start.passage.config, o, { backend, threads, native: native !== undefined, nativeError: nativeLoadError, workers }, log);
   const { examples, dev } = await readTrainingData(o, log);
-  const model = await buildModel(tf, o, start);
+  const model = buildModel(tf, o, start, tokenizers);
   const optimizer = new AdamW({ lr: o.lr, weightDecay: o.weightDecay });
   if (resumed) optimizer.loadState(resumed.optimizer, resumed.state.step);
   let master = await model.masterWeights();
@@ -79,14 +84,15 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
     const stepsPerEpoch = Math.ceil(examples.length / globalBatch);
     const scheduleSteps = stepsPerEpoch * o.epochs;
     const run: TrainRun = {
-      o, model, master, optimizer, pool, examples, dev, metricsFile, globalBatch, stepsPerEpoch, scheduleSteps,
+      o, embedTitle, model, master, optimizer, pool, examples, dev, metricsFile, globalBatch, stepsPerEpoch, scheduleSteps,
       totalSteps: o.maxSteps > 0 ? Math.min(o.maxSteps, scheduleSteps) : scheduleSteps,
       encoders: { query: { config: start.query.config, tokenizerFrom: start.query.dir }, passage: { config: start.passage.config, tokenizerFrom: start.passage.dir } },
       started: Date.now(), questionsDone: 0, savedAtStep: resumed ? state.step : -1, mainStale: false,
     };
     await trainLoop(run, state);
     const finalFrom = state.best && existsSync(join(o.out, 'best')) ? 'best' : 'last';
-    await exportEncoders(o.out, finalFrom, { query: encoderSettings(o, o.maxQueryLen), passage: encoderSettings(o, o.maxPassageLen) });
+    const settings = (role: 'query' | 'passage', maxLength: number) => encoderSettings(o, role, embedTitle, maxLength);
+    await exportEncoders(o.out, finalFrom, { query: settings('query', o.maxQueryLen), passage: settings('passage', o.maxPassageLen) });
     model.dispose();
     log(`trainer: done, ${state.step} steps; final encoders from ${finalFrom}/ in ${o.out}`);
     return { metrics: finalMetrics(run, state), steps: state.step };
@@ -102,6 +108,8 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
  */
 interface TrainRun {
   o: TrainOptions;
+  /** Passages keep their titles: --embed-title, or the passage template's {title}. */
+  embedTitle: boolean;
   model: BiEncoder;
   /** The weights the optimizer updates in place (the replicas' shared views when there are replicas). */
   master: Map<string, Float32Array>;
@@ -125,7 +133,7 @@ interface TrainRun {
 
 /** The epoch/step loop, from wherever `state` stands to the last epoch or --max-steps. */
 async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
-  const { o, model, master, optimizer, pool, examples, globalBatch, stepsPerEpoch, scheduleSteps, totalSteps } = run;
+  const { o, embedTitle, model, master, optimizer, pool, examples, globalBatch, stepsPerEpoch, scheduleSteps, totalSteps } = run;
   const progress = new Progress('train', { total: totalSteps, unit: 'steps' });
   progress.update(state.step);
   while (state.epoch < o.epochs && state.step < totalSteps) {
@@ -135,7 +143,7 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
     );
     while (state.batchInEpoch < stepsPerEpoch && state.step < totalSteps) {
       const ids = order.slice(state.batchInEpoch * globalBatch, (state.batchInEpoch + 1) * globalBatch);
-      const batch = makeBatch(examples, ids, { positives: o.positives, embedTitle: o.embedTitle, seed: o.seed, epoch: state.epoch });
+      const batch = makeBatch(examples, ids, { positives: o.positives, embedTitle, seed: o.seed, epoch: state.epoch });
       const dropoutSeed = deriveSeed(o.seed, 'dropout', state.step);
       const { loss, grads } = pool ? await pool.lossAndGrads(model, batch, o.batchSize, dropoutSeed) : await model.lossAndGrads(batch, o.batchSize, dropoutSeed);
       // Clipping is applied inside the update (one pass over the gradients instead of two).
@@ -187,7 +195,7 @@ async function evaluateAndSave(run: TrainRun, state: TrainerState, trainLoss: nu
   if (trainLoss !== null) row['train.loss'] = trainLoss;
   let improved = false;
   if (dev.length > 0) {
-    const d = await validate(model, dev, run.globalBatch, o);
+    const d = await validate(model, dev, run.globalBatch, { ...o, embedTitle: run.embedTitle });
     row['dev.nll'] = d.nll;
     row['dev.avg_rank'] = d.avgRank;
     for (const [k, v] of Object.entries(d.top)) row[`dev.top${k}`] = v;
@@ -224,13 +232,35 @@ async function readStartEncoders(o: TrainOptions): Promise<{ query: StartEncoder
   return { query: { dir: qDir, ...q }, passage: { dir: pDir, ...p } };
 }
 
-/** The bi-encoder on the start weights, with tokenizers cut at the trained lengths. */
-async function buildModel(tf: TF, o: TrainOptions, start: { query: StartEncoder; passage: StartEncoder }): Promise<BiEncoder> {
-  const { query: q, passage: p } = start;
-  const tokenizers = {
-    query: await loadTokenizer(q.dir, Math.min(o.maxQueryLen, maxSequenceLength(q.config))),
-    passage: await loadTokenizer(p.dir, Math.min(o.maxPassageLen, maxSequenceLength(p.config))),
+/** The --query-template / --passage-template values, parsed (a bad one is a UsageError before any model loads). */
+function parseTemplates(o: TrainOptions): { query?: InputTemplate; passage?: InputTemplate } {
+  return {
+    query: o.queryTemplate === undefined ? undefined : parseTemplate(o.queryTemplate, '--query-template'),
+    passage: o.passageTemplate === undefined ? undefined : parseTemplate(o.passageTemplate, '--passage-template'),
   };
+}
+
+/**
+ * The tokenizers, cut at the trained lengths (and the model's positions), checked against each
+ * config (vocabulary size, pad id) before any work: warnings are logged, a mismatch refused.
+ */
+async function loadTokenizers(
+  o: TrainOptions,
+  start: { query: StartEncoder; passage: StartEncoder },
+  templates: { query?: InputTemplate; passage?: InputTemplate },
+  log: (m: string) => void,
+): Promise<{ query: ModelTokenizer; passage: ModelTokenizer }> {
+  const one = async (e: StartEncoder, maxLength: number, template?: InputTemplate) => {
+    const tok = await loadTokenizer(e.dir, Math.min(maxLength, maxSequenceLength(e.config)), { template });
+    for (const warning of checkTokenizerConfig(tok, e.config, join(e.dir, 'config.json'))) log(`trainer: warning: ${warning}`);
+    return tok;
+  };
+  return { query: await one(start.query, o.maxQueryLen, templates.query), passage: await one(start.passage, o.maxPassageLen, templates.passage) };
+}
+
+/** The bi-encoder on the start weights. */
+function buildModel(tf: TF, o: TrainOptions, start: { query: StartEncoder; passage: StartEncoder }, tokenizers: { query: ModelTokenizer; passage: ModelTokenizer }): BiEncoder {
+  const { query: q, passage: p } = start;
   return new BiEncoder(tf, { query: q.config, passage: p.config }, { query: q.tensors, passage: p.tensors }, tokenizers, {
     pooling: o.pooling, normalize: o.normalize, shared: o.sharedEncoder,
   });
@@ -260,7 +290,11 @@ async function prepareRunDir(o: TrainOptions, backend: string, resumed: TrainerS
 }
 
 /** How the encoders were trained, so encode / eval / mine.dense embed the same way by default. */
-const encoderSettings = (o: TrainOptions, maxLength: number): EncoderSettings => ({ pooling: o.pooling, normalize: o.normalize, embed_title: o.embedTitle, max_length: maxLength });
+const encoderSettings = (o: TrainOptions, role: 'query' | 'passage', embedTitle: boolean, maxLength: number): EncoderSettings => ({
+  pooling: o.pooling, normalize: o.normalize, embed_title: embedTitle, max_length: maxLength, role,
+  ...(o.queryTemplate !== undefined ? { query_template: o.queryTemplate } : {}),
+  ...(o.passageTemplate !== undefined ? { passage_template: o.passageTemplate } : {}),
+});
 
 function finalMetrics(run: TrainRun, state: TrainerState): Record<string, number> {
   const metrics: Record<string, number> = {

@@ -113,7 +113,7 @@ test('trained encoders record how they embed, and loadEncoder follows it (titles
   const out = join(model, '..', 'run-settings');
   await trainBiEncoder({ ...base(model, out), embedTitle: false, pooling: 'mean', normalize: true, maxSteps: 1, epochs: 1 });
   const settings = JSON.parse(await readFile(join(out, 'passage_encoder', 'dprep_encoder.json'), 'utf8'));
-  assert.deepEqual(settings, { pooling: 'mean', normalize: true, embed_title: false, max_length: 64 });
+  assert.deepEqual(settings, { pooling: 'mean', normalize: true, embed_title: false, max_length: 64, role: 'passage' });
   const q = JSON.parse(await readFile(join(out, 'query_encoder', 'dprep_encoder.json'), 'utf8'));
   assert.equal(q.max_length, 24);
   const enc = await loadEncoder(join(out, 'passage_encoder'), { backend: TEST_BACKEND });
@@ -125,12 +125,12 @@ test('trained encoders record how they embed, and loadEncoder follows it (titles
 });
 
 // The options --resume refuses to change, as they were before the declaration carried them.
-const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions'];
+const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions', 'queryTemplate', 'passageTemplate'];
 // A value different from base()'s (dev: unset) for each fixed option.
 const CHANGED: Record<string, unknown> = {
   train: DEV, dev: DEV, batchSize: 8, gradAccum: 2, hardNegatives: 0, positives: 'sampled', epochs: 4, lr: 1, warmup: 3, weightDecay: 0,
   maxGradNorm: 1, maxQueryLen: 20, maxPassageLen: 48, embedTitle: false, sharedEncoder: true, pooling: 'mean', normalize: true, workers: 2,
-  seed: 10, evalEvery: 5, devMaxQuestions: 10,
+  seed: 10, evalEvery: 5, devMaxQuestions: 10, queryTemplate: 'query: {text}', passageTemplate: 'passage: {title} {text}',
 };
 
 test('the resume fingerprint is the JSON of the fixed options, byte for byte as runs made before the declaration stored it', () => {
