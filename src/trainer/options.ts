@@ -10,6 +10,7 @@
 import { kebab, resolveOptions, seedOption, type OptionSpec, type OptionValues } from '../options.ts';
 import { POOLINGS } from './bert.ts';
 import { BACKENDS } from './tf-types.ts';
+import { BATCH_SAMPLERS } from './data.ts';
 
 /** A train option; `onResume` is required so that a new option cannot forget to say. */
 export interface TrainOptionSpec extends OptionSpec {
@@ -49,6 +50,9 @@ export const TRAIN_OPTIONS = {
   evalEvery: { type: 'integer', default: 0, min: 0, onResume: 'fixed', help: 'validate and save every N steps (0: at each epoch end)' },
   devMaxQuestions: { type: 'integer', default: 1000, min: 1, onResume: 'fixed', help: 'dev questions used for validation' },
   maxMemoryGb: { type: 'number', onResume: 'free', help: 'memory budget for the pre-flight estimate (default: 3.8 on wasm, else 80% of RAM)' },
+  // In-batch false negatives (data.ts). Last in the fingerprint: runs saved before them do not resume.
+  maskFalseNegatives: { type: 'boolean', default: true, onResume: 'fixed', help: "leave out of question i's softmax every other passage of the batch that is one of its positives (same passage_id or normalized text); --no-mask-false-negatives for the unmasked DPR loss" },
+  batchSampler: { type: 'string', choices: BATCH_SAMPLERS, default: 'shuffle', onResume: 'fixed', help: 'shuffle: seeded shuffle; no-duplicates: also keep questions that share a positive out of one batch (every record still once per epoch)' },
 } as const satisfies Record<string, TrainOptionSpec>;
 
 /**

@@ -29,7 +29,7 @@ const base = (model: string, out: string): TrainOptions => ({
   train: TRAIN, dev: DEV, queryModel: model, out, batchSize: 16, gradAccum: 1, hardNegatives: 1, positives: 'first',
   epochs: 3, maxSteps: 0, lr: 2e-3, warmup: 2, weightDecay: 0.01, maxGradNorm: 2, maxQueryLen: 24, maxPassageLen: 64,
   embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, workers: 0, seed: 9, evalEvery: 0,
-  devMaxQuestions: 1000, log: () => {},
+  devMaxQuestions: 1000, maskFalseNegatives: true, batchSampler: 'shuffle', log: () => {},
 });
 
 const metricRows = async (out: string) => (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
