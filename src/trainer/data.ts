@@ -9,7 +9,7 @@
  * normalizeForDedup (NFC, lowercased, whitespace collapsed): one definition of "the same
  * passage" for mining and training. Titles are not compared (chunks of one article share them).
  * The `no-duplicates` batch sampler (sentence-transformers' NoDuplicatesBatchSampler idea) also
- * keeps questions that share a positive out of one batch.
+ * builds batches without such collisions where the data allows.
  */
 import type { Ctx, DprRecord } from '../types.ts';
 import type { EncodeInput } from '../types.ts';
@@ -95,9 +95,10 @@ export type BatchSampler = (typeof BATCH_SAMPLERS)[number];
 /**
  * The epoch's order of example ids; batch k is `order[k·batch, (k+1)·batch)`. Both samplers start
  * from the same seeded shuffle (seed, 'shuffle', epoch), so `shuffle` is exactly the old order.
- * `no-duplicates` then fills each batch greedily in that order with examples sharing no positive
- * (id or normalized text) with the batch so far; an example that collides waits for a later
- * batch. Every example is used once per epoch and every batch but the last stays full: when all
+ * `no-duplicates` then fills each batch greedily in that order with examples that make no false
+ * negative with the batch so far (none of their positives is a passage of the batch, none of their
+ * hard negatives a positive of it; by id or normalized text); an example that collides waits for
+ * a later batch (sentence-transformers' sampler likewise checks every text of a row). Every example is used once per epoch and every batch but the last stays full: when all
  * the examples left collide with a batch (too few distinct passages), they fill it in shuffled
  * order anyway and the loss mask covers the collision.
  * @example const order = epochOrder(examples, { seed: 1, epoch: 0, batch: 16, sampler: 'no-duplicates' });
@@ -108,23 +109,29 @@ export function epochOrder(examples: readonly BiEncoderExample[], o: { seed: num
     seededRandom(deriveSeed(o.seed, 'shuffle', o.epoch)),
   );
   if (o.sampler === 'shuffle') return shuffled;
-  const keys = examples.map((ex) => [...new Set(ex.positives.flatMap(passageKeys))]);
+  const keysOf = (cs: readonly Ctx[]) => [...new Set(cs.flatMap(passageKeys))];
+  const pos = examples.map((ex) => keysOf(ex.positives));
+  const neg = examples.map((ex) => keysOf(ex.hardNegatives));
   const n = shuffled.length;
   const used = new Uint8Array(n);
   const order: number[] = [];
   let head = 0; // first position of `shuffled` not yet used
   while (order.length < n) {
     const size = Math.min(o.batch, n - order.length);
-    const inBatch = new Set<string>();
+    const batchPos = new Set<string>();
+    const batchAll = new Set<string>(); // the batch's positives and hard negatives
     const take = (id: number) => {
-      for (const k of keys[id]) inBatch.add(k);
+      for (const k of pos[id]) batchPos.add(k), batchAll.add(k);
+      for (const k of neg[id]) batchAll.add(k);
       used[id] = 1;
       order.push(id);
     };
+    // A collision either way: its positive is already a passage of the batch, or its hard negative is a batch positive.
+    const collides = (id: number) => pos[id].some((k) => batchAll.has(k)) || neg[id].some((k) => batchPos.has(k));
     const start = order.length;
     for (let at = head; at < n && order.length - start < size; at++) {
       const id = shuffled[at];
-      if (!used[id] && !keys[id].some((k) => inBatch.has(k))) take(id);
+      if (!used[id] && !collides(id)) take(id);
     }
     for (let at = head; at < n && order.length - start < size; at++) if (!used[shuffled[at]]) take(shuffled[at]);
     while (head < n && used[shuffled[head]]) head++;

@@ -52,7 +52,7 @@ export const TRAIN_OPTIONS = {
   maxMemoryGb: { type: 'number', onResume: 'free', help: 'memory budget for the pre-flight estimate (default: 3.8 on wasm, else 80% of RAM)' },
   // In-batch false negatives (data.ts). Last in the fingerprint: runs saved before them do not resume.
   maskFalseNegatives: { type: 'boolean', default: true, onResume: 'fixed', help: "leave out of question i's softmax every other passage of the batch that is one of its positives (same passage_id or normalized text); --no-mask-false-negatives for the unmasked DPR loss" },
-  batchSampler: { type: 'string', choices: BATCH_SAMPLERS, default: 'shuffle', onResume: 'fixed', help: 'shuffle: seeded shuffle; no-duplicates: also keep questions that share a positive out of one batch (every record still once per epoch)' },
+  batchSampler: { type: 'string', choices: BATCH_SAMPLERS, default: 'shuffle', onResume: 'fixed', help: 'shuffle: seeded shuffle; no-duplicates: build batches in which no passage is a positive of another question (greedy; every record still once per epoch, leftovers masked)' },
 } as const satisfies Record<string, TrainOptionSpec>;
 
 /**
