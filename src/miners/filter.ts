@@ -9,6 +9,7 @@ import type { DprRecord, Passage } from '../types.ts';
 import type { AnswerMatcher } from '../text/answer.ts';
 import { shuffleInPlace } from '../util/random.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
+import { normalizeForDedup } from '../text/same-passage.ts';
 import type { Summary } from '../util/summary.ts';
 
 /**
@@ -123,10 +124,8 @@ export function marginCeiling(positiveScores: readonly number[], m: ScoreMargins
   return ceiling;
 }
 
-/** Whitespace-collapsed, NFC, lowercased text: two passages equal under it are the same passage. */
-export function normalizeForDedup(text: string): string {
-  return text.normalize('NFC').toLowerCase().replace(/\s+/g, ' ').trim();
-}
+// The definition lives in text/ so the trainer's in-batch mask uses the same one.
+export { normalizeForDedup } from '../text/same-passage.ts';
 
 /**
  * Filters ranked hits and samples negatives.

@@ -6,7 +6,7 @@
  * the record's positive_ctxs, not only the one in the batch) but sits in another column — another
  * question's positive or any hard negative — is masked out of i's softmax (`masked`). "Is one of
  * its positives" means the same non-empty passage_id, or the same text under the miners'
- * normalizeForDedup (NFC, lowercased, whitespace collapsed): one definition of "the same
+ * normalizeForDedup (text/same-passage.ts: NFC, lowercased, whitespace collapsed): one definition of "the same
  * passage" for mining and training. Titles are not compared (chunks of one article share them).
  * The `no-duplicates` batch sampler (sentence-transformers' NoDuplicatesBatchSampler idea) also
  * builds batches without such collisions where the data allows.
@@ -16,7 +16,7 @@ import type { EncodeInput } from '../types.ts';
 import { readDprRecords } from '../io/records.ts';
 import { Summary } from '../util/summary.ts';
 import { deriveSeed, seededRandom, shuffleInPlace } from '../util/random.ts';
-import { normalizeForDedup } from '../miners/filter.ts';
+import { normalizeForDedup } from '../text/same-passage.ts';
 
 /** What training keeps of a record: only the passages it can use. */
 export interface BiEncoderExample {
