@@ -12,7 +12,7 @@ Input: DPR records (--examples: .json array, .jsonl or .parquet) and a corpus (-
 (--index; built there from --corpus when it does not exist, and kept). Output: the same records,
 positives and answers kept, hard_negative_ctxs = top --depth BM25 hits minus positives (by id and
 by normalized text) minus passages containing an answer (DPR has_answer; --check-title also checks
-titles), then --negatives of them by --strategy (top, or random with --seed, per-record streams:
+titles), minus the top --skip-top ranks, then --negatives of them by --strategy (top, or random with --seed, per-record streams:
 same output whatever --threads). score = the BM25 score. Report: <out>.mining.json (filter totals,
 per-record counts incl. answer-bearing hits, skipped records with reasons, the analyzer and what chose its
 language). --lang auto (the default) follows the data: records converted from PIAF (dataset "piaf") are
@@ -26,7 +26,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     ...corpusColumnsOptions,
     index: { type: 'string', role: 'input', help: 'BM25 index directory (dprep index bm25): used if it exists, else built from --corpus and kept; in a pipeline, another step\'s output' },
     out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
-    ...minerOptions(100),
+    ...minerOptions(100, 0),
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
   },

@@ -26,9 +26,9 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
     ...corpusColumnsOptions,
     out: { type: 'string', required: true, role: 'output', help: 'output DPR records (.json, .jsonl, .parquet)' },
-    ...minerOptions(200),
-    skipTop: { type: 'integer', default: 3, min: 0, help: 'never take the top r ranks (likely false negatives)' },
-    maxScoreRatio: { type: 'number', min: 0, help: "drop hits scoring above r × the gold positive's score" },
+    ...minerOptions(200, 3),
+    maxScoreRatio: { type: 'number', min: 0, help: 'drop hits scoring above pos − (1 − r)·|pos|, pos the lowest score of the positives (any sign)' },
+    maxScoreMargin: { type: 'number', min: 0, help: 'drop hits scoring above pos − m, pos the lowest score of the positives' },
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
     index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'faiss when built, or force one' },
@@ -46,7 +46,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     try {
       const r = await mineDense({
         examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, out: opts.out, queryEncoder,
-        ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio,
+        ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
         queryBatch: opts.batch, log: ctx.log,
       });

@@ -27,7 +27,7 @@ Example:  dprep mine positives --examples nq-open.dpr.jsonl --corpus psgs_w100.t
     out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
     unfoundOut: { type: 'string', role: 'output', help: 'write records with no answer-bearing hit here, unchanged' },
     positives: { type: 'integer', default: 1, min: 1, help: 'answer-bearing hits kept as positives, best first (DPR: 1)' },
-    ...minerOptions(100),
+    ...minerOptions(100, 0),
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
   },

@@ -42,7 +42,7 @@ export function toNegativeCtxs(store: PassageStore, result: MineResult): Ctx[] {
   });
 }
 
-/** Runs mining jobs: top `depth` BM25 hits → selectNegatives → doc numbers with score = BM25 score. */
+/** Runs mining jobs: top `depth` BM25 hits → selectNegatives (rank window from skipTop) → doc numbers with score = BM25 score. */
 export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, jobs: readonly MineJob[]): MineResult[] {
   return jobs.map((job) => {
     const top = scorer.topK(job.query, settings.depth);
@@ -54,6 +54,7 @@ export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, 
       positiveTexts: new Set(job.positiveTexts),
       count: settings.negatives,
       strategy: settings.strategy,
+      skipTop: settings.skipTop,
       rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.ordinal)),
     });
     return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts };

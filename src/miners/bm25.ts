@@ -96,8 +96,8 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const languageFrom = opts.languageFrom ?? (indexExisted ? `the header of index ${opts.index}` : opts.analyzer?.lang !== undefined ? 'the caller' : 'the default');
   const { dir: indexDir, tempDir } = await prepareIndex(opts, log);
   const index = Bm25Index.open(indexDir, { shared: opts.threads > 1 });
-  const { depth, negatives, strategy, seed, match, checkTitle } = opts;
-  const settings: MinerSettings = { depth, negatives, strategy, seed, match, checkTitle };
+  const { depth, skipTop, negatives, strategy, seed, match, checkTitle } = opts;
+  const settings: MinerSettings = { depth, skipTop, negatives, strategy, seed, match, checkTitle };
   const pool = await startBm25Pool(index, opts.threads, mineTask(settings));
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
   const writer = await openRecordWriter(opts.out, opts.format);

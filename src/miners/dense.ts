@@ -2,14 +2,15 @@
  * Dense hard-negative mining: search each question with the stage-1 query encoder over the
  * stage-1 passage embeddings, and keep as hard negatives the passages the model confuses with
  * the answer, after the same filters as BM25 mining (positives, DPR has_answer) plus the rank
- * window (`skipTop`) and the score margin (`maxScoreRatio` × the gold positive's score).
+ * window (`skipTop`) and score margins to every positive (`maxScoreRatio`, `maxScoreMargin`:
+ * filter.ts's marginCeiling, correct for any score sign).
  *
  * Input: DPR records (JSON array or JSONL) with positive_ctxs; a corpus; an embeddings dir.
  * Output: the same records with `hard_negative_ctxs` replaced by the dense negatives (or appended
  * to the existing ones with `keepExisting`), each with its dense score; records that cannot be
  * mined (no positive, no usable answer, empty question) are skipped with a counted reason.
  * Options: the shared miner settings (options.ts: depth, negatives, strategy, seed, match,
- * checkTitle), skipTop, maxScoreRatio. Skips follow skipReason (filter.ts), as BM25 mining's do.
+ * checkTitle), skipTop, maxScoreRatio, maxScoreMargin. Skips follow skipReason (filter.ts), as BM25 mining's do.
  *
  * Example: dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \
  *            --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json
@@ -24,7 +25,7 @@ import type { Ctx, Encoder } from '../types.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
-import { addCounts, admitForMining, emptyCounts, normalizeForDedup, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
@@ -40,8 +41,10 @@ export interface DenseMiningOptions extends MinerSettings {
   queryEncoder: Encoder;
   /** Ranks 0..skipTop-1 are never negatives (likely false negatives). */
   skipTop: number;
-  /** Drop hits scoring above ratio × the gold positive's score. */
+  /** Drop hits scoring above pos − (1 − ratio)·|pos|, pos the lowest positive score (marginCeiling). */
   maxScoreRatio?: number;
+  /** Drop hits scoring above pos − margin. */
+  maxScoreMargin?: number;
   keepExisting: boolean;
   index: VectorIndexOptions;
   /** Questions per encode + search call. */
@@ -70,15 +73,16 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
 
   // Pass 1: the questions and gold positives of the mineable records.
   const questions: string[] = [];
-  const goldIds: string[] = [];
+  const positiveIds: string[][] = [];
   for await (const { record, where } of readDprRecords(opts.examples)) {
     summary.read++;
     if (!admitForMining(record, where, summary)) continue;
     questions.push(record.question);
-    goldIds.push(record.positive_ctxs[0].passage_id);
+    positiveIds.push(record.positive_ctxs.map((c) => c.passage_id));
   }
 
-  const needGold = opts.maxScoreRatio !== undefined ? new Set(goldIds) : undefined;
+  const margins = opts.maxScoreRatio !== undefined || opts.maxScoreMargin !== undefined;
+  const needGold = margins ? new Set(positiveIds.flat()) : undefined;
   const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold);
   opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);
@@ -106,10 +110,12 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         ranked.push({ passage: passages.get(rowIds[row])!, score: hits.scores[q * depth + r], rank: r });
       }
       let maxScore: number | undefined;
-      if (opts.maxScoreRatio !== undefined) {
-        const gold = captured.get(goldIds[q]);
-        if (gold) maxScore = opts.maxScoreRatio * dot(queryVectors.subarray(q * dim, (q + 1) * dim), gold);
-        else noGoldVector++;
+      if (margins) {
+        // Every positive with an embedding is scored: the margin is to the lowest of them.
+        const query = queryVectors.subarray(q * dim, (q + 1) * dim);
+        const scores = positiveIds[q].flatMap((id) => (captured.has(id) ? [dot(query, captured.get(id)!)] : []));
+        maxScore = marginCeiling(scores, opts);
+        if (scores.length === 0) noGoldVector++;
       }
       const { negatives, counts: one } = selectNegatives(ranked, {
         matcher: new AnswerMatcher(record.answers, opts.match),
@@ -139,7 +145,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   progress.finish();
   for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
-  if (opts.maxScoreRatio !== undefined) summary.count('questions without a gold positive embedding (no margin applied)', noGoldVector);
+  if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
   return { summary, counts, searchBackend: index.description };
 }
 

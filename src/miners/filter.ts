@@ -9,6 +9,7 @@ import type { DprRecord, Passage } from '../types.ts';
 import type { AnswerMatcher } from '../text/answer.ts';
 import { shuffleInPlace } from '../util/random.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
+import { normalizeForDedup } from '../text/same-passage.ts';
 import type { Summary } from '../util/summary.ts';
 
 /**
@@ -76,7 +77,7 @@ export interface NegativeSelection {
   strategy: SamplingStrategy;
   /** Rank window start: hits ranked above it are dropped (dense mining's guard against false negatives). */
   skipTop?: number;
-  /** Hits scoring above this are dropped (e.g. 0.95 × the positive's score). */
+  /** Hits scoring above this are dropped (see marginCeiling). */
   maxScore?: number;
   /** Generator for the `random` strategy, derived from (seed, question index). */
   rng?: () => number;
@@ -99,10 +100,32 @@ export function addCounts(total: FilterCounts, one: FilterCounts): void {
   for (const k of Object.keys(total) as (keyof FilterCounts)[]) total[k] += one[k];
 }
 
-/** Whitespace-collapsed, NFC, lowercased text: two passages equal under it are the same passage. */
-export function normalizeForDedup(text: string): string {
-  return text.normalize('NFC').toLowerCase().replace(/\s+/g, ' ').trim();
+/** Score margins to the positives: relative (`ratio`) and absolute (`margin`), either or both. */
+export interface ScoreMargins {
+  maxScoreRatio?: number;
+  maxScoreMargin?: number;
 }
+
+/**
+ * The highest score a negative may have, or undefined when no margin applies (none set, or no
+ * positive scored). pos = the LOWEST positive score: a hit scoring above any positive is a likely
+ * false negative, so the strictest bound protects best. Relative: pos − (1 − ratio)·|pos|, correct
+ * for any sign (ratio × pos would put the bound above a negative positive score: 0.95 × −0.5 =
+ * −0.475 > −0.5; sentence-transformers fixed the same bug with the absolute value). Absolute:
+ * pos − margin. With both, the stricter (lower) bound.
+ * @example marginCeiling([-0.5], { maxScoreRatio: 0.95 }) // -0.525: a hit at -0.49 is dropped
+ */
+export function marginCeiling(positiveScores: readonly number[], m: ScoreMargins): number | undefined {
+  if (positiveScores.length === 0 || (m.maxScoreRatio === undefined && m.maxScoreMargin === undefined)) return undefined;
+  const pos = Math.min(...positiveScores);
+  let ceiling = Infinity;
+  if (m.maxScoreRatio !== undefined) ceiling = Math.min(ceiling, pos - (1 - m.maxScoreRatio) * Math.abs(pos));
+  if (m.maxScoreMargin !== undefined) ceiling = Math.min(ceiling, pos - m.maxScoreMargin);
+  return ceiling;
+}
+
+// The definition lives in text/ so the trainer's in-batch mask uses the same one.
+export { normalizeForDedup } from '../text/same-passage.ts';
 
 /**
  * Filters ranked hits and samples negatives.

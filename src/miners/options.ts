@@ -11,6 +11,8 @@ import { STRATEGIES, type SamplingStrategy } from './filter.ts';
 export interface MinerSettings {
   /** Hits retrieved per question before filtering. */
   depth: number;
+  /** Rank window start: hits ranked 0..skipTop-1 are never negatives (likely unlabeled positives); default 0. */
+  skipTop?: number;
   /** Negatives kept per question. */
   negatives: number;
   strategy: SamplingStrategy;
@@ -23,14 +25,15 @@ export interface MinerSettings {
 }
 
 /**
- * The shared option block; `depth` is the one default that differs (BM25 100, dense 200).
- * @example options: { examples: {...}, ...minerOptions(100), threads: {...} }
+ * The shared option block; `depth` and `skipTop` are the defaults that differ (BM25 100 and 0, dense 200 and 3).
+ * @example options: { examples: {...}, ...minerOptions(100, 0), threads: {...} }
  */
-export function minerOptions<const D extends number>(depth: D) {
+export function minerOptions<const D extends number, const S extends number>(depth: D, skipTop: S) {
   return {
     depth: { type: 'integer', default: depth, min: 1, help: 'hits retrieved per question before filtering' },
+    skipTop: { type: 'integer', default: skipTop, min: 0, help: 'never take the top r ranks (likely false negatives); the window is ranks r..depth-1' },
     negatives: { type: 'integer', default: 30, min: 0, help: 'hard negatives kept per question' },
-    strategy: { type: 'string', choices: STRATEGIES, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors' },
+    strategy: { type: 'string', choices: STRATEGIES, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors within the window (one stream per record, keyed by its index in the examples file)' },
     seed: seedOption(13, 'the --strategy random sampling'),
     match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'answer matching: DPR string (token) match or regex' },
     checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },
@@ -39,5 +42,5 @@ export function minerOptions<const D extends number>(depth: D) {
 
 /** The settings from parsed options (the seed: --seed, else the pipeline's step seed, else 13; see seedOption). */
 export function minerSettings(o: MinerSettings): MinerSettings {
-  return { depth: o.depth, negatives: o.negatives, strategy: o.strategy, seed: o.seed, match: o.match, checkTitle: o.checkTitle };
+  return { depth: o.depth, skipTop: o.skipTop, negatives: o.negatives, strategy: o.strategy, seed: o.seed, match: o.match, checkTitle: o.checkTitle };
 }

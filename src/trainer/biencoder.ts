@@ -26,6 +26,9 @@ export interface BiEncoderOptions {
   shared: boolean;
 }
 
+/** What the loss needs of a batch besides its embeddings. */
+export type LossTarget = Pick<BiEncoderBatch, 'positiveIndex' | 'masked'>;
+
 export interface MicroBatch {
   q: TokenBatch;
   p: TokenBatch;
@@ -107,7 +110,7 @@ export class BiEncoder {
     if (mbs.length === 1) {
       const { value, grads: g } = tf.variableGrads(() => {
         const [q, p] = this.embedBoth(mbs[0], true, deriveSeed(seed, 0));
-        return dprLoss(tf, q, p, batch.positiveIndex);
+        return dprLoss(tf, q, p, batch.positiveIndex, batch.masked);
       }, vars);
       const loss = (await value.data())[0];
       value.dispose();
@@ -117,7 +120,7 @@ export class BiEncoder {
     // Pass 1: embeddings of every micro-batch, no tape; the loss and its gradient w.r.t. them.
     const seeds = mbs.map((_, i) => deriveSeed(seed, i));
     const { q, p } = await this.embedMicroBatches(mbs, seeds);
-    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, q, p, this.query.dim, batch.positiveIndex);
+    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, q, p, this.query.dim, batch.positiveIndex, batch.masked);
     // Pass 2: back-propagate those gradients through each micro-batch (d loss / d θ = Σ dL/de · de/dθ).
     return { loss, grads: await this.backpropMicroBatches(mbs, seeds, dq, dp) };
   }
@@ -152,17 +155,19 @@ export class BiEncoder {
    * read back (as constants), and the loss over the whole batch is back-propagated into this shard's
    * encoder pass. Summing the replicas' gradients gives the whole batch's gradient without a second
    * forward pass (GradCache needs one).
-   * `at` is where this shard's questions and passages start in the batch.
+   * `at` is where this shard's questions and passages start in the batch; `target` is the whole
+   * batch's positives and masked pairs.
    */
   async exchangeLossAndGrads(
     mb: MicroBatch,
-    positiveIndex: readonly number[],
+    target: LossTarget,
     at: { q0: number; p0: number },
     exchange: EmbeddingExchange,
     seed: number,
     sink?: Map<string, Float32Array>,
   ): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
     const { tf } = this;
+    const { positiveIndex, masked } = target;
     const B = positiveIndex.length;
     const H = exchange.dim;
     const P = exchange.rows - B;
@@ -180,7 +185,7 @@ export class BiEncoder {
         if (end < rows) parts.push(tf.tensor2d(exchange.rowsOf(offset + end, rows - end), [rows - end, H])); // [rows - end, H]
         return parts.length === 1 ? own : (tf.concat(parts) as Tensor2D); // [rows, H]
       };
-      return dprLoss(tf, around(q, at.q0, B, 0), around(p, at.p0, P, B), positiveIndex); // [B, H] · [P, H]ᵀ → scalar
+      return dprLoss(tf, around(q, at.q0, B, 0), around(p, at.p0, P, B), positiveIndex, masked); // [B, H] · [P, H]ᵀ → scalar
     }, [...this.variables.values()]);
     const loss = (await value.data())[0];
     value.dispose();

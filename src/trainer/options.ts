@@ -11,6 +11,7 @@ import { kebab, resolveOptions, seedOption, type OptionSpec, type OptionsSpec, t
 import { POOLINGS } from './bert.ts';
 import { BACKENDS } from './tf-types.ts';
 import { TEMPLATE_OPTIONS } from './template.ts';
+import { BATCH_SAMPLERS } from './data.ts';
 
 /** A train option; `onResume` is required so that a new option cannot forget to say. */
 export interface TrainOptionSpec extends OptionSpec {
@@ -54,6 +55,9 @@ export const TRAIN_OPTIONS = {
   // that fingerprints of runs started before them (unset keys are left out) still match.
   queryTemplate: { ...TEMPLATE_OPTIONS.queryTemplate, onResume: 'fixed' },
   passageTemplate: { ...TEMPLATE_OPTIONS.passageTemplate, onResume: 'fixed' },
+  // In-batch false negatives (data.ts). Last in the fingerprint: runs saved before them do not resume.
+  maskFalseNegatives: { type: 'boolean', default: true, onResume: 'fixed', help: "leave out of question i's softmax every other passage of the batch that is one of its positives (same passage_id or normalized text); --no-mask-false-negatives for the unmasked DPR loss" },
+  batchSampler: { type: 'string', choices: BATCH_SAMPLERS, default: 'shuffle', onResume: 'fixed', help: 'shuffle: seeded shuffle; no-duplicates: build batches in which no passage is a positive of another question (greedy; every record still once per epoch, leftovers masked)' },
 } as const satisfies Record<string, TrainOptionSpec>;
 
 /**

@@ -47,7 +47,7 @@ interface RequestBase {
 }
 export type ReplicaRequest = RequestBase &
   (
-    | { type: 'exchange'; mb: MicroBatch; positiveIndex: number[]; at: { q0: number; p0: number }; buffer: SharedArrayBuffer; rows: number; dim: number; parties: number; seed: number }
+    | { type: 'exchange'; mb: MicroBatch; positiveIndex: number[]; masked?: number[]; at: { q0: number; p0: number }; buffer: SharedArrayBuffer; rows: number; dim: number; parties: number; seed: number }
     | { type: 'embed'; mbs: MicroBatch[]; seeds: number[] }
     | { type: 'backprop'; mbs: MicroBatch[]; seeds: number[]; dq: Float32Array; dp: Float32Array }
   );
@@ -235,7 +235,7 @@ export class ReplicaPool {
       const replies = await settle(
         replicas.map((r, rank) =>
           r.request({
-            type: 'exchange', assign, mb: shards[rank][0], positiveIndex: batch.positiveIndex,
+            type: 'exchange', assign, mb: shards[rank][0], positiveIndex: batch.positiveIndex, masked: batch.masked,
             at: { q0: bounds[rank], p0: batch.positiveIndex[bounds[rank]] },
             buffer: exchange.buffer, rows: n + P, dim, parties: replicas.length, seed: deriveSeed(seed, rank),
           }),
@@ -260,7 +260,7 @@ export class ReplicaPool {
       for (const a of parts) out.set(a, (at += a.length) - a.length);
       return out;
     };
-    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, join(embedded.map((e) => e.q!)), join(embedded.map((e) => e.p!)), dim, batch.positiveIndex);
+    const { loss, dq, dp } = await dprLossAndEmbeddingGrads(tf, join(embedded.map((e) => e.q!)), join(embedded.map((e) => e.p!)), dim, batch.positiveIndex, batch.masked);
     let qAt = 0;
     let pAt = 0;
     const replies = await settle(

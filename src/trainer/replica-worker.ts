@@ -36,7 +36,7 @@ async function handle(req: ReplicaRequest): Promise<void> {
   if (req.type === 'exchange') {
     const exchange = new EmbeddingExchange(req.buffer, req.rows, req.dim, req.parties);
     try {
-      const { loss, grads } = await model.exchangeLossAndGrads(req.mb as MicroBatch, req.positiveIndex, req.at, exchange, req.seed, gradSink);
+      const { loss, grads } = await model.exchangeLossAndGrads(req.mb as MicroBatch, { positiveIndex: req.positiveIndex, masked: req.masked }, req.at, exchange, req.seed, gradSink);
       parentPort!.postMessage({ id: req.id, loss, keys: [...grads.keys()] });
     } catch (err) {
       exchange.abort();

@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { Progress } from '../util/progress.ts';
 import { UsageError } from '../util/errors.ts';
-import { deriveSeed, seededRandom, shuffleInPlace } from '../util/random.ts';
+import { deriveSeed } from '../util/random.ts';
 import { loadTf } from './backend.ts';
 import { BiEncoder } from './biencoder.ts';
 import { exportEncoders, readModelDir, saveCheckpoint, type EncoderSettings } from './checkpoint.ts';
 import type { BertConfig } from './config.ts';
-import { makeBatch, readExamples, type BiEncoderExample } from './data.ts';
+import { epochOrder, makeBatch, readExamples, type BiEncoderExample } from './data.ts';
 import { maxSequenceLength } from './families.ts';
 import { positiveRanks } from './loss.ts';
 import { checkTrainingMemory } from './memory.ts';
@@ -88,6 +88,7 @@ export async function trainBiEncoder(o: TrainOptions): Promise<TrainResult> {
       totalSteps: o.maxSteps > 0 ? Math.min(o.maxSteps, scheduleSteps) : scheduleSteps,
       encoders: { query: { config: start.query.config, tokenizerFrom: start.query.dir }, passage: { config: start.passage.config, tokenizerFrom: start.passage.dir } },
       started: Date.now(), questionsDone: 0, savedAtStep: resumed ? state.step : -1, mainStale: false,
+      masked: { pairs: 0, batches: 0, of: 0 }, log,
     };
     await trainLoop(run, state);
     const finalFrom = state.best && existsSync(join(o.out, 'best')) ? 'best' : 'last';
@@ -129,6 +130,9 @@ interface TrainRun {
   questionsDone: number;
   savedAtStep: number;
   mainStale: boolean;
+  /** In-batch false negatives found in the epoch's batches so far; logged per epoch. */
+  masked: { pairs: number; batches: number; of: number };
+  log: (message: string) => void;
 }
 
 /** The epoch/step loop, from wherever `state` stands to the last epoch or --max-steps. */
@@ -137,13 +141,13 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
   const progress = new Progress('train', { total: totalSteps, unit: 'steps' });
   progress.update(state.step);
   while (state.epoch < o.epochs && state.step < totalSteps) {
-    const order = shuffleInPlace(
-      examples.map((_, i) => i),
-      seededRandom(deriveSeed(o.seed, 'shuffle', state.epoch)),
-    );
+    const order = epochOrder(examples, { seed: o.seed, epoch: state.epoch, batch: globalBatch, sampler: o.batchSampler });
+    // A resumed epoch recounts its done batches, so the logged counts equal an uninterrupted run's.
+    for (let k = 0; k < state.batchInEpoch; k++) countMasked(run, batchAt(run, order, state.epoch, k).masked);
     while (state.batchInEpoch < stepsPerEpoch && state.step < totalSteps) {
-      const ids = order.slice(state.batchInEpoch * globalBatch, (state.batchInEpoch + 1) * globalBatch);
-      const batch = makeBatch(examples, ids, { positives: o.positives, embedTitle, seed: o.seed, epoch: state.epoch });
+      const batch = batchAt(run, order, state.epoch, state.batchInEpoch);
+      countMasked(run, batch.masked);
+      if (!o.maskFalseNegatives) delete batch.masked; // found and counted, left in the loss
       const dropoutSeed = deriveSeed(o.seed, 'dropout', state.step);
       const { loss, grads } = pool ? await pool.lossAndGrads(model, batch, o.batchSize, dropoutSeed) : await model.lossAndGrads(batch, o.batchSize, dropoutSeed);
       // Clipping is applied inside the update (one pass over the gradients instead of two).
@@ -157,7 +161,7 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
       state.batchInEpoch++;
       state.epochLossSum += loss;
       state.epochLossCount++;
-      run.questionsDone += ids.length;
+      run.questionsDone += batch.questions.length;
       progress.tick(1, `epoch ${state.epoch + 1}/${o.epochs} loss ${loss.toFixed(4)} ${questionsPerSecond(run).toFixed(1)} q/s`);
       if (o.evalEvery > 0 && state.step % o.evalEvery === 0 && state.batchInEpoch < stepsPerEpoch) await evaluateAndSave(run, state, runningLoss(state));
     }
@@ -169,6 +173,7 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
     state.epochLossSum = 0;
     state.epochLossCount = 0;
     await evaluateAndSave(run, state, state.lastEpochLoss);
+    logMasked(run, state.epoch - 1);
   }
   if (state.batchInEpoch > 0 && state.epochLossCount > 0) {
     // Stopped by --max-steps mid-epoch: save so the run can be inspected or resumed.
@@ -176,6 +181,25 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
     await evaluateAndSave(run, state, state.lastEpochLoss);
   }
   progress.finish();
+}
+
+/** Batch `k` of the epoch's order, its false negatives always found (to count them) and masked by option. */
+function batchAt(run: TrainRun, order: readonly number[], epoch: number, k: number) {
+  const { o, examples, globalBatch, embedTitle } = run;
+  const ids = order.slice(k * globalBatch, (k + 1) * globalBatch);
+  return makeBatch(examples, ids, { positives: o.positives, embedTitle, seed: o.seed, epoch, maskFalseNegatives: true });
+}
+
+/** Adds a batch's in-batch false negatives (pairs, and whether it has any) to the epoch's counts. */
+function countMasked(run: TrainRun, masked: readonly number[] | undefined): void {
+  run.masked.pairs += masked?.length ?? 0;
+  run.masked.batches += masked && masked.length > 0 ? 1 : 0;
+  run.masked.of++;
+}
+function logMasked(run: TrainRun, epoch: number): void {
+  const { pairs, batches, of } = run.masked;
+  run.log(`trainer: epoch ${epoch + 1}: ${pairs} in-batch false-negative pair(s) ${run.o.maskFalseNegatives ? 'masked' : 'found, not masked (--no-mask-false-negatives)'}, in ${batches} of ${of} batches`);
+  run.masked = { pairs: 0, batches: 0, of: 0 };
 }
 
 const runningLoss = (state: TrainerState) => (state.epochLossCount > 0 ? state.epochLossSum / state.epochLossCount : null);
@@ -193,6 +217,7 @@ async function evaluateAndSave(run: TrainRun, state: TrainerState, trainLoss: nu
   }
   const row: Record<string, number> = { step: state.step, epoch: state.epoch, lr: o.lr * linearSchedule(Math.max(0, state.step - 1), o.warmup, run.scheduleSteps) };
   if (trainLoss !== null) row['train.loss'] = trainLoss;
+  row['train.false_negative_pairs'] = run.masked.pairs; // in this epoch's batches so far; masked unless turned off
   let improved = false;
   if (dev.length > 0) {
     const d = await validate(model, dev, run.globalBatch, { ...o, embedTitle: run.embedTitle });

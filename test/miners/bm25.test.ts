@@ -199,3 +199,30 @@ test('empty corpus: clear error, no output and no temporary index left next to t
   await assert.rejects(mineBm25(base({ corpus, examples: squadFiles.examples }, 'empty-out/neg.json')), (e: unknown) => e instanceof InputError && e.file === corpus && /no passages/.test(e.message));
   assert.deepEqual(readdirSync(join(tmp, 'empty-out')), []);
 });
+
+test('--skip-top: the top N hits are never negatives; the window starts at N, for top and random sampling', async () => {
+  const files = detFiles;
+  const read = (name: string) => readFileSync(join(tmp, name), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DprRecord);
+  // Every survivor of the filters, best first (negatives = depth).
+  const all = await mineBm25(base(files, 'skip0.jsonl', { negatives: 50 }));
+  const skipped = await mineBm25(base(files, 'skip5.jsonl', { negatives: 50, skipTop: 5 }));
+  const a = read('skip0.jsonl');
+  const b = read('skip5.jsonl');
+  assert.ok(skipped.filters.skipTop > 0, JSON.stringify(skipped.filters));
+  assert.equal(all.filters.skipTop, 0);
+  a.forEach((rec, i) => {
+    // The window drops exactly the survivors ranked in the top 5 (counted per record): a prefix of the full list.
+    const k = skipped.perRecord[i].skipTop;
+    assert.deepEqual(b[i].hard_negative_ctxs.map((c) => c.passage_id), rec.hard_negative_ctxs.slice(k).map((c) => c.passage_id), `record ${i}`);
+  });
+  // random within the window: a seeded sample of the windowed survivors, same whatever the thread count.
+  await mineBm25(base(files, 'skip5r.jsonl', { negatives: 3, skipTop: 5, strategy: 'random' }));
+  await mineBm25(base(files, 'skip5r2.jsonl', { negatives: 3, skipTop: 5, strategy: 'random', threads: 2 }));
+  const r = read('skip5r.jsonl');
+  assert.deepEqual(read('skip5r2.jsonl'), r);
+  r.forEach((rec, i) => {
+    const window = new Set(b[i].hard_negative_ctxs.map((c) => c.passage_id));
+    for (const c of rec.hard_negative_ctxs) assert.ok(window.has(c.passage_id), `record ${i}: ${c.passage_id} outside the window`);
+  });
+  assert.ok(r.some((rec, i) => rec.hard_negative_ctxs[0]?.passage_id !== b[i].hard_negative_ctxs[0]?.passage_id), 'random is not top');
+});

@@ -92,11 +92,16 @@ test('gradient check: tape gradients of the full bi-encoder loss match central d
   void tf;
 });
 
-test('gradient accumulation (GradCache) equals one pass over the larger batch', async () => {
+/** BATCH with false negatives masked: question 1's row at passages 0 and 5, question 3's at 1 (flat i·8 + j). */
+const MASKED_BATCH: BiEncoderBatch = { ...BATCH, masked: [1 * 8 + 0, 1 * 8 + 5, 3 * 8 + 1] };
+
+for (const [label, batch] of [['', BATCH], [', false negatives masked', MASKED_BATCH]] as const) {
+test(`gradient accumulation (GradCache) equals one pass over the larger batch${label}`, async () => {
   const model = await makeModel();
-  const full = await model.lossAndGrads(BATCH, 4, 5);
+  const full = await model.lossAndGrads(batch, 4, 5);
+  if (batch.masked) assert.notEqual(full.loss, (await model.lossAndGrads(BATCH, 4, 5)).loss, 'the mask changes the loss');
   for (const micro of [2, 1]) {
-    const acc = await model.lossAndGrads(BATCH, micro, 5);
+    const acc = await model.lossAndGrads(batch, micro, 5);
     assert.ok(Math.abs(acc.loss - full.loss) < 1e-5, `micro ${micro}: loss ${acc.loss} vs ${full.loss}`);
     for (const [key, g] of full.grads) {
       const d = maxAbsDiff(acc.grads.get(key)!, g);
@@ -105,6 +110,7 @@ test('gradient accumulation (GradCache) equals one pass over the larger batch', 
   }
   model.dispose();
 });
+}
 
 test('shared encoder: one set of parameters receives both sides\' gradients', async () => {
   const model = await makeModel(true);

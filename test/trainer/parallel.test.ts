@@ -45,15 +45,25 @@ const scaleOf = (grads: Map<string, Float32Array>) => Math.max(...[...grads.valu
 let scale = 1;
 const relDiff = (a: Float32Array, b: Float32Array) => maxAbsDiff(a, b) / scale;
 
-for (const [label, micro, n] of [
-  ['embedding swap (a shard per micro-batch)', 8, 8],
-  ['GradCache (2 micro-batches per shard)', 2, 8],
-  ['uneven shards of 2 and 3 questions, swapped', 4, 5],
-  ['uneven shards of 2 and 3 questions, GradCache', 2, 5],
+/** Pairs masked across shards: question 0's row at question n-1's positive, the last question's at passage 1 (a hard negative). */
+const withMask = (b: BiEncoderBatch): BiEncoderBatch => {
+  const P = b.passages.length;
+  const n = b.questions.length;
+  return { ...b, masked: [b.positiveIndex[n - 1], (n - 1) * P + 1] };
+};
+
+for (const [label, micro, n, mask] of [
+  ['embedding swap (a shard per micro-batch)', 8, 8, false],
+  ['GradCache (2 micro-batches per shard)', 2, 8, false],
+  ['uneven shards of 2 and 3 questions, swapped', 4, 5, false],
+  ['uneven shards of 2 and 3 questions, GradCache', 2, 5, false],
+  ['embedding swap, false negatives masked', 8, 8, true],
+  ['GradCache, false negatives masked', 2, 8, true],
+  ['uneven shards, swapped, false negatives masked', 4, 5, true],
 ] as const) {
   test(`2 replicas give the whole batch's loss and gradient: ${label}`, async () => {
     const { model, start } = await setup();
-    const batch = batchOf(n);
+    const batch = mask ? withMask(batchOf(n)) : batchOf(n);
     const one = await model.lossAndGrads(batch, 8, 7);
     scale = scaleOf(one.grads);
     const { pool } = await start(2);

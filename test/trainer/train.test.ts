@@ -9,6 +9,7 @@ import { initBertTensors } from '../../src/trainer/bert.ts';
 import { writeModelDir } from '../../src/trainer/checkpoint.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { trainBiEncoder, type TrainOptions } from '../../src/trainer/train.ts';
+import { epochOrder, makeBatch, readExamples } from '../../src/trainer/data.ts';
 import { RESUME_FIXED, trainFingerprint } from '../../src/trainer/options.ts';
 import { readResumeState, trimMetrics } from '../../src/trainer/resume.ts';
 import { TEST_BACKEND, tinyConfig } from './_helpers.ts';
@@ -29,7 +30,7 @@ const base = (model: string, out: string): TrainOptions => ({
   train: TRAIN, dev: DEV, queryModel: model, out, batchSize: 16, gradAccum: 1, hardNegatives: 1, positives: 'first',
   epochs: 3, maxSteps: 0, lr: 2e-3, warmup: 2, weightDecay: 0.01, maxGradNorm: 2, maxQueryLen: 24, maxPassageLen: 64,
   embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, workers: 0, seed: 9, evalEvery: 0,
-  devMaxQuestions: 1000, log: () => {},
+  devMaxQuestions: 1000, maskFalseNegatives: true, batchSampler: 'shuffle', log: () => {},
 });
 
 const metricRows = async (out: string) => (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
@@ -125,19 +126,21 @@ test('trained encoders record how they embed, and loadEncoder follows it (titles
 });
 
 // The options --resume refuses to change, as they were before the declaration carried them.
-const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions', 'queryTemplate', 'passageTemplate'];
+const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions', 'queryTemplate', 'passageTemplate', 'maskFalseNegatives', 'batchSampler'];
 // A value different from base()'s (dev: unset) for each fixed option.
 const CHANGED: Record<string, unknown> = {
   train: DEV, dev: DEV, batchSize: 8, gradAccum: 2, hardNegatives: 0, positives: 'sampled', epochs: 4, lr: 1, warmup: 3, weightDecay: 0,
   maxGradNorm: 1, maxQueryLen: 20, maxPassageLen: 48, embedTitle: false, sharedEncoder: true, pooling: 'mean', normalize: true, workers: 2,
   seed: 10, evalEvery: 5, devMaxQuestions: 10, queryTemplate: 'query: {text}', passageTemplate: 'passage: {title} {text}',
+  maskFalseNegatives: false, batchSampler: 'no-duplicates',
 };
 
 test('the resume fingerprint is the JSON of the fixed options, byte for byte as runs made before the declaration stored it', () => {
   assert.deepEqual(RESUME_FIXED, FIXED_ON_RESUME);
   const o = { ...base('m', 'o'), dev: undefined, maxSteps: 1, workers: 1 };
-  // Recorded from last/trainer_state.json of a run made by the hand-listed fingerprint (2026-12-02).
-  const before = `{"train":${JSON.stringify(TRAIN)},"batchSize":16,"gradAccum":1,"hardNegatives":1,"positives":"first","epochs":3,"lr":0.002,"warmup":2,"weightDecay":0.01,"maxGradNorm":2,"maxQueryLen":24,"maxPassageLen":64,"embedTitle":true,"sharedEncoder":false,"pooling":"cls","normalize":false,"workers":1,"seed":9,"evalEvery":0,"devMaxQuestions":1000}`;
+  // Recorded from last/trainer_state.json of a run made by the hand-listed fingerprint (2026-12-02),
+  // then the in-batch false-negative options appended (they change the loss: older runs must not resume under them).
+  const before = `{"train":${JSON.stringify(TRAIN)},"batchSize":16,"gradAccum":1,"hardNegatives":1,"positives":"first","epochs":3,"lr":0.002,"warmup":2,"weightDecay":0.01,"maxGradNorm":2,"maxQueryLen":24,"maxPassageLen":64,"embedTitle":true,"sharedEncoder":false,"pooling":"cls","normalize":false,"workers":1,"seed":9,"evalEvery":0,"devMaxQuestions":1000,"maskFalseNegatives":true,"batchSampler":"shuffle"}`;
   assert.equal(trainFingerprint(o), before);
   for (const [key, value] of Object.entries({ queryModel: 'x', passageModel: 'y', out: 'z', maxSteps: 7, backend: 'cpu', resume: 'r', maxMemoryGb: 1 })) {
     assert.equal(trainFingerprint({ ...o, [key]: value }), before, `${key} may change on --resume`);
@@ -181,4 +184,32 @@ test('resume state: a run without last/ is refused; metric lines past the resume
   assert.equal(await readFile(file, 'utf8'), '{"step":1,"x":1}\n{"step":2}\n');
   await writeFile(file, '{"step":1}\n{"step":2\n');
   await assert.rejects(trimMetrics(file, 2), /metrics\.jsonl, line 2.*invalid JSON/);
+});
+
+test('in-batch false negatives are counted per epoch in the log and metrics (masked by default, found when off)', async () => {
+  const model = await smallModel();
+  const { examples } = await readExamples(TRAIN, 1);
+  // The expected counts, from the epoch's batches alone (seed 9, batches of 16).
+  const expected = (epoch: number, sampler: 'shuffle' | 'no-duplicates') => {
+    const order = epochOrder(examples, { seed: 9, epoch, batch: 16, sampler });
+    let pairs = 0, batches = 0;
+    for (let k = 0; k < order.length; k += 16) {
+      const n = makeBatch(examples, order.slice(k, k + 16), { positives: 'first', embedTitle: true, seed: 9, epoch, maskFalseNegatives: true }).masked!.length;
+      pairs += n;
+      batches += n > 0 ? 1 : 0;
+    }
+    return { pairs, batches };
+  };
+  const want = expected(0, 'shuffle');
+  assert.ok(want.pairs > 0, 'the fixture has questions sharing a paragraph');
+  for (const mask of [true, false]) {
+    const lines: string[] = [];
+    const out = join(model, '..', `count-${mask}`);
+    await trainBiEncoder({ ...base(model, out), dev: undefined, epochs: 1, maskFalseNegatives: mask, log: (m) => lines.push(m) });
+    const verb = mask ? 'masked' : 'found, not masked';
+    assert.ok(lines.includes(`trainer: epoch 1: ${want.pairs} in-batch false-negative pair(s) ${verb}${mask ? '' : ' (--no-mask-false-negatives)'}, in ${want.batches} of 7 batches`), lines.join('\n'));
+    assert.equal((await metricRows(out))[0]['train.false_negative_pairs'], want.pairs);
+  }
+  const avoided = expected(0, 'no-duplicates');
+  assert.ok(avoided.pairs < want.pairs, `no-duplicates batches: ${avoided.pairs} pairs vs ${want.pairs}`);
 });
