@@ -4,6 +4,7 @@
  * (0 ok, 1 failed, 2 bad usage or bad input).
  */
 import { commands } from './commands/index.ts';
+import { checkPathHazards } from './option-paths.ts';
 import { parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
 import { InputError, UsageError } from './util/errors.ts';
 import { DPREP_VERSION } from './version.ts';
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
       } else if (i < positional.length) raw[key] = positional[i];
     });
     const options = resolveOptions(cmd.options, raw, name);
+    checkPathHazards(cmd.options, options, name);
     await cmd.run(options, { log: (m) => process.stderr.write(m + '\n') });
     return 0;
   } catch (err) {

@@ -24,6 +24,8 @@ export interface OptionSpec {
   max?: number;
   /** Marks a path option so the pipeline can hash it (input) or track and atomically produce it (output). */
   role?: FileRole;
+  /** Suffixes of the files an output option's command writes beside it (`.summary.json` → `<out>.summary.json`): outputs too, for the path checks. */
+  sideFiles?: readonly string[];
 }
 
 export type OptionsSpec = Record<string, OptionSpec>;

@@ -25,7 +25,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records (.json array or .jsonl) with positive_ctxs' },
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
     ...corpusColumnsOptions,
-    out: { type: 'string', required: true, role: 'output', help: 'output DPR records (.json, .jsonl, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
     ...minerOptions(200),
     skipTop: { type: 'integer', default: 3, min: 0, help: 'never take the top r ranks (likely false negatives)' },
     maxScoreRatio: { type: 'number', min: 0, help: "drop hits scoring above r × the gold positive's score" },
