@@ -6,7 +6,7 @@
  * steps that checkpoint into `context.stateDir` pick up from their last checkpoint.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { replaceDir } from '../io/atomic.ts';
@@ -16,6 +16,7 @@ import { DPREP_VERSION } from '../version.ts';
 import { HashCache, listTree } from './hash.ts';
 import { cacheKey, readLockfile, writeLockfile, type KeyMaterial, type LockedInput, type LockEntry, type Lockfile } from './lockfile.ts';
 import { ManifestWriter, type StepRecord } from './manifest.ts';
+import { acquireRunLock } from './run-lock.ts';
 import { downstreamOf, upstreamOf } from './graph.ts';
 import type { Plan, PlannedStep } from './plan.ts';
 
@@ -325,37 +326,6 @@ async function executeStep(
 /** Moves a staged output into the workdir; what it replaces waits under .dprep/trash, off the user's paths, until the new one is in. */
 function moveIntoWorkdir(src: string, dst: string, book: string): Promise<void> {
   return replaceDir(src, dst, join(book, 'trash', `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`));
-}
-
-/** One run per workdir at a time; a pid file left by a killed run is taken over. */
-async function acquireRunLock(pidFile: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(pidFile, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return async () => {
-        await rm(pidFile, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new UsageError(`another dprep run (pid ${pid}) is using ${dirname(dirname(pidFile))}; wait for it or stop it`);
-      }
-      await rm(pidFile, { force: true });
-    }
-  }
-  throw new UsageError(`cannot take the run lock ${pidFile}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function selectSteps(plan: Plan, opts: RunOptions): Set<string> {
