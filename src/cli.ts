@@ -4,8 +4,7 @@
  * (0 ok, 1 failed, 2 bad usage or bad input). Stack traces only with `--debug`.
  */
 import { commands } from './commands/index.ts';
-import { checkPathHazards } from './option-paths.ts';
-import { parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
+import { checkPathHazards, parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
 import { InputError, UsageError } from './util/errors.ts';
 import { DPREP_VERSION } from './version.ts';
 

@@ -7,8 +7,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
-import { describeConflict, findPathConflicts, type PathUse } from '../option-paths.ts';
-import { camel, kebab, resolveOptions, type CommandSpec, type OptionSpec } from '../options.ts';
+import { camel, describeConflict, findPathConflicts, kebab, resolveOptions, type CommandSpec, type OptionSpec, type PathUse } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed } from '../util/random.ts';
 import { asRegistry, type CommandRegistry } from './registry.ts';

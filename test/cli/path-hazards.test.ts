@@ -5,7 +5,7 @@ import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli.ts';
-import { findPathConflicts } from '../../src/option-paths.ts';
+import { findPathConflicts } from '../../src/options.ts';
 import { CLI } from '../_paths.ts';
 
 /** A work area with one file per input a command could be given; each holds its own name, to see it is untouched. */
