@@ -6,3 +6,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli.ts');
 process.exitCode = await main(process.argv.slice(2));
+// The command is over: anything still holding the event loop (a worker, a stream an error path
+// forgot) must not keep the process, and a run lock with it, alive. The timer is unref'd, so a
+// clean exit does not wait for it; it gives pending output a moment before the forced exit.
+setTimeout(() => process.exit(), 1000).unref();

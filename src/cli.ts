@@ -1,10 +1,10 @@
 /**
  * The `dprep` command: finds the command named by the leading words, parses its flags from the
  * command's declared options, runs it, and turns errors into messages and exit codes
- * (0 ok, 1 failed, 2 bad usage or bad input).
+ * (0 ok, 1 failed, 2 bad usage or bad input). Stack traces only with `--debug`.
  */
 import { commands } from './commands/index.ts';
-import { parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
+import { checkPathHazards, parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
 import { InputError, UsageError } from './util/errors.ts';
 import { DPREP_VERSION } from './version.ts';
 
@@ -14,6 +14,7 @@ function usage(): string {
     `dprep ${DPREP_VERSION} — training data for dense passage retrievers`,
     '',
     'Usage: dprep <command> [options]      dprep help <command>',
+    '       --debug (any command): print the stack trace of an unexpected error',
     '',
     'Commands:',
     ...commands.map((c) => `  ${c.id.split('.').join(' ').padEnd(width)} ${c.summary}`),
@@ -30,7 +31,40 @@ function lookup(argv: string[]): { cmd: CommandSpec<any>; rest: string[] } | und
   return undefined;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** What a failed system call says, by errno code, in the user's words. */
+const SYSTEM_ERRORS: Record<string, [problem: string, exit: number]> = {
+  ENOENT: ['no such file or directory', 2],
+  EISDIR: ['is a directory, a file was expected', 2],
+  ENOTDIR: ['a part of the path is a file, not a directory', 2],
+  EACCES: ['permission denied', 2],
+  EPERM: ['operation not permitted', 2],
+  EROFS: ['read-only file system', 2],
+  EEXIST: ['already exists', 2],
+  ENOTEMPTY: ['directory not empty', 2],
+  ENOSPC: ['no space left on the device', 1],
+  EDQUOT: ['disk quota exceeded', 1],
+  EMFILE: ['too many open files', 1],
+};
+
+/** One line for an error the user can act on (a failed system call names its path), or undefined for a bug. */
+function describeSystemError(err: unknown): { message: string; exit: number } | undefined {
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  // A pipeline step's failure carries the system error as its cause; its own message already names step and path.
+  if (typeof e?.code !== 'string' && typeof (e?.cause as NodeJS.ErrnoException)?.code === 'string') {
+    const known = SYSTEM_ERRORS[(e.cause as NodeJS.ErrnoException).code!];
+    return known && { message: e.message, exit: known[1] };
+  }
+  const known = typeof e?.code === 'string' ? SYSTEM_ERRORS[e.code] : undefined;
+  if (!known) return undefined;
+  const where = e.path ? `${e.path}${e.dest ? ` → ${e.dest}` : ''}: ` : '';
+  const problem = e.code === 'EEXIST' && e.syscall === 'mkdir' ? 'a file is where a directory is needed' : known[0];
+  return { message: `${where}${problem} (${e.code}${e.syscall ? `, ${e.syscall}` : ''})`, exit: known[1] };
+}
+
+/** `--debug` anywhere on the line: print stack traces of unexpected errors. */
+export async function main(rawArgv: string[]): Promise<number> {
+  const debug = rawArgv.includes('--debug');
+  const argv = rawArgv.filter((a) => a !== '--debug');
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     console.log(usage());
     return 0;
@@ -67,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
       } else if (i < positional.length) raw[key] = positional[i];
     });
     const options = resolveOptions(cmd.options, raw, name);
+    checkPathHazards(cmd.options, options, name);
     await cmd.run(options, { log: (m) => process.stderr.write(m + '\n') });
     return 0;
   } catch (err) {
@@ -78,7 +113,13 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`dprep: bad input: ${err.message}`);
       return 2;
     }
-    console.error(`dprep: ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    const system = describeSystemError(err);
+    if (system && !debug) {
+      console.error(`dprep: ${name}: ${system.message}`);
+      return system.exit;
+    }
+    if (debug) console.error(`dprep: ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    else console.error(`dprep: ${name} failed: ${err instanceof Error ? err.message : String(err)}\n(unexpected: rerun with --debug for the stack trace, and report it)`);
     return 1;
   }
 }

@@ -21,7 +21,7 @@ every input byte, the seed and the options, and on nothing else. With a state di
 by the pipeline runner) progress is checkpointed after every line and resumed after a kill.`,
   options: {
     input: { type: 'list', role: 'input', help: 'files (or directories) whose bytes feed the output' },
-    out: { type: 'string', role: 'output', required: true, help: 'lines file to write' },
+    out: { type: 'string', role: 'output', required: true, sideFiles: ['.summary.json'], help: 'lines file to write' },
     outDir: { type: 'string', role: 'output', help: 'also write one file per line into this directory' },
     lines: { type: 'integer', default: 10, min: 0, help: 'lines to write' },
     text: { type: 'string', default: 'line', help: 'first word of each line' },

@@ -17,6 +17,8 @@ corpus is an error. The directory is replaced atomically. --lang auto (the defau
 from the corpus's first passage id: "<dataset>-<n>" as the converters write it, so a corpus from
 "convert piaf" (piaf-0, piaf-1 ...) gets the French analyzer; any other corpus (MS MARCO's numeric
 pids, DPR's Wikipedia ids, squad1-<n>) the English one. The header (header.json, analyzer.lang) records it.
+The directory is replaced only when it is absent, empty or a dprep BM25 index (its header.json);
+any other directory is refused.
 Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang en`,
   options: {
     corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather; .gz ok)' },
@@ -29,6 +31,20 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   },
   async run(opts, ctx) {
     const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
+    const { checkReplaceableDir } = await import('../io/atomic.ts');
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { FILES, INDEX_FORMAT } = await import('../search/bm25/format.ts');
+    // The build replaces --out whole: only an empty directory or an earlier index (its header says so) may go.
+    const isIndex = async (dir: string) => {
+      const header = await readFile(join(dir, FILES.header), 'utf8').catch(() => '');
+      try {
+        return (JSON.parse(header) as { format?: unknown }).format === INDEX_FORMAT;
+      } catch {
+        return false;
+      }
+    };
+    await checkReplaceableDir(opts.out, '--out', 'BM25 index', isIndex);
     const language = await resolveLanguage(opts.lang, { corpus: opts.corpus, columns: opts.columns });
     ctx.log(`index bm25: analyzer language ${language.lang} (from ${language.from})`);
     const stats = await buildIndexFromCorpus(

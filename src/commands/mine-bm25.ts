@@ -25,7 +25,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
     ...corpusColumnsOptions,
     index: { type: 'string', role: 'input', help: 'BM25 index directory (dprep index bm25): used if it exists, else built from --corpus and kept; in a pipeline, another step\'s output' },
-    out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', sideFiles: ['.mining.json'], help: 'output records (.json DPR array, .jsonl, .parquet)' },
     ...minerOptions(100, 0),
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,

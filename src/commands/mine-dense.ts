@@ -25,7 +25,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records (.json array or .jsonl) with positive_ctxs' },
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
     ...corpusColumnsOptions,
-    out: { type: 'string', required: true, role: 'output', help: 'output DPR records (.json, .jsonl, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
     ...minerOptions(200, 3),
     maxScoreRatio: { type: 'number', min: 0, help: 'drop hits scoring above pos − (1 − r)·|pos|, pos the lowest score of the positives (any sign)' },
     maxScoreMargin: { type: 'number', min: 0, help: 'drop hits scoring above pos − m, pos the lowest score of the positives' },

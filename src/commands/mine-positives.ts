@@ -24,7 +24,7 @@ Example:  dprep mine positives --examples nq-open.dpr.jsonl --corpus psgs_w100.t
     corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
     ...corpusColumnsOptions,
     index: { type: 'string', role: 'input', help: 'BM25 index directory: used if it exists, else built from --corpus and kept' },
-    out: { type: 'string', required: true, role: 'output', help: 'output records (.json DPR array, .jsonl, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'output records (.json DPR array, .jsonl, .parquet)' },
     unfoundOut: { type: 'string', role: 'output', help: 'write records with no answer-bearing hit here, unchanged' },
     positives: { type: 'integer', default: 1, min: 1, help: 'answer-bearing hits kept as positives, best first (DPR: 1)' },
     ...minerOptions(100, 0),

@@ -12,7 +12,7 @@ import { RECORD_FORMATS, openRecordWriter, recordFormatFromPath, type RecordWrit
 
 /** Options every converter takes. `corpus` is optional: sources without passages (NQ-open) ignore it. */
 export const convertOptions = {
-  out: { type: 'string', required: true, role: 'output', help: 'DPR records to write (.json DPR array, .jsonl, .parquet; or see --format)' },
+  out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'DPR records to write (.json DPR array, .jsonl, .parquet; or see --format)' },
   corpus: { type: 'string', role: 'output', help: 'corpus of passages to write (.jsonl, .tsv psgs_w100 layout, .parquet)' },
   format: { type: 'string', choices: RECORD_FORMATS, help: 'record format, instead of guessing from the --out extension' },
   corpusFormat: { type: 'string', choices: CORPUS_FORMATS, help: 'corpus format, instead of guessing from the --corpus extension' },

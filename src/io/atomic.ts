@@ -3,9 +3,10 @@
  * failed run never leaves a half-written file under the final name.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
+import { UsageError } from '../util/errors.ts';
 
 /** Temp path next to `target` (same directory, so rename is atomic on the same filesystem). */
 export function tempPathFor(target: string): string {
@@ -111,4 +112,21 @@ export async function replaceDir(tmp: string, target: string, aside = `${target}
     throw err;
   }
   await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * Refuses to replace `dir` unless it is absent, empty, or `ours` recognizes it as a directory
+ * dprep made for this very purpose (a BM25 index's header, init-model's marker): an output
+ * directory given by mistake (the corpus's folder, a project, a trained model) is never deleted.
+ * `option` and `made` name the flag and what dprep makes there, for the message.
+ * @example await checkReplaceableDir(opts.out, '--out', 'BM25 index', (d) => existsSync(join(d, 'header.json')));
+ */
+export async function checkReplaceableDir(dir: string, option: string, made: string, ours: (dir: string) => boolean | Promise<boolean>): Promise<void> {
+  const s = await stat(dir).catch(() => undefined);
+  if (!s) return;
+  if (!s.isDirectory()) throw new UsageError(`${option} ${dir}: is a file, not a directory; give a new or empty directory for the ${made}`);
+  const entries = await readdir(dir);
+  if (entries.length === 0 || (await ours(dir))) return;
+  const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, … (${entries.length} entries)` : '');
+  throw new UsageError(`${option} ${dir}: holds ${shown}, which is not a ${made} dprep made; refusing to replace it (give a new or empty directory, or remove it yourself)`);
 }

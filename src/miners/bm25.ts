@@ -21,7 +21,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
-import { openRecordWriter, readDprRecords, type RecordFormat } from '../io/records.ts';
+import { openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
@@ -94,13 +94,20 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   await assertReadableFile(opts.examples);
   const indexExisted = opts.index !== undefined && existsSync(opts.index);
   const languageFrom = opts.languageFrom ?? (indexExisted ? `the header of index ${opts.index}` : opts.analyzer?.lang !== undefined ? 'the caller' : 'the default');
-  const { dir: indexDir, tempDir } = await prepareIndex(opts, log);
+  // The output is opened before any index or worker exists: a bad extension or an unwritable path fails with nothing to close.
+  const writer = await openRecordWriter(opts.out, recordFormatFromPath(opts.out, opts.format));
+  const prepared = await prepareIndex(opts, log).catch(async (e) => (await writer.abort(), Promise.reject(e)));
+  const { dir: indexDir, tempDir } = prepared;
   const index = Bm25Index.open(indexDir, { shared: opts.threads > 1 });
   const { depth, skipTop, negatives, strategy, seed, match, checkTitle } = opts;
   const settings: MinerSettings = { depth, skipTop, negatives, strategy, seed, match, checkTitle };
-  const pool = await startBm25Pool(index, opts.threads, mineTask(settings));
+  const pool = await startBm25Pool(index, opts.threads, mineTask(settings)).catch(async (e) => {
+    await writer.abort();
+    index.close();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw e;
+  });
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
-  const writer = await openRecordWriter(opts.out, opts.format);
   const output = new MinedRecords(writer, index, summary, opts.negatives);
   const progress = new Progress('mine bm25', { unit: 'records' });
   let missingPositive = 0;

@@ -7,7 +7,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
-import { camel, kebab, resolveOptions, type CommandSpec, type OptionSpec } from '../options.ts';
+import { camel, describeConflict, findPathConflicts, kebab, resolveOptions, type CommandSpec, type OptionSpec, type PathUse } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed } from '../util/random.ts';
 import { asRegistry, type CommandRegistry } from './registry.ts';
@@ -97,6 +97,7 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions): Plan {
     const p = cmd && planStep(ctx, step, cmd);
     if (p) planned.push(p);
   }
+  checkOutputsSpareSources(ctx, planned);
   issues.throwIfAny();
 
   const ordered = topoOrder(planned, issues, spec.steps.map((s) => s.name));
@@ -200,17 +201,57 @@ function placeOutputs(ctx: PlanContext, registry: CommandRegistry): void {
   }
 }
 
-/** Two steps writing the same path, or one inside another's output directory, would clobber each other. */
+/**
+ * Two steps writing the same path, or one inside another's output directory, would clobber each
+ * other. Linear in outputs: each output looks up its own path and its ancestors, never every pair.
+ */
 function checkOutputOverlaps(ctx: PlanContext): void {
-  const allOutputs = [...ctx.outputsByStep].flatMap(([name, outs]) => [...outs.values()].map((o) => ({ name, o })));
-  for (let i = 0; i < allOutputs.length; i++) {
-    for (let j = i + 1; j < allOutputs.length; j++) {
-      const [a, b] = [allOutputs[i], allOutputs[j]];
-      if (a.o.rel === b.o.rel || a.o.rel.startsWith(b.o.rel + '/') || b.o.rel.startsWith(a.o.rel + '/')) {
-        const loc = ctx.stepWith.get(b.name)!.get(b.o.key)?.loc ?? ctx.spec.steps.find((s) => s.name === b.name)!.loc;
-        ctx.issues.add(loc, `steps.${b.name}.with.${b.o.key}: output "${b.o.rel}" overlaps output "${a.o.rel}" of step ${a.name}`);
+  type Owned = { name: string; o: OutputBinding };
+  const byRel = new Map<string, Owned>();
+  // A directory that holds an earlier output → that output (a later output at the directory itself overlaps it).
+  const holding = new Map<string, Owned>();
+  for (const [name, outs] of ctx.outputsByStep) {
+    for (const o of outs.values()) {
+      const parents = o.rel.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+      const clash = byRel.get(o.rel) ?? parents.map((d) => byRel.get(d)).find(Boolean) ?? holding.get(o.rel);
+      if (clash) {
+        const loc = ctx.stepWith.get(name)!.get(o.key)?.loc ?? ctx.spec.steps.find((s) => s.name === name)!.loc;
+        ctx.issues.add(loc, `steps.${name}.with.${o.key}: output "${o.rel}" overlaps output "${clash.o.rel}" of step ${clash.name}`);
       }
+      if (!byRel.has(o.rel)) byRel.set(o.rel, { name, o });
+      for (const d of parents) if (!holding.has(d)) holding.set(d, { name, o });
     }
+  }
+}
+
+/**
+ * No step output (or the side file written beside it, `<out>.summary.json`) may be, hold or lie
+ * inside a source input of any step: running the pipeline would overwrite the user's file (a
+ * workdir that overlaps the inputs). Real paths are compared, so links and `..` do not hide it.
+ */
+function checkOutputsSpareSources(ctx: PlanContext, steps: readonly PlannedStep[]): void {
+  const uses: PathUse[] = [];
+  const locs = new Map<PathUse, Loc>();
+  const push = (u: PathUse, loc: Loc) => {
+    uses.push(u);
+    locs.set(u, loc);
+  };
+  for (const step of steps) {
+    const at = (key: string) => ctx.stepWith.get(step.name)?.get(key)?.loc ?? step.loc;
+    for (const b of step.inputs) {
+      for (const p of b.paths) if (!p.fromStep) push({ label: `steps.${step.name}.with.${b.key}`, path: p.abs, role: 'input' }, at(b.key));
+    }
+    for (const o of step.outputs) {
+      const label = `steps.${step.name}.with.${o.key}`;
+      push({ label, path: o.abs, role: 'output' }, at(o.key));
+      for (const suffix of (step.command.options[camel(o.key)] as OptionSpec).sideFiles ?? []) push({ label: `${label} + "${suffix}"`, path: o.abs + suffix, role: 'output' }, at(o.key));
+    }
+  }
+  for (const c of findPathConflicts(uses)) {
+    // Output against output is checkOutputOverlaps' report, except for side files it does not see.
+    if (c.b.role === 'output' && !c.a.label.includes(' + ') && !c.b.label.includes(' + ')) continue;
+    const loc = locs.get(c.a)!;
+    ctx.issues.add(loc.line ? loc : undefined, describeConflict(c));
   }
 }
 

@@ -2,11 +2,12 @@
  * Runs a plan: each step is skipped when its cache key and output hashes match the lockfile,
  * otherwise it runs with its outputs pointed into a staging directory and, once the command
  * returns, the outputs (and side files such as `<out>.summary.json`) are moved into the
- * workdir and recorded. A killed run leaves only staging debris, which the next run clears;
- * steps that checkpoint into `context.stateDir` pick up from their last checkpoint.
+ * workdir and recorded. A killed run leaves only staging debris, never taken as output; a rerun
+ * with the same key keeps it, so steps that checkpoint (into `context.stateDir`, or train into its
+ * staged run directory) pick up from their last checkpoint; another key clears it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { replaceDir } from '../io/atomic.ts';
@@ -16,6 +17,7 @@ import { DPREP_VERSION } from '../version.ts';
 import { HashCache, listTree } from './hash.ts';
 import { cacheKey, readLockfile, writeLockfile, type KeyMaterial, type LockedInput, type LockEntry, type Lockfile } from './lockfile.ts';
 import { ManifestWriter, type StepRecord } from './manifest.ts';
+import { acquireRunLock } from './run-lock.ts';
 import { downstreamOf, upstreamOf } from './graph.ts';
 import type { Plan, PlannedStep } from './plan.ts';
 
@@ -275,19 +277,12 @@ async function executeStep(
   log: (line: string) => void,
 ): Promise<CommandResult | void> {
   const book = join(plan.workdir, BOOKKEEPING);
-  const staging = join(book, 'staging', step.name);
-  // Leftovers of a killed run are never taken as outputs.
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-
-  // State is per (step, key): a checkpoint made with other params or inputs is not resumed.
-  const stateRoot = join(book, 'state');
-  const stateDir = join(stateRoot, `${step.name}.${key.slice(0, 16)}`);
-  await mkdir(stateRoot, { recursive: true });
-  for (const name of await readdir(stateRoot)) {
-    if (name.startsWith(step.name + '.') && join(stateRoot, name) !== stateDir) await rm(join(stateRoot, name), { recursive: true, force: true });
-  }
-  await mkdir(stateDir, { recursive: true });
+  // Staging and state are per (step, key) and survive a killed or failed attempt: a command that
+  // checkpoints into its output (train's last/) or its state dir resumes there on the rerun. What an
+  // attempt left is never taken as output: outputs are moved in only after the command returns.
+  // Those of another key (other params or inputs) are removed, never resumed.
+  const staging = await keyedDir(join(book, 'staging'), step.name, key);
+  const stateDir = await keyedDir(join(book, 'state'), step.name, key);
 
   const options: Record<string, unknown> = { ...step.options };
   for (const o of step.outputs) {
@@ -303,8 +298,8 @@ async function executeStep(
   for (const o of step.outputs) await moveIntoWorkdir(join(staging, o.rel), o.abs, book);
   const sideFiles: Record<string, string> = {};
   for (const f of await listTree(staging)) {
-    // Temp files of the command's own atomic writers are not outputs.
-    if (f.dir || /(^|\/)\.[^/]*\.tmp-/.test(f.path)) continue;
+    // Temp files and dirs of the command's writers (`.x.tmp-PID-*`, `.x.bm25-*/`, maybe left by an earlier attempt) are not outputs.
+    if (f.dir || /(^|\/)\.[^/]*\.(tmp-|bm25-)/.test(f.path)) continue;
     if (otherOutputs.some((o) => f.path === o || f.path.startsWith(o + '/'))) {
       throw new Error(`the command wrote ${f.path}, which is an output of another step`);
     }
@@ -322,40 +317,21 @@ async function executeStep(
   return result;
 }
 
+/** `root/<step>.<key prefix>`, created; the step's directories of other keys are removed. */
+async function keyedDir(root: string, stepName: string, key: string): Promise<string> {
+  const dir = join(root, `${stepName}.${key.slice(0, 16)}`);
+  await mkdir(root, { recursive: true });
+  for (const name of await readdir(root)) {
+    // A step name holds no dot, so `<step>.` never matches another step's directories; the bare name is the older layout.
+    if ((name.startsWith(stepName + '.') || name === stepName) && join(root, name) !== dir) await rm(join(root, name), { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
 /** Moves a staged output into the workdir; what it replaces waits under .dprep/trash, off the user's paths, until the new one is in. */
 function moveIntoWorkdir(src: string, dst: string, book: string): Promise<void> {
   return replaceDir(src, dst, join(book, 'trash', `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`));
-}
-
-/** One run per workdir at a time; a pid file left by a killed run is taken over. */
-async function acquireRunLock(pidFile: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(pidFile, 'wx');
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return async () => {
-        await rm(pidFile, { force: true });
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new UsageError(`another dprep run (pid ${pid}) is using ${dirname(dirname(pidFile))}; wait for it or stop it`);
-      }
-      await rm(pidFile, { force: true });
-    }
-  }
-  throw new UsageError(`cannot take the run lock ${pidFile}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function selectSteps(plan: Plan, opts: RunOptions): Set<string> {

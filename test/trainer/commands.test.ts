@@ -26,7 +26,7 @@ test('dprep init-model writes an HF model dir; the same seed gives the same byte
   assert.ok(tensors.has('pooler.dense.weight'));
   const config = JSON.parse(await readFile(join(tmp, 'a', 'config.json'), 'utf8'));
   assert.deepEqual(config.architectures, ['BertModel']);
-  const bad = dprep('init-model', '--config', join(tmp, 'a', 'tokenizer_config.json'), '--vocab', tmp, '--out', join(tmp, 'x'));
+  const bad = dprep('init-model', '--config', join(tmp, 'a', 'tokenizer_config.json'), '--vocab', join(tmp, 'a'), '--out', join(tmp, 'x'));
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown config field/);
 });

@@ -61,8 +61,9 @@ export async function* readQueries(file: string): AsyncGenerator<QueryLine> {
 export async function searchBm25ToTrec(opts: { index: string; queries: string; out: string; k: number; tag: string; threads: number; batchSize?: number }) {
   const started = Date.now();
   const index = Bm25Index.open(opts.index, { shared: opts.threads > 1 });
-  const runner = await startBm25Runner(index, opts.threads);
-  const out = await AtomicFile.create(opts.out);
+  // Opened before the workers start: an unwritable --out fails with no pool left running.
+  const out = await AtomicFile.create(opts.out).catch((e) => (index.close(), Promise.reject(e)));
+  const runner = await startBm25Runner(index, opts.threads).catch(async (e) => (await out.abort(), index.close(), Promise.reject(e)));
   const progress = new Progress('search bm25', { unit: 'queries' });
   let queries = 0;
   let lines = 0;
