@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner (Node 20 does not glob .ts files itself).
 // Usage: node scripts/run-tests.mjs [substring filter ...]
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+//
+// Two suites: the self-contained one (fixtures/ only) and the real-data one, the test files that
+// read ../shared/data (SQuAD, PIAF, NQ, BEIR, real tokenizers) directly or through a test helper.
+// Both run when ../shared/data is beside the checkout. Without it the real-data files are listed as
+// not run, loudly; DPREP_REQUIRE_SHARED=1 (set by .ci/run) makes that an error instead.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
+const sharedData = join(root, '..', 'shared', 'data');
 const filters = process.argv.slice(2);
 const files = [];
 (function walk(dir) {
@@ -20,9 +26,48 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+
+/** Whether a test file reads ../shared/data, itself or through a test-local module it imports. */
+const READS_SHARED = /\bSHARED_DATA\b|shared\/data/;
+const LOCAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*)['"](\.[^'"]+)['"]/g;
+const memo = new Map();
+function readsShared(file, seen = new Set()) {
+  if (memo.has(file)) return memo.get(file);
+  if (seen.has(file) || !existsSync(file)) return false;
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  const testDir = join(root, 'test');
+  // _paths.ts defines SHARED_DATA; importing it alone (for FIXTURES, CLI) does not read the data.
+  let result = !file.endsWith('_paths.ts') && READS_SHARED.test(text);
+  for (const m of text.matchAll(LOCAL_IMPORT)) {
+    const dep = resolve(dirname(file), m[1]);
+    if (!result && dep.startsWith(testDir) && readsShared(dep, seen)) result = true;
+  }
+  memo.set(file, result);
+  return result;
+}
+
+let run = selected;
+if (!existsSync(sharedData)) {
+  const needData = selected.filter((f) => readsShared(join(root, f)));
+  if (needData.length > 0) {
+    const list = needData.map((f) => `  ${f}`).join('\n');
+    if (process.env.DPREP_REQUIRE_SHARED === '1') {
+      console.error(`run-tests: ${sharedData} is missing, and these test files need it (DPREP_REQUIRE_SHARED=1):\n${list}`);
+      process.exit(1);
+    }
+    console.error(
+      `run-tests: ${sharedData} is not beside this checkout: the real-data suite (${needData.length} test files) is NOT run:\n${list}\n` +
+        'run-tests: put the shared data at ../shared/data to run them (CI always does).',
+    );
+    run = selected.filter((f) => !needData.includes(f));
+  }
+}
+if (run.length === 0) process.exit(0);
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...selected],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...run],
   { cwd: root, stdio: 'inherit' },
 );
+if (run.length < selected.length) console.error(`run-tests: ${selected.length - run.length} real-data test files were not run (no ../shared/data).`);
 process.exit(res.status ?? 1);
