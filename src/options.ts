@@ -81,6 +81,14 @@ export interface CommandSpec<O extends OptionsSpec = OptionsSpec> {
    * rather than by knowing their ids.
    */
   drivesPipelines?: boolean;
+  /**
+   * Set on the commands whose work splits into units (issue 14; see src/util/units.ts): `over` is
+   * the input option whose records are split — unit i of N covers records [i*U, min((i+1)*U, n)),
+   * U = ceil(n/N). Such a command takes `--unit I --units N` (UNIT_OPTIONS): with them it does one
+   * unit's work into unitDir(out, I, N) and commits it with a done marker; without them, when every
+   * unit of some N is done, it merges them in unit order (doing no work again), else it runs whole.
+   */
+  units?: { over: string };
   run(options: OptionValues<O>, context: RunContext): Promise<CommandResult | void>;
 }
 

@@ -1,0 +1,96 @@
+/**
+ * Work units of a shardable command (issue 14): the split comes from the data and the unit count
+ * only, so the number of machines changes only how many units run at once.
+ *
+ * Contract shared by the commands (which do one unit's work and merge) and the executors (which
+ * decide what to submit and trust only committed units):
+ * - unit i of N covers records [i*U, min((i+1)*U, n)) with U = ceil(n / N); a unit may be empty;
+ * - a unit's output is the directory unitDir(out, i, N), written under a temp name, renamed, and
+ *   finished by UNIT_DONE (JSON: UnitDone) written last, atomically: a unit without it is missing;
+ * - the merge (the command run without --unit) reads units 0..N-1 in order.
+ *
+ * @example
+ * unitRange(10, 3, 4)  // { unit: 3, units: 4, start: 9, end: 10 }
+ * unitDir('runs/emb', 3, 64)  // 'runs/.emb.units/unit-00003-of-00064'
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from './errors.ts';
+
+export interface UnitRange {
+  unit: number;
+  units: number;
+  /** First record (0-based, inclusive). */
+  start: number;
+  /** One past the last record. */
+  end: number;
+}
+
+/** What a committed unit's UNIT_DONE holds: enough to refuse merging units of other runs. */
+export interface UnitDone {
+  unit: number;
+  units: number;
+  start: number;
+  end: number;
+  /** dprep version and backend that made the unit: a merge refuses a mix. */
+  version: string;
+  backend?: string;
+  /** Hash of the command's params that decide the bytes (inputs' content, options): a merge refuses a mix. */
+  key: string;
+  host?: string;
+}
+
+export const UNIT_DONE = 'unit.done.json';
+
+/** The options a shardable command takes (spread into its options). */
+export const UNIT_OPTIONS = {
+  unit: { type: 'integer', min: 0, help: 'do only this work unit (0-based) of --units, into a unit directory beside --out' },
+  units: { type: 'integer', min: 1, help: 'how many units the work is split into (by record range); with --unit' },
+} as const;
+
+/** Records [start, end) of unit `unit` of `units` over n records. */
+export function unitRange(n: number, unit: number, units: number): UnitRange {
+  if (!Number.isInteger(units) || units < 1) throw new UsageError(`--units must be an integer >= 1 (got ${units})`);
+  if (!Number.isInteger(unit) || unit < 0 || unit >= units) throw new UsageError(`--unit must be in 0..${units - 1} (got ${unit})`);
+  const size = Math.ceil(n / units);
+  const start = Math.min(n, unit * size);
+  return { unit, units, start, end: Math.min(n, start + size) };
+}
+
+/** Every unit's range; together they cover [0, n) exactly once, in order. */
+export function planUnits(n: number, units: number): UnitRange[] {
+  const out: UnitRange[] = [];
+  for (let i = 0; i < units; i++) out.push(unitRange(n, i, units));
+  return out;
+}
+
+const pad = (i: number) => String(i).padStart(5, '0');
+
+/** Folder that holds every unit of `out` (a hidden sibling of the output). */
+export function unitsRoot(out: string): string {
+  return join(dirname(out), `.${basename(out)}.units`);
+}
+
+/** The committed directory of unit `unit` of `units` for output `out`. */
+export function unitDir(out: string, unit: number, units: number): string {
+  return join(unitsRoot(out), `unit-${pad(unit)}-of-${pad(units)}`);
+}
+
+/** The unit's done marker, or undefined when the unit is not committed (missing or unreadable). */
+export function readUnitDone(out: string, unit: number, units: number): UnitDone | undefined {
+  const file = join(unitDir(out, unit, units), UNIT_DONE);
+  if (!existsSync(file)) return undefined;
+  try {
+    const d = JSON.parse(readFileSync(file, 'utf8')) as UnitDone;
+    return d.unit === unit && d.units === units ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Units of `units` not yet committed, in order: what an executor (re)submits. */
+export function missingUnits(out: string, units: number): number[] {
+  const missing: number[] = [];
+  for (let i = 0; i < units; i++) if (!readUnitDone(out, i, units)) missing.push(i);
+  return missing;
+}
