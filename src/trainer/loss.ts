@@ -59,13 +59,19 @@ export async function dprLossAndEmbeddingGrads(
   return out;
 }
 
-/** 0-based rank of each positive among its row's scores (ties count against the positive). */
-export function positiveRanks(scores: Float32Array, rows: number, cols: number, positiveIndex: readonly number[]): number[] {
+/**
+ * 0-based rank of each positive among its row's scores (ties count against the positive).
+ * `masked`: flat indices `i * cols + j` left out of row i, as in dprLoss: a passage that is one of
+ * question i's positives (another question's identical positive) does not outrank it.
+ * @example positiveRanks(Float32Array.from([1, 3, 2]), 1, 3, [0], [1]) // [1]: column 1 is masked
+ */
+export function positiveRanks(scores: Float32Array, rows: number, cols: number, positiveIndex: readonly number[], masked: readonly number[] = []): number[] {
+  const left = new Set(masked);
   const ranks: number[] = [];
   for (let i = 0; i < rows; i++) {
     const gold = scores[i * cols + positiveIndex[i]];
     let rank = 0;
-    for (let j = 0; j < cols; j++) if (j !== positiveIndex[i] && scores[i * cols + j] >= gold) rank++;
+    for (let j = 0; j < cols; j++) if (j !== positiveIndex[i] && !left.has(i * cols + j) && scores[i * cols + j] >= gold) rank++;
     ranks.push(rank);
   }
   return ranks;

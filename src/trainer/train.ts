@@ -335,8 +335,15 @@ function finalMetrics(run: TrainRun, state: TrainerState): Record<string, number
 }
 
 /** Dev NLL (in batches of the training size), DPR's average rank over all dev passages, and top-k accuracy (positive ranked < k). */
-export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[], globalBatch: number, o: Pick<TrainOptions, 'embedTitle' | 'seed' | 'batchSize'>): Promise<{ nll: number; avgRank: number; top: Record<number, number> }> {
-  const all = makeBatch(dev, dev.map((_, i) => i), { positives: 'first', embedTitle: o.embedTitle, seed: o.seed, epoch: 0 });
+export async function validate(
+  model: BiEncoder,
+  dev: readonly BiEncoderExample[],
+  globalBatch: number,
+  o: Pick<TrainOptions, 'embedTitle' | 'seed' | 'batchSize'> & { maskFalseNegatives?: boolean },
+): Promise<{ nll: number; avgRank: number; top: Record<number, number> }> {
+  // The loss's mask applies here too: another question's identical positive neither outranks the positive nor enters the NLL.
+  const all = makeBatch(dev, dev.map((_, i) => i), { positives: 'first', embedTitle: o.embedTitle, seed: o.seed, epoch: 0, maskFalseNegatives: o.maskFalseNegatives });
+  const masked = new Set(all.masked ?? []);
   const H = model.query.dim;
   const qv = await model.embedAll('query', all.questions, o.batchSize);
   const pv = await model.embedAll('passage', all.passages, o.batchSize);
@@ -350,7 +357,7 @@ export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[
       scores[i * P + j] = s;
     }
   }
-  const ranks = positiveRanks(scores, Q, P, all.positiveIndex);
+  const ranks = positiveRanks(scores, Q, P, all.positiveIndex, all.masked);
   let nllSum = 0;
   for (let s = 0; s < Q; s += globalBatch) {
     const e = Math.min(s + globalBatch, Q);
@@ -358,9 +365,9 @@ export async function validate(model: BiEncoder, dev: readonly BiEncoderExample[
     const p1 = e < Q ? all.positiveIndex[e] : P;
     for (let i = s; i < e; i++) {
       let max = -Infinity;
-      for (let j = p0; j < p1; j++) max = Math.max(max, scores[i * P + j]);
+      for (let j = p0; j < p1; j++) if (!masked.has(i * P + j)) max = Math.max(max, scores[i * P + j]);
       let z = 0;
-      for (let j = p0; j < p1; j++) z += Math.exp(scores[i * P + j] - max);
+      for (let j = p0; j < p1; j++) if (!masked.has(i * P + j)) z += Math.exp(scores[i * P + j] - max);
       nllSum += -(scores[i * P + all.positiveIndex[i]] - max - Math.log(z));
     }
   }

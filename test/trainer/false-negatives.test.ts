@@ -91,3 +91,34 @@ test('no-duplicates sampler: every record once, batches without a shared positiv
     assert.equal(new Set(b.map((id) => shared[id].positives[0].passage_id)).size, 10, 'each batch holds all 10 paragraphs before repeating one');
   }
 });
+
+test('validation ranks and NLL use the loss mask: another question\'s identical positive does not outrank the positive', async () => {
+  const { positiveRanks } = await import('../../src/trainer/loss.ts');
+  // Row 0: the positive (col 0) scores 2; col 1 (3) is masked, col 2 (2, a tie) counts against it.
+  assert.deepEqual(positiveRanks(Float32Array.from([2, 3, 2]), 1, 3, [0]), [2]);
+  assert.deepEqual(positiveRanks(Float32Array.from([2, 3, 2]), 1, 3, [0], [1]), [1]);
+
+  const { validate } = await import('../../src/trainer/train.ts');
+  const { BiEncoder } = await import('../../src/trainer/biencoder.ts');
+  const { initBertTensors } = await import('../../src/trainer/bert.ts');
+  const { tinyConfig } = await import('./_helpers.ts');
+  const tf = await getTf();
+  const config = tinyConfig({ initializer_range: 0.5 });
+  const chars = { maxLength: 16, async encode(inputs: { text: string }[]) { return inputs.map(({ text }) => { const ids = [2, ...[...text].map((c) => 4 + (c.charCodeAt(0) % 56)), 3].slice(0, 16); return { ids, typeIds: ids.map(() => 0) }; }); } };
+  const model = new BiEncoder(tf, { query: config, passage: config }, { query: initBertTensors(config, 1), passage: initBertTensors(config, 2) }, { query: chars, passage: chars }, { pooling: 'cls', normalize: false, shared: false });
+  // Two questions over one paragraph (SQuAD-style): each one's positive is the other's column too.
+  const dev: BiEncoderExample[] = [
+    { question: 'who won the game', positives: [ctx('p1', 'the broncos won')], hardNegatives: [] },
+    { question: 'which team won', positives: [ctx('p1', 'the broncos won')], hardNegatives: [] },
+  ];
+  const o = { embedTitle: false, seed: 1, batchSize: 4 };
+  const unmasked = await validate(model, dev, 2, { ...o, maskFalseNegatives: false });
+  const masked = await validate(model, dev, 2, { ...o, maskFalseNegatives: true });
+  // Unmasked: the identical column ties with the positive (rank 1) and halves its probability.
+  assert.equal(unmasked.avgRank, 1);
+  assert.ok(Math.abs(unmasked.nll - Math.log(2)) < 1e-6, `nll ${unmasked.nll}`);
+  assert.equal(masked.avgRank, 0);
+  assert.ok(Math.abs(masked.nll) < 1e-6, `nll ${masked.nll}`);
+  assert.equal(masked.top[1], 1);
+  model.dispose();
+});
