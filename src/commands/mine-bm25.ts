@@ -1,7 +1,7 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
-import { minerOptions, minerSettings } from '../miners/options.ts';
+import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
 export const mineBm25Command = defineCommand({
@@ -12,7 +12,10 @@ Input: DPR records (--examples: .json array, .jsonl or .parquet) and a corpus (-
 (--index; built there from --corpus when it does not exist, and kept). Output: the same records,
 positives and answers kept, hard_negative_ctxs = top --depth BM25 hits minus positives (by id and
 by normalized text) minus passages containing an answer (DPR has_answer; --check-title also checks
-titles), minus the top --skip-top ranks, then --negatives of them by --strategy (top, or random with --seed, per-record streams:
+titles), minus the top --skip-top ranks, minus hits scoring above a margin to the positives
+(--max-score-ratio r: above pos − (1 − r)·|pos|; --max-score-margin m: above pos − m; pos = the lowest
+BM25 score of the record's positives, each scored for the question whether or not it is in the top
+--depth), then --negatives of them by --strategy (top, or random with --seed, per-record streams:
 same output whatever --threads). score = the BM25 score. Report: <out>.mining.json (filter totals,
 per-record counts incl. answer-bearing hits, skipped records with reasons, the analyzer and what chose its
 language). --lang auto (the default) follows the data: records converted from PIAF (dataset "piaf") are
@@ -27,6 +30,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     index: { type: 'string', role: 'input', help: 'BM25 index directory (dprep index bm25): used if it exists, else built from --corpus and kept; in a pipeline, another step\'s output' },
     out: { type: 'string', required: true, role: 'output', sideFiles: ['.mining.json'], help: 'output records (.json DPR array, .jsonl, .parquet)' },
     ...minerOptions(100, 0),
+    ...MARGIN_OPTIONS,
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
   },
@@ -41,6 +45,8 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       index: opts.index,
       out: opts.out,
       ...minerSettings(opts),
+      maxScoreRatio: opts.maxScoreRatio,
+      maxScoreMargin: opts.maxScoreMargin,
       threads: resolveThreads(opts.threads),
       analyzer: analyzerFromOptions({ ...opts, lang: language.lang }),
       languageFrom: language.from,
@@ -54,6 +60,8 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
         skipped: report.records.read - report.records.converted,
         hits: report.filters.hits,
         answerHits: report.filters.answer,
+        removedSkipTop: report.filters.skipTop,
+        removedMargin: report.filters.margin,
         negatives: report.filters.kept,
         short: report.short,
       },

@@ -1,7 +1,7 @@
 /** `dprep mine dense`: hard negatives from the stage-1 model's own confusions (see src/miners/dense.ts). */
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
-import { minerOptions, minerSettings } from '../miners/options.ts';
+import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
 import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
@@ -27,8 +27,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     ...corpusColumnsOptions,
     out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
     ...minerOptions(200, 3),
-    maxScoreRatio: { type: 'number', min: 0, help: 'drop hits scoring above pos − (1 − r)·|pos|, pos the lowest score of the positives (any sign)' },
-    maxScoreMargin: { type: 'number', min: 0, help: 'drop hits scoring above pos − m, pos the lowest score of the positives' },
+    ...MARGIN_OPTIONS,
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
     index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'faiss when built, or force one' },

@@ -6,7 +6,7 @@
  */
 import type { Ctx } from '../types.ts';
 import { AnswerMatcher } from '../text/answer.ts';
-import { selectNegatives, type FilterCounts, type Hit } from './filter.ts';
+import { marginCeiling, selectNegatives, type FilterCounts, type Hit, type ScoreMargins } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import type { TermQuery } from '../search/bm25/scorer.ts';
@@ -20,6 +20,8 @@ export interface MineJob {
   query: TermQuery;
   answers: string[];
   positiveIds: string[];
+  /** Doc numbers of the positives in the index: scored directly for the margins. */
+  positiveDocs: number[];
   /** normalizeForDedup() of each positive's text. */
   positiveTexts: string[];
 }
@@ -34,6 +36,9 @@ export interface MineResult {
   counts: FilterCounts;
 }
 
+/** What a mining worker is given: the shared miner settings and the score margins. */
+export type Bm25MineSettings = MinerSettings & ScoreMargins;
+
 /** A mined result as DPR ctxs, passages read from `store`. */
 export function toNegativeCtxs(store: PassageStore, result: MineResult): Ctx[] {
   return result.docs.map((doc, i) => {
@@ -42,10 +47,15 @@ export function toNegativeCtxs(store: PassageStore, result: MineResult): Ctx[] {
   });
 }
 
-/** Runs mining jobs: top `depth` BM25 hits → selectNegatives (rank window from skipTop) → doc numbers with score = BM25 score. */
-export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, jobs: readonly MineJob[]): MineResult[] {
+/**
+ * Runs mining jobs: top `depth` BM25 hits → selectNegatives (rank window from skipTop; margin
+ * ceiling from every positive's own BM25 score, top-k or not) → doc numbers with score = BM25 score.
+ */
+export function runMine({ scorer, store }: IndexParts, settings: Bm25MineSettings, jobs: readonly MineJob[]): MineResult[] {
+  const margins = settings.maxScoreRatio !== undefined || settings.maxScoreMargin !== undefined;
   return jobs.map((job) => {
     const top = scorer.topK(job.query, settings.depth);
+    const maxScore = margins ? marginCeiling(Array.from(scorer.scoreDocs(job.query, job.positiveDocs)), settings) : undefined;
     const hits: Hit[] = Array.from(top.docs, (doc, rank) => ({ passage: store.get(doc), score: top.scores[rank], rank }));
     const { negatives, counts } = selectNegatives(hits, {
       matcher: new AnswerMatcher(job.answers, settings.match),
@@ -55,6 +65,7 @@ export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, 
       count: settings.negatives,
       strategy: settings.strategy,
       skipTop: settings.skipTop,
+      maxScore,
       rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.ordinal)),
     });
     return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts };
@@ -62,7 +73,7 @@ export function runMine({ scorer, store }: IndexParts, settings: MinerSettings, 
 }
 
 /** The mining task for startBm25Pool. */
-export const mineTask = (settings: MinerSettings): Bm25Task<MinerSettings, MineJob, MineResult> => ({
+export const mineTask = (settings: Bm25MineSettings): Bm25Task<Bm25MineSettings, MineJob, MineResult> => ({
   name: 'bm25 mining worker',
   worker: new URL('./bm25-worker.ts', import.meta.url),
   settings,

@@ -28,16 +28,20 @@ import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
 import { OrderedWindow } from '../util/ordered-window.ts';
-import { addCounts, admitForMining, emptyCounts, normalizeForDedup, type FilterCounts } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, normalizeForDedup, type FilterCounts, type ScoreMargins } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Pool } from '../search/bm25/pool.ts';
-import { mineTask, toNegativeCtxs, type MineJob, type MineResult } from './bm25-task.ts';
+import { mineTask, toNegativeCtxs, type Bm25MineSettings, type MineJob, type MineResult } from './bm25-task.ts';
 
-/** The mining settings (`MinerSettings`: depth, negatives, strategy, seed, match, checkTitle) plus I/O. */
-export interface MineBm25Options extends MinerSettings {
+/**
+ * The mining settings (`MinerSettings`: depth, negatives, strategy, seed, match, checkTitle), the
+ * score margins (`maxScoreRatio`, `maxScoreMargin`: to the lowest BM25 score of the question's
+ * positives, each scored directly, in the top k or not) plus I/O.
+ */
+export interface MineBm25Options extends MinerSettings, ScoreMargins {
   examples: string;
   /** Corpus file; needed unless `index` names an existing index. */
   corpus?: string;
@@ -68,7 +72,7 @@ export interface MiningReport {
   examples: string;
   corpus: string | null;
   index: string | null;
-  settings: MinerSettings & { k1: number; b: number; analyzer: AnalyzerConfig; threads: number };
+  settings: Bm25MineSettings & { k1: number; b: number; analyzer: AnalyzerConfig; threads: number };
   /** What chose `settings.analyzer.lang` ("--lang", "dataset \"piaf\" of train.dpr.jsonl", an index's header ...). */
   languageFrom: string;
   records: ReturnType<Summary['toJSON']>;
@@ -99,8 +103,8 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const prepared = await prepareIndex(opts, log).catch(async (e) => (await writer.abort(), Promise.reject(e)));
   const { dir: indexDir, tempDir } = prepared;
   const index = Bm25Index.open(indexDir, { shared: opts.threads > 1 });
-  const { depth, skipTop, negatives, strategy, seed, match, checkTitle } = opts;
-  const settings: MinerSettings = { depth, skipTop, negatives, strategy, seed, match, checkTitle };
+  const { depth, skipTop, negatives, strategy, seed, match, checkTitle, maxScoreRatio, maxScoreMargin } = opts;
+  const settings: Bm25MineSettings = { depth, skipTop, negatives, strategy, seed, match, checkTitle, maxScoreRatio, maxScoreMargin };
   const pool = await startBm25Pool(index, opts.threads, mineTask(settings)).catch(async (e) => {
     await writer.abort();
     index.close();
@@ -124,14 +128,15 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
       const ordinal = summary.read++;
       const answers = admitForMining(record, where, summary);
       if (!answers) continue;
-      const missing = record.positive_ctxs.find((c) => index.docOf(c.passage_id) === undefined);
+      const positiveDocs = record.positive_ctxs.map((c) => index.docOf(c.passage_id));
+      const missing = record.positive_ctxs.find((_, i) => positiveDocs[i] === undefined);
       if (missing) {
         missingPositive++;
         summary.skip('positive passage_id not in corpus', `${where} passage_id=${missing.passage_id}`);
         continue;
       }
       items.push({ record, where });
-      jobs.push(mineJob(index, record, answers, ordinal));
+      jobs.push(mineJob(index, record, answers, positiveDocs as number[], ordinal));
       if (items.length < batchSize) continue;
       await window.push(pool.run(jobs), items);
       items = [];
@@ -155,13 +160,14 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   return writeReport(opts, index, { ...settings, languageFrom }, pool.threads, summary, output, log);
 }
 
-/** One record's job: its question as index terms, its answers and positives. */
-function mineJob(index: Bm25Index, record: DprRecord, answers: string[], ordinal: number): MineJob {
+/** One record's job: its question as index terms, its answers and positives (ids, doc numbers, texts). */
+function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiveDocs: number[], ordinal: number): MineJob {
   return {
     ordinal,
     query: index.toTermQuery(record.question.trim()),
     answers,
     positiveIds: record.positive_ctxs.map((c) => c.passage_id),
+    positiveDocs,
     positiveTexts: record.positive_ctxs.map((c) => normalizeForDedup(c.text)),
   };
 }
@@ -230,7 +236,7 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
 async function writeReport(
   opts: MineBm25Options,
   index: Bm25Index,
-  { languageFrom, ...settings }: MinerSettings & { languageFrom: string },
+  { languageFrom, ...settings }: Bm25MineSettings & { languageFrom: string },
   threads: number,
   summary: Summary,
   output: MinedRecords,
@@ -251,7 +257,8 @@ async function writeReport(
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(report, null, 1) + '\n');
   log(summary.render());
   log(
-    `  analyzer ${index.header.analyzer.lang} (from ${report.languageFrom}); hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, duplicates ${totals.duplicate}; ` +
+    `  analyzer ${index.header.analyzer.lang} (from ${report.languageFrom}); hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, ` +
+      `skip-top ${totals.skipTop}, above the margin ${totals.margin}, duplicates ${totals.duplicate}; ` +
       `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${output.short}`,
   );
   return report;

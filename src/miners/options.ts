@@ -6,6 +6,7 @@
 import { seedOption } from '../options.ts';
 import { MATCH_MODES, type MatchMode } from '../text/answer.ts';
 import { STRATEGIES, type SamplingStrategy } from './filter.ts';
+export type { ScoreMargins } from './filter.ts';
 
 /** Settings every miner takes. */
 export interface MinerSettings {
@@ -39,6 +40,16 @@ export function minerOptions<const D extends number, const S extends number>(dep
     checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },
   } as const;
 }
+
+/**
+ * Score margins to the positives (filter.ts's marginCeiling), the same flags for `mine bm25` and
+ * `mine dense`: each miner scores every positive of the question with its own scorer.
+ * @example options: { ...minerOptions(100, 0), ...MARGIN_OPTIONS }
+ */
+export const MARGIN_OPTIONS = {
+  maxScoreRatio: { type: 'number', min: 0, help: 'drop hits scoring above pos − (1 − r)·|pos|, pos the lowest score of the positives (any sign)' },
+  maxScoreMargin: { type: 'number', min: 0, help: 'drop hits scoring above pos − m, pos the lowest score of the positives' },
+} as const;
 
 /** The settings from parsed options (the seed: --seed, else the pipeline's step seed, else 13; see seedOption). */
 export function minerSettings(o: MinerSettings): MinerSettings {

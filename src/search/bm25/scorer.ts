@@ -143,6 +143,27 @@ export class Bm25Scorer {
     return theta;
   }
 
+  /**
+   * BM25 scores of given docs for a query, whether or not they make its top k (mining's margins
+   * need every positive's score). Each term's postings are binary-searched for the doc; sums are
+   * taken in topK's order, so a doc's score equals its topK score bit for bit. 0 when no term matches.
+   * @example scorer.scoreDocs(query, [17, 4]) // Float64Array [score of doc 17, score of doc 4]
+   */
+  scoreDocs(q: TermQuery, targets: readonly number[]): Float64Array {
+    const { offsets, docs, impacts } = this.p;
+    const order = termOrder(q, this.p.maxImpacts);
+    return Float64Array.from(targets, (d) => {
+      let score = 0;
+      for (const j of order) {
+        const t = q.ids[j];
+        const end = offsets[t + 1];
+        const at = gallop(docs, offsets[t], end, d);
+        if (at < end && docs[at] === d) score += q.weights[j] * impacts[at];
+      }
+      return score;
+    });
+  }
+
   /** Exhaustive term-at-a-time top k (no pruning): the reference MaxScore is tested against. */
   topKExhaustive(q: TermQuery, k: number): TopK {
     const { offsets, docs, impacts } = this.p;
