@@ -40,10 +40,12 @@ export type { Bm25Params } from './search/bm25/format.ts';
 // Mining: hard negatives from BM25 or a dense index, answer-filtered.
 export { mineBm25, type MineBm25Options, type MiningReport } from './miners/bm25.ts';
 export { mineDense, type DenseMiningOptions, type DenseMiningResult } from './miners/dense.ts';
+export { rescoreNegatives, type RescoreOptions } from './miners/rescore.ts';
 export { selectNegatives, type Hit, type NegativeSelection, type FilterCounts } from './miners/filter.ts';
 
 // Trainer: load an HF-layout encoder, train a bi-encoder.
 export { loadEncoder, type EncoderOptions } from './trainer/encoder.ts';
+export { loadCrossEncoder, type CrossEncoder, type CrossEncoderOptions } from './trainer/cross-encoder.ts';
 export { trainBiEncoder, type TrainOptions, type TrainResult } from './trainer/train.ts';
 
 // Vector search: encode a corpus to embedding shards, search them (faiss or exact).

@@ -49,8 +49,8 @@ const VALUES: [string, string[]][] = [
   ['formats', ['openCorpusWriter', 'openRecordWriter', 'readArrowRows', 'readCorpus', 'readDprRecords', 'validateDprRecord']],
   ['converters', ['chunkText', 'convertMsmarco', 'convertNq', 'convertSquad', 'convertSquadJson', 'detectNqFormat']],
   ['bm25', ['Bm25Index', 'buildBm25Index', 'createAnalyzer']],
-  ['mining', ['mineBm25', 'mineDense', 'selectNegatives']],
-  ['trainer', ['loadEncoder', 'trainBiEncoder']],
+  ['mining', ['mineBm25', 'mineDense', 'rescoreNegatives', 'selectNegatives']],
+  ['trainer', ['loadCrossEncoder', 'loadEncoder', 'trainBiEncoder']],
   ['vector search', ['EmbeddingsWriter', 'createVectorIndex', 'encodeCorpus', 'readEmbeddingShards', 'readEmbeddingsManifest']],
   ['eval', ['denseRun', 'dprAccuracy', 'evaluateRun', 'firstAnswerRank', 'parseMetrics', 'readQrels', 'readRun', 'renderReportMarkdown', 'reportJson', 'topKAccuracy', 'writeQrels', 'writeReport', 'writeRun']],
   ['pipeline', ['PipelineError', 'StepFailedError', 'dagMermaid', 'dagText', 'parsePipeline', 'pipelineStatus', 'planPipeline', 'readPipelineFile', 'runPipeline']],
@@ -58,11 +58,11 @@ const VALUES: [string, string[]][] = [
 
 // Types leave no trace at run time; these are read from src/index.ts's `export type` / `type X` entries.
 const TYPES = [
-  'Analyzer', 'AnalyzerConfig', 'AnalyzerLang', 'Bm25BuildOptions', 'Bm25Hit', 'Bm25Params', 'Chunk', 'CorpusFormat', 'CorpusWriter', 'Ctx',
+  'Analyzer', 'AnalyzerConfig', 'AnalyzerLang', 'Bm25BuildOptions', 'Bm25Hit', 'Bm25Params', 'Chunk', 'CorpusFormat', 'CorpusWriter', 'CrossEncoder', 'CrossEncoderOptions', 'Ctx',
   'DenseMiningOptions', 'DenseMiningResult', 'DprRecord', 'EmbeddingsManifest', 'EncodeCorpusOptions', 'EncodeCorpusResult', 'EncodeInput',
   'Encoder', 'EncoderOptions', 'EvaluationResult', 'FilterCounts', 'Hit', 'MatchMode', 'MetricSpec', 'MineBm25Options', 'MiningReport',
   'MsmarcoConvertOptions', 'MsmarcoSink', 'NegativeSelection', 'NqInputFormat', 'NqOptions', 'NqSink', 'Passage', 'PipelineSpec', 'Plan',
-  'PlanOptions', 'PlannedStep', 'Qrels', 'RecordFormat', 'RecordWithLocation', 'RecordWriter', 'ReportRow', 'Run', 'RunEntry', 'RunOptions',
+  'PlanOptions', 'PlannedStep', 'Qrels', 'RecordFormat', 'RecordWithLocation', 'RecordWriter', 'ReportRow', 'RescoreOptions', 'Run', 'RunEntry', 'RunOptions',
   'RunResult', 'Span', 'SquadConvertOptions', 'SquadSink', 'TopK', 'TrainOptions', 'TrainResult', 'UnanswerableRecord', 'VectorIndex',
   'VectorIndexOptions',
 ];

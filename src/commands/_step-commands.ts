@@ -10,6 +10,7 @@ import { trainCommand } from './train.ts';
 import { embedCommand } from './embed.ts';
 import { encodeCommand } from './encode.ts';
 import { mineDenseCommand } from './mine-dense.ts';
+import { mineRescoreCommand } from './mine-rescore.ts';
 import { evalCommand } from './eval.ts';
 import { evalReportCommand } from './eval-report.ts';
 import { debugCommands } from './debug.ts';
@@ -44,6 +45,7 @@ export const stepCommands: CommandSpec<any>[] = [
   // dense retrieval
   encodeCommand,
   mineDenseCommand,
+  mineRescoreCommand,
   evalCommand,
   evalReportCommand,
   // Test-only commands, for pipeline kill/resume tests that spawn the real CLI.
