@@ -10,6 +10,8 @@ Weights are random (seeded) in the task model layouts HF saves (`bert.`/`roberta
   (token type ids 0 for the question and its [SEP], 1 after) is tokenized here by lookup: the
   fixture checks dprep's pair encoding as well as its forward pass.
 - cross-roberta: num_labels 1, token ids as roberta-base's tokenizer gives them (`<s> q </s></s> p </s>`).
+- cross-distilbert: num_labels 2, DistilBertForSequenceClassification (pre_classifier + ReLU +
+  classifier on [CLS]; no token types, no pooler), cross-bert's vocabulary and pairs.
 
 expected.json holds the inputs, the logits, and the score dprep must give: the logit for one label,
 logit[1] − logit[0] (the log-odds of label 1; sigmoid of it is softmax's probability) for two.
@@ -144,6 +146,7 @@ def bert(seed):
         "pairs": [{"question": q, "title": t, "text": p} for q, t, p in pairs],
         "ids": ids.tolist(), "type_ids": type_ids.tolist(), "mask": mask.tolist(),
         "logits": logits.tolist(), "scores": score_of(logits).tolist()}, {"vocab.txt": "\n".join(vocab) + "\n"})
+    return vocab, ids, mask
 
 
 def roberta(seed):
@@ -172,6 +175,50 @@ def roberta(seed):
                                        "scores": score_of(logits).tolist()}, {})
 
 
+def distilbert(seed, vocab, ids, mask):
+    torch.manual_seed(seed)
+    cfg = dict(vocab_size=len(vocab), dim=H, n_layers=NL, n_heads=NH, hidden_dim=I, activation="gelu", dropout=0.1,
+               attention_dropout=0.1, max_position_embeddings=40, initializer_range=0.02, pad_token_id=0,
+               sinusoidal_pos_embds=False, qa_dropout=0.1, seq_classif_dropout=0.2, model_type="distilbert",
+               architectures=["DistilBertForSequenceClassification"], id2label={"0": "LABEL_0", "1": "LABEL_1"},
+               label2id={"LABEL_0": 0, "LABEL_1": 1})
+    W = {"embeddings.word_embeddings.weight": rnd(len(vocab), H), "embeddings.position_embeddings.weight": rnd(40, H),
+         "embeddings.LayerNorm.weight": 1 + rnd(H, std=0.1), "embeddings.LayerNorm.bias": rnd(H, std=0.1)}
+    for l in range(NL):
+        p = f"transformer.layer.{l}."
+        for n in ["q_lin", "k_lin", "v_lin", "out_lin"]:
+            W[p + "attention." + n + ".weight"] = rnd(H, H, std=0.4)
+            W[p + "attention." + n + ".bias"] = rnd(H, std=0.1)
+        for n in ["sa_layer_norm", "output_layer_norm"]:
+            W[p + n + ".weight"] = 1 + rnd(H, std=0.1)
+            W[p + n + ".bias"] = rnd(H, std=0.1)
+        W[p + "ffn.lin1.weight"], W[p + "ffn.lin1.bias"] = rnd(I, H, std=0.4), rnd(I, std=0.1)
+        W[p + "ffn.lin2.weight"], W[p + "ffn.lin2.bias"] = rnd(H, I, std=0.4), rnd(H, std=0.1)
+    head = {"pre_classifier.weight": rnd(H, H, std=0.6), "pre_classifier.bias": rnd(H, std=0.1),
+            "classifier.weight": rnd(2, H, std=0.8), "classifier.bias": rnd(2, std=0.1)}
+    ln = lambda x, n: (x - x.mean(-1, keepdim=True)) / torch.sqrt(((x - x.mean(-1, keepdim=True)) ** 2).mean(-1, keepdim=True) + 1e-12) * W[n + ".weight"] + W[n + ".bias"]
+    lin = lambda x, n, T=W: x @ T[n + ".weight"].T + T[n + ".bias"]
+    gelu = lambda x: 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    B, T = ids.shape
+    dh = H // NH
+    x = ln(W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][torch.arange(T)][None], "embeddings.LayerNorm")
+    split = lambda t: t.view(B, T, NH, dh).transpose(1, 2)
+    for l in range(NL):
+        p = f"transformer.layer.{l}."
+        q = split(lin(x, p + "attention.q_lin")) / math.sqrt(dh)
+        k, v = split(lin(x, p + "attention.k_lin")), split(lin(x, p + "attention.v_lin"))
+        a = (q @ k.transpose(2, 3)).masked_fill(mask[:, None, None, :] == 0, torch.finfo(torch.float32).min)
+        ctx = (torch.softmax(a, -1) @ v).transpose(1, 2).reshape(B, T, H)
+        x = ln(lin(ctx, p + "attention.out_lin") + x, p + "sa_layer_norm")
+        x = ln(lin(gelu(lin(x, p + "ffn.lin1")), p + "ffn.lin2") + x, p + "output_layer_norm")
+    logits = lin(torch.relu(lin(x[:, 0], "pre_classifier", head)), "classifier", head)
+    saved = {"distilbert." + k: v for k, v in W.items()}
+    saved.update(head)
+    save("cross-distilbert", cfg, saved, {"ids": ids.tolist(), "mask": mask.tolist(), "logits": logits.tolist(),
+                                          "scores": score_of(logits).tolist()}, {"vocab.txt": "\n".join(vocab) + "\n"})
+
+
 with torch.no_grad():
-    bert(20261210)
+    vocab, ids, mask = bert(20261210)
     roberta(20261211)
+    distilbert(20261212, vocab, ids, mask)
