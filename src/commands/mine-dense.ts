@@ -12,7 +12,8 @@ export const mineDenseCommand = defineCommand({
   description: `
 Searches every question with the query encoder over the passage embeddings (dprep encode),
 drops positives, answer-bearing passages (DPR has_answer), the top --skip-top ranks and hits above
---max-score-ratio × the gold positive's score, and keeps --negatives as hard_negative_ctxs.
+a margin to the lowest-scoring positive (--max-score-ratio, --max-score-margin: the same flags as
+mine bm25, correct for any score sign), and keeps --negatives as hard_negative_ctxs.
 The summary (<out>.summary.json) counts what each filter removed. Questions are embedded as the
 query encoder dir says (template, pooling, normalization); --query-template, --pooling and
 --normalize override it (use what encode used for the passages).
