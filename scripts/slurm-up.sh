@@ -70,6 +70,8 @@ CONF
     echo "NodeName=${names[$i]} NodeHostname=localhost NodeAddr=127.0.0.1 Port=$((PORT + 1 + i)) CPUs=$CPUS RealMemory=$MEM State=UNKNOWN"
   done
   echo "PartitionName=debug Nodes=$(IFS=,; echo "${names[*]}") Default=YES MaxTime=INFINITE State=UP"
+  # With several nodes, "first" holds only the first: the same cluster run on one node.
+  [[ $NODES == 1 ]] || echo "PartitionName=first Nodes=${names[0]} Default=NO MaxTime=INFINITE State=UP"
 } > "$SLURM_DIR/slurm.conf"
 export SLURM_CONF="$SLURM_DIR/slurm.conf"
 

@@ -97,6 +97,7 @@ in every unit (and in a whole run) before writing.`,
     out: { type: 'string', role: 'output', required: true, sideFiles: ['.summary.json'], help: 'lines file to write' },
     salt: { type: 'string', default: '', help: 'mixed into every hash (a param that changes the bytes)' },
     sleepMs: { type: 'integer', default: 0, min: 0, help: 'wait this long in every unit before writing' },
+    rounds: { type: 'integer', default: 1, min: 1, help: 'sha256 rounds per record (CPU work, for scaling benchmarks)' },
     failUnit: { type: 'integer', min: 0, help: 'fail this unit on its first attempt (transient fault)' },
     badUnit: { type: 'integer', min: 0, help: 'report bad input (exit 2) in this unit, every attempt' },
     ...UNIT_OPTIONS,
@@ -104,8 +105,12 @@ in every unit (and in a whole run) before writing.`,
   async run(opts, context) {
     const text = await readFile(opts.input, 'utf8');
     const records = text === '' ? [] : text.replace(/\n$/, '').split('\n');
-    const key = createHash('sha256').update(`${text}\0${opts.salt}`).digest('hex').slice(0, 16);
-    const line = (i: number) => `${i} ${createHash('sha256').update(`${opts.salt}:${records[i]}`).digest('hex').slice(0, 12)}\n`;
+    const key = createHash('sha256').update(`${text}\0${opts.salt}\0${opts.rounds}`).digest('hex').slice(0, 16);
+    const line = (i: number) => {
+      let h = createHash('sha256').update(`${opts.salt}:${records[i]}`).digest();
+      for (let r = 1; r < opts.rounds; r++) h = createHash('sha256').update(h).digest();
+      return `${i} ${h.toString('hex').slice(0, 12)}\n`;
+    };
     if (opts.unit !== undefined || opts.units !== undefined) {
       if (opts.unit === undefined || opts.units === undefined) throw new UsageError('debug.shard: --unit and --units go together');
       const r = unitRange(records.length, opts.unit, opts.units);

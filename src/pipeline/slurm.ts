@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { InputError } from '../util/errors.ts';
-import { missingUnits } from '../util/units.ts';
+import { readUnitDone } from '../util/units.ts';
 import type { CommandResult } from '../options.ts';
 import { readExecutorFile, settingsShown, writeExecutorFile, type AttemptRecord, type Executor, type ExecutorReport, type ExecutorSettings, type UnitWork, type WholeWork } from './executor.ts';
 
@@ -238,7 +238,7 @@ export class SlurmExecutor implements Executor {
   constructor(readonly settings: ExecutorSettings) {}
 
   runUnits(work: UnitWork): Promise<ExecutorReport> {
-    return this.drive({ ...work, whole: false, isDone: (u) => !missingUnits(work.unitOut, work.units).includes(u) });
+    return this.drive({ ...work, whole: false, isDone: (u) => readUnitDone(work.unitOut, u, work.units) !== undefined });
   }
 
   async runWhole(work: WholeWork): Promise<{ result: CommandResult | void; report: ExecutorReport }> {
@@ -276,8 +276,8 @@ export class SlurmExecutor implements Executor {
       };
     };
     const finalStates = new Map<string, TaskState>();
+    const seenEnded = new Map<string, string>();
     for (;;) {
-      const missing = [...Array(w.units).keys()].filter((u) => !w.isDone(u));
       // Tasks of recorded jobs that ended with a committed unit are judged done (for hosts and the manifest).
       const latest = new Map<number, string>();
       for (const j of rec.jobs) for (const u of j.units) latest.set(u, j.id);
@@ -293,7 +293,8 @@ export class SlurmExecutor implements Executor {
         const id = latest.get(u);
         const t = states.get(u);
         if (id && t && (t.restarts ?? 0) > 0) finalStates.set(`${id}_${u}`, t);
-        if (!missing.includes(u)) {
+        // Looked at after the scheduler: a task that ended has committed its unit by now, or never will.
+        if (w.isDone(u)) {
           if (id && t && !ACTIVE.has(t.state)) rec.judged[`${id}_${u}`] = { unit: u, job: `${id}_${u}`, outcome: 'done', counted: false, host: t.host, ...(t.restarts ? { detail: `requeued ${t.restarts}×` } : {}) };
           continue;
         }
@@ -303,7 +304,16 @@ export class SlurmExecutor implements Executor {
         }
         const tag = `${id}_${u}`;
         if (!rec.judged[tag]) {
-          if (!t || ACTIVE.has(t.state)) continue;
+          if (!t || ACTIVE.has(t.state)) {
+            seenEnded.delete(tag);
+            continue;
+          }
+          // A task being requeued can show FAILED for a moment before PENDING: judge a state seen on two looks in a row.
+          const seen = `${t.state} ${t.exit} ${t.restarts ?? 0}`;
+          if (seenEnded.get(tag) !== seen) {
+            seenEnded.set(tag, seen);
+            continue;
+          }
           const j = judge(t);
           const logFile = join(w.stateDir, 'logs', `${tag}.log`);
           rec.judged[tag] = { unit: u, job: tag, ...j, host: t.host, detail: `${t.state}${t.exit !== undefined ? ` exit ${t.exit}` : ''}${t.reason && t.reason !== 'None' ? ` (${t.reason})` : ''}` };
@@ -321,7 +331,7 @@ export class SlurmExecutor implements Executor {
         w.log(`${w.whole ? 'job' : `unit ${u}`} ${last.outcome} (Slurm job ${tag}: ${last.detail}); resubmitting${last.counted ? ` (retry ${counted} of ${s.retries})` : ' (not counted against retries)'}`);
         toSubmit.push(u);
       }
-      if (!missing.length) break;
+      if (!toSubmit.length && [...Array(w.units).keys()].every((u) => w.isDone(u))) break;
       if (toSubmit.length) {
         const script = join(w.stateDir, `job-${rec.jobs.length + 1}.sh`);
         await writeFileAtomic(
@@ -339,8 +349,12 @@ export class SlurmExecutor implements Executor {
       }
       await sleep(s.poll * 1000);
     }
+    // Every unit is committed: a task still queued or running (a requeued duplicate) has nothing left to do.
+    const stray = rec.jobs.filter((j) => j.units.some((u) => !rec!.judged[`${j.id}_${u}`])).map((j) => j.id);
+    if (stray.length) await slurmCall('scancel', stray).catch((err: Error) => w.log(`could not cancel leftover job(s) ${stray.join(', ')}: ${err.message}`));
     for (const [tag, t] of finalStates) {
-      if (rec.judged[tag]) rec.judged[tag].detail = `requeued ${t.restarts}×`;
+      const a = rec.judged[tag];
+      if (a && !a.detail?.includes('requeued')) a.detail = [a.detail, `requeued ${t.restarts}×`].filter(Boolean).join('; ');
     }
     await save();
     return report();

@@ -69,7 +69,9 @@ export async function fakeSlurm(dir: string): Promise<{ bin: string; state: stri
   await writeFile(join(bin, 'scontrol'), SCONTROL);
   // sacct with accounting off, as on the CI cluster: the executor must manage without it.
   await writeFile(join(bin, 'sacct'), '#!/bin/bash\necho "sacct: error: Slurm accounting storage is disabled" >&2\nexit 1\n');
-  for (const f of ['sbatch', 'scontrol', 'sacct']) await chmod(join(bin, f), 0o755);
+  // scancel only records: the real one would act on a real cluster's jobs of the same numbers.
+  await writeFile(join(bin, 'scancel'), '#!/bin/bash\necho "$*" >> "$FAKE_SLURM/scancel.calls"\n');
+  for (const f of ['sbatch', 'scontrol', 'sacct', 'scancel']) await chmod(join(bin, f), 0o755);
   return {
     bin,
     state,

@@ -14,6 +14,8 @@ import { CLI } from '../_paths.ts';
 import { tempProject } from './_helpers.ts';
 
 const ENV = { ...process.env, DPREP_TEST_COMMANDS: '1', DPREP_QUIET: '1' };
+/** In every salt: the controller remembers jobs for an hour, so job names (from the key) must differ from earlier runs'. */
+const RUN = `${process.pid}-${Date.now()}`;
 
 function dprep(args: string[], cwd: string) {
   const res = spawnSync(process.execPath, [CLI, ...args], { cwd, env: ENV, encoding: 'utf8', timeout: 300_000 });
@@ -69,9 +71,9 @@ function submissionsNamed(name: string): string[] {
 }
 
 test('slurm: --executor local and --executor slurm give the same lockfile and the same bytes; the manifest has jobs and hosts', async () => {
-  const local = await project(pipeline(', salt: a'));
+  const local = await project(pipeline(`, salt: a-${RUN}`));
   assert.equal(dprep(['run', 'p.yaml'], local).code, 0);
-  const slurm = await project(pipeline(', salt: a, units: 4'));
+  const slurm = await project(pipeline(`, salt: a-${RUN}, units: 4`));
   const r = dprep(['run', 'p.yaml', '--executor', 'slurm'], slurm);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await read(join(work(slurm), 'out', 's.txt')), await read(join(work(local), 'out', 's.txt')));
@@ -89,14 +91,14 @@ test('slurm: --executor local and --executor slurm give the same lockfile and th
 });
 
 test('slurm: a transient fault resubmits exactly that one unit; bad input (exit 2) stops without resubmitting', async () => {
-  const dir = await project(pipeline(', salt: b, units: 4, fail-unit: 3'));
+  const dir = await project(pipeline(`, salt: b-${RUN}, units: 4, fail-unit: 3`));
   const r = dprep(['run', 'p.yaml', '--executor', 'slurm'], dir);
   assert.equal(r.code, 0, r.stderr);
   const ex = (await manifest(dir)).steps[0].executor;
   assert.deepEqual(ex.jobs.map((j: any) => j.units), [[0, 1, 2, 3], [3]]);
   assert.deepEqual(ex.attempts.filter((a: any) => a.unit === 3).map((a: any) => `${a.outcome}:${a.counted}`), ['failed:true', 'done:false']);
 
-  const bad = await project(pipeline(', salt: c, units: 3, bad-unit: 1'));
+  const bad = await project(pipeline(`, salt: c-${RUN}, units: 3, bad-unit: 1`));
   const rb = dprep(['run', 'p.yaml', '--executor', 'slurm'], bad);
   assert.equal(rb.code, 2, rb.stderr);
   assert.match(rb.stderr, /unit 1 of 3 \(Slurm job \d+_1\) stopped on bad input \(exit 2\), not retried: .*bad on purpose \(unit 1\)/);
@@ -106,9 +108,9 @@ test('slurm: a transient fault resubmits exactly that one unit; bad input (exit 
 });
 
 test('slurm: requeue drill: a task requeued mid-run (scontrol requeue, then StartTime=now) reruns in the same job; no resubmission, same bytes', async () => {
-  const ref = await project(pipeline(', salt: d, sleep-ms: 3000'));
+  const ref = await project(pipeline(`, salt: d-${RUN}, sleep-ms: 3000`));
   assert.equal(dprep(['run', 'p.yaml'], ref).code, 0);
-  const dir = await project(pipeline(', salt: d, sleep-ms: 3000, units: 2'));
+  const dir = await project(pipeline(`, salt: d-${RUN}, sleep-ms: 3000, units: 2`));
   const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--executor', 'slurm'], { cwd: dir, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -122,6 +124,9 @@ test('slurm: requeue drill: a task requeued mid-run (scontrol requeue, then Star
     task = q.split('\n').find((l) => l.endsWith(' RUNNING'))?.split(' ')[0] ?? '';
   }
   assert.ok(task, 'a task was running');
+  // Mid-run, not at launch: a task requeued and restarted within a second on the same node is
+  // refused by slurmd ("job credential revoked") and fails for real.
+  await sleep(1000);
   execFileSync('scontrol', ['requeue', task]);
   // Requeued work waits BeginTime (about 120 s); once it is pending on that, start it now.
   let held = false;
@@ -130,13 +135,14 @@ test('slurm: requeue drill: a task requeued mid-run (scontrol requeue, then Star
     held = execFileSync('squeue', ['-h', '-j', task, '-o', '%T %r'], { encoding: 'utf8' }).trim() === 'PENDING BeginTime';
   }
   assert.ok(held, 'the requeued task waits on its begin time');
+  await sleep(1500);
   execFileSync('scontrol', ['update', `JobId=${task}`, 'StartTime=now']);
   const t0 = Date.now();
   assert.equal(await exited, 0, stderr);
   assert.ok(Date.now() - t0 < 60_000, 'StartTime=now skipped the hold');
   assert.equal(await read(join(work(dir), 'out', 's.txt')), await read(join(work(ref), 'out', 's.txt')));
   const ex = (await manifest(dir)).steps[0].executor;
-  assert.equal(ex.jobs.length, 1, 'the requeued task ran again in its own job');
+  assert.equal(ex.jobs.length, 1, `the requeued task ran again in its own job: ${JSON.stringify(ex)}`);
   const unit = Number(task.split('_')[1]);
   const att = ex.attempts.filter((a: any) => a.unit === unit);
   assert.deepEqual(att.map((a: any) => `${a.outcome}:${a.counted}`), ['done:false']);
@@ -144,9 +150,9 @@ test('slurm: requeue drill: a task requeued mid-run (scontrol requeue, then Star
 });
 
 test('slurm: kill the runner mid-run and rerun it: it re-attaches; one submission in all', async () => {
-  const ref = await project(pipeline(', salt: e'));
+  const ref = await project(pipeline(`, salt: e-${RUN}`));
   assert.equal(dprep(['run', 'p.yaml'], ref).code, 0);
-  const dir = await project(pipeline(', salt: e, sleep-ms: 2000, units: 4'));
+  const dir = await project(pipeline(`, salt: e-${RUN}, sleep-ms: 2000, units: 4`));
   const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--executor', 'slurm'], { cwd: dir, env: ENV, stdio: 'ignore' });
   let rec: Awaited<ReturnType<typeof recorded>>;
   for (let i = 0; i < 200 && !rec?.jobs.length; i++) {
