@@ -141,7 +141,8 @@ export function jobScript(spec: ScriptSpec): string {
     `echo "dprep: task $tag on $(hostname), restart \${SLURM_RESTART_COUNT:-0}, $(date -u +%FT%TZ)"`,
     'child=',
     'requeued=0',
-    'on_usr1() { echo "dprep: time limit near: stopping and requeueing $tag"; requeued=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; scontrol requeue "$SLURM_JOB_ID"; }',
+    // The task's own id: the last task of an array carries the array's job id, and requeueing that would requeue every task.
+    'on_usr1() { echo "dprep: time limit near: stopping and requeueing $tag"; requeued=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; scontrol requeue "$tag"; }',
     'trap on_usr1 USR1',
     `${[process.execPath, DPREP_BIN, ...spec.argv].map(q).join(' ')}${unitArgs} &`,
     'child=$!',
@@ -277,6 +278,39 @@ export class SlurmExecutor implements Executor {
     };
     const finalStates = new Map<string, TaskState>();
     const seenEnded = new Map<string, string>();
+    // Jobs with a task not yet judged: still queued or running, or ended unseen.
+    const open = () => rec!.jobs.filter((j) => j.units.some((u) => !rec!.judged[`${j.id}_${u}`])).map((j) => j.id);
+    try {
+      await this.loop(w, rec, save, resultsDir, finalStates, seenEnded);
+    } catch (err) {
+      // The step stops: its other tasks would only burn the allocation (and write into a staging dir nobody merges).
+      const ids = open();
+      if (ids.length) {
+        w.log(`cancelling Slurm job${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`);
+        await slurmCall('scancel', ids).catch((e: Error) => w.log(`could not cancel: ${e.message}`));
+      }
+      throw err;
+    }
+    // Every unit is committed: a task still queued or running (a requeued duplicate) has nothing left to do.
+    const stray = open();
+    if (stray.length) await slurmCall('scancel', stray).catch((err: Error) => w.log(`could not cancel leftover job(s) ${stray.join(', ')}: ${err.message}`));
+    for (const [tag, t] of finalStates) {
+      const a = rec.judged[tag];
+      if (a && !a.detail?.includes('requeued')) a.detail = [a.detail, `requeued ${t.restarts}×`].filter(Boolean).join('; ');
+    }
+    await save();
+    return report();
+  }
+
+  private async loop(
+    w: { step: string; stateDir: string; units: number; argv: string[]; whole: boolean; env?: Record<string, string>; isDone(u: number): boolean; log(line: string): void },
+    rec: SlurmRecord,
+    save: () => Promise<void>,
+    resultsDir: string,
+    finalStates: Map<string, TaskState>,
+    seenEnded: Map<string, string>,
+  ): Promise<void> {
+    const s = this.settings;
     for (;;) {
       // Tasks of recorded jobs that ended with a committed unit are judged done (for hosts and the manifest).
       const latest = new Map<number, string>();
@@ -349,15 +383,6 @@ export class SlurmExecutor implements Executor {
       }
       await sleep(s.poll * 1000);
     }
-    // Every unit is committed: a task still queued or running (a requeued duplicate) has nothing left to do.
-    const stray = rec.jobs.filter((j) => j.units.some((u) => !rec!.judged[`${j.id}_${u}`])).map((j) => j.id);
-    if (stray.length) await slurmCall('scancel', stray).catch((err: Error) => w.log(`could not cancel leftover job(s) ${stray.join(', ')}: ${err.message}`));
-    for (const [tag, t] of finalStates) {
-      const a = rec.judged[tag];
-      if (a && !a.detail?.includes('requeued')) a.detail = [a.detail, `requeued ${t.restarts}×`].filter(Boolean).join('; ');
-    }
-    await save();
-    return report();
   }
 }
 

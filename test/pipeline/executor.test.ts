@@ -109,7 +109,7 @@ test('slurm script: array of missing units with %P, time, requeue, checkpoint si
     assert.ok(s.includes(`#SBATCH ${line}\n`), `${line} in\n${s}`);
   }
   assert.match(s, /'encode' '--out' '\/w\/it'\\''s' --unit "\$SLURM_ARRAY_TASK_ID" --units 9 &/);
-  assert.match(s, /scontrol requeue "\$SLURM_JOB_ID"/);
+  assert.match(s, /scontrol requeue "\$tag"/, 'requeues its own task, not the whole array');
   // A short limit gets its signal a tenth of the way before the end, not 120 s (which would be at once).
   assert.match(jobScript({ name: 'n', stateDir: '/s', cwd: '/', argv: [], array: [0], settings: resolveExecutorSettings({ time: '5' }, 'x') }), /--signal=B:USR1@30\n/);
   assert.deepEqual(expandList('0-2,5%4'), [0, 1, 2, 5]);

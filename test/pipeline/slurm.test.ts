@@ -105,6 +105,8 @@ test('slurm: a transient fault resubmits exactly that one unit; bad input (exit 
   const rec = await recorded(bad);
   assert.equal(rec?.jobs.length, 1);
   assert.deepEqual(submissionsNamed(rec!.name).length, 1);
+  // Nothing of the stopped step is left queued or running.
+  assert.equal(execFileSync('squeue', ['-h', '-j', rec!.jobs[0].id, '-t', 'PENDING,RUNNING'], { encoding: 'utf8' }).trim(), '');
 });
 
 test('slurm: requeue drill: a task requeued mid-run (scontrol requeue, then StartTime=now) reruns in the same job; no resubmission, same bytes', async () => {
