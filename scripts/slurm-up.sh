@@ -20,8 +20,10 @@ if [[ ! -s /etc/munge/munge.key ]]; then
   chmod 0600 /etc/munge/munge.key
 fi
 install -d -o munge -g munge -m 0755 /run/munge
-if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
-  runuser -u munge -- /usr/sbin/munged --num-threads 2 --pid-file="$SLURM_DIR/munged.pid"
+if ! { munge -n | unmunge; } >/dev/null 2>&1; then
+  # In the foreground, behind runuser (which passes TERM on), so its pid is known: munged writes none here.
+  setsid runuser -u munge -- /usr/sbin/munged --foreground --num-threads 2 </dev/null >>"$SLURM_DIR/log/munged.log" 2>&1 &
+  echo $! > "$SLURM_DIR/munged.pid"
   echo started > "$SLURM_DIR/munged.ours"
 fi
 for _ in $(seq 50); do munge -n | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
