@@ -6,6 +6,9 @@
 // read ../shared/data (SQuAD, PIAF, NQ, BEIR, real tokenizers) directly or through a test helper.
 // Both run when ../shared/data is beside the checkout. Without it the real-data files are listed as
 // not run, loudly; DPREP_REQUIRE_SHARED=1 (set by .ci/run) makes that an error instead.
+// Test files that say REQUIRES_SLURM run only where a Slurm cluster answers (`sinfo`); elsewhere
+// they are listed as not run, and DPREP_REQUIRE_SLURM=1 (.ci/run, after scripts/slurm-up.sh) makes
+// that an error.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -63,6 +66,18 @@ if (!existsSync(sharedData)) {
     run = selected.filter((f) => !needData.includes(f));
   }
 }
+const needSlurm = run.filter((f) => /\bREQUIRES_SLURM\b/.test(readFileSync(join(root, f), 'utf8')));
+let slurmLeftOut = 0;
+if (needSlurm.length > 0 && spawnSync('sinfo', ['-h'], { stdio: 'ignore', timeout: 20_000 }).status !== 0) {
+  const list = needSlurm.map((f) => `  ${f}`).join('\n');
+  if (process.env.DPREP_REQUIRE_SLURM === '1') {
+    console.error(`run-tests: no Slurm cluster answers (sinfo), and these test files need one (DPREP_REQUIRE_SLURM=1):\n${list}`);
+    process.exit(1);
+  }
+  console.error(`run-tests: no Slurm cluster answers (sinfo): ${needSlurm.length} test files are NOT run:\n${list}\nrun-tests: bring one up with scripts/slurm-up.sh and export SLURM_CONF (CI always does).`);
+  run = run.filter((f) => !needSlurm.includes(f));
+  slurmLeftOut = needSlurm.length;
+}
 if (run.length === 0) process.exit(0);
 const res = spawnSync(
   process.execPath,
@@ -70,4 +85,5 @@ const res = spawnSync(
   { cwd: root, stdio: 'inherit' },
 );
 if (run.length < selected.length) console.error(`run-tests: ${selected.length - run.length} real-data test files were not run (no ../shared/data).`);
+if (slurmLeftOut) console.error(`run-tests: ${slurmLeftOut} Slurm test files were not run (no cluster).`);
 process.exit(res.status ?? 1);

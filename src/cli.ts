@@ -7,6 +7,7 @@ import { commands } from './commands/index.ts';
 import { checkPathHazards, parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
 import { InputError, UsageError } from './util/errors.ts';
 import { DPREP_VERSION } from './version.ts';
+import { writeFileAtomic } from './io/atomic.ts';
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.id.length)) + 2;
@@ -102,7 +103,10 @@ export async function main(rawArgv: string[]): Promise<number> {
     });
     const options = resolveOptions(cmd.options, raw, name);
     checkPathHazards(cmd.options, options, name);
-    await cmd.run(options, { log: (m) => process.stderr.write(m + '\n') });
+    // A Slurm job running a whole pipeline step gets the step's state dir (checkpoints) and a file for the command's result (metrics).
+    const env = process.env;
+    const result = await cmd.run(options, { log: (m) => process.stderr.write(m + '\n'), ...(env.DPREP_STATE_DIR ? { stateDir: env.DPREP_STATE_DIR } : {}) });
+    if (env.DPREP_RESULT_FILE) await writeFileAtomic(env.DPREP_RESULT_FILE, JSON.stringify(result ?? {}) + '\n');
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

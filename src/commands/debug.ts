@@ -4,13 +4,16 @@
  * known point without waiting for real training.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicFile, writeFileAtomic } from '../io/atomic.ts';
 import { defineCommand, seedOption } from '../options.ts';
-import { InputError } from '../util/errors.ts';
+import { InputError, UsageError } from '../util/errors.ts';
+import { readUnitDone, unitDir, unitRange, unitsRoot, UNIT_DONE, UNIT_OPTIONS, type UnitDone } from '../util/units.ts';
+import { DPREP_VERSION } from '../version.ts';
 
 export const debugWriteCommand = defineCommand({
   id: 'debug.write',
@@ -77,4 +80,103 @@ async function hashTree(path: string, hash: Hash): Promise<void> {
   }
 }
 
-export const debugCommands = [debugWriteCommand];
+export const debugShardCommand = defineCommand({
+  id: 'debug.shard',
+  summary: '(test) a shardable command over the lines of a file, with fault injection per unit',
+  description: `
+Line i of --out is "<i> <h>", h a hash of (line i of --input, --salt). Implements the work-unit
+contract (src/util/units.ts): with --unit I --units N it writes only unit I's lines into its unit
+directory beside --out, then the done marker; without --unit it merges the units of an N whose
+units are all done (in unit order, computing nothing again), else it does the whole file. Faults
+for executor tests: --fail-unit K fails unit K on its first attempt only (a marker beside the
+units remembers the attempt), --bad-unit K reports bad input (exit 2) in unit K, --sleep-ms waits
+in every unit (and in a whole run) before writing.`,
+  units: { over: 'input' },
+  options: {
+    input: { type: 'string', role: 'input', required: true, help: 'lines file whose lines are the records' },
+    out: { type: 'string', role: 'output', required: true, sideFiles: ['.summary.json'], help: 'lines file to write' },
+    salt: { type: 'string', default: '', help: 'mixed into every hash (a param that changes the bytes)' },
+    sleepMs: { type: 'integer', default: 0, min: 0, help: 'wait this long in every unit before writing' },
+    rounds: { type: 'integer', default: 1, min: 1, help: 'sha256 rounds per record (CPU work, for scaling benchmarks)' },
+    failUnit: { type: 'integer', min: 0, help: 'fail this unit on its first attempt (transient fault)' },
+    badUnit: { type: 'integer', min: 0, help: 'report bad input (exit 2) in this unit, every attempt' },
+    ...UNIT_OPTIONS,
+  },
+  async run(opts, context) {
+    const text = await readFile(opts.input, 'utf8');
+    const records = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+    const key = createHash('sha256').update(`${text}\0${opts.salt}\0${opts.rounds}`).digest('hex').slice(0, 16);
+    const line = (i: number) => {
+      let h = createHash('sha256').update(`${opts.salt}:${records[i]}`).digest();
+      for (let r = 1; r < opts.rounds; r++) h = createHash('sha256').update(h).digest();
+      return `${i} ${h.toString('hex').slice(0, 12)}\n`;
+    };
+    if (opts.unit !== undefined || opts.units !== undefined) {
+      if (opts.unit === undefined || opts.units === undefined) throw new UsageError('debug.shard: --unit and --units go together');
+      const r = unitRange(records.length, opts.unit, opts.units);
+      const dir = unitDir(opts.out, r.unit, r.units);
+      if (readUnitDone(opts.out, r.unit, r.units)?.key === key) {
+        context.log(`unit ${r.unit} of ${r.units} already done`);
+        return { metrics: { lines: r.end - r.start, units: r.units } };
+      }
+      if (opts.sleepMs) await sleep(opts.sleepMs);
+      if (opts.badUnit === r.unit) throw new InputError(opts.input, `line ${r.start + 1}`, 'text', `bad on purpose (unit ${r.unit})`);
+      const once = join(unitsRoot(opts.out), `.failed-once-${r.unit}`);
+      if (opts.failUnit === r.unit && !existsSync(once)) {
+        await mkdir(unitsRoot(opts.out), { recursive: true });
+        await writeFile(once, '');
+        throw new Error(`debug.shard: unit ${r.unit} failing on purpose (first attempt)`);
+      }
+      const tmp = `${dir}.tmp-${process.pid}`;
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { recursive: true });
+      let body = '';
+      for (let i = r.start; i < r.end; i++) body += line(i);
+      await writeFile(join(tmp, 'part.txt'), body);
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+      const done: UnitDone = { ...r, version: DPREP_VERSION, key, host: hostname() };
+      await writeFileAtomic(join(dir, UNIT_DONE), JSON.stringify(done) + '\n');
+      context.log(`unit ${r.unit} of ${r.units}: lines ${r.start}..${r.end}`);
+      return { metrics: { lines: r.end - r.start, units: r.units } };
+    }
+    const n = await completeUnits(opts.out);
+    const out = await AtomicFile.create(opts.out);
+    if (n) {
+      for (let u = 0; u < n; u++) {
+        const done = readUnitDone(opts.out, u, n)!;
+        if (done.key !== key || done.version !== DPREP_VERSION) {
+          await out.abort();
+          throw new UsageError(`debug.shard: unit ${u} of ${n} (${unitDir(opts.out, u, n)}) was made by dprep ${done.version} from other inputs or params (key ${done.key}, now ${key}): remove ${unitsRoot(opts.out)} and rerun`);
+        }
+        await out.write(await readFile(join(unitDir(opts.out, u, n), 'part.txt'), 'utf8'));
+      }
+    } else {
+      if (opts.sleepMs) await sleep(opts.sleepMs);
+      for (let i = 0; i < records.length; i++) await out.write(line(i));
+    }
+    await out.commit();
+    await writeFileAtomic(`${opts.out}.summary.json`, JSON.stringify({ lines: records.length }) + '\n');
+    context.log(n ? `merged ${n} units, ${records.length} lines` : `wrote ${records.length} lines`);
+    return { metrics: { lines: records.length, units: n } };
+  },
+});
+
+/** The unit count N whose units 0..N-1 beside `out` are all done (the largest such), or 0. */
+async function completeUnits(out: string): Promise<number> {
+  let names: string[] = [];
+  try {
+    names = await readdir(unitsRoot(out));
+  } catch {
+    return 0;
+  }
+  const counts = [...new Set(names.map((n) => /^unit-\d+-of-(\d+)$/.exec(n)?.[1]).filter(Boolean).map(Number))].sort((a, b) => b - a);
+  for (const n of counts) {
+    let all = true;
+    for (let u = 0; u < n && all; u++) all = readUnitDone(out, u, n) !== undefined;
+    if (all) return n;
+  }
+  return 0;
+}
+
+export const debugCommands = [debugWriteCommand, debugShardCommand];

@@ -14,6 +14,9 @@ Runs the steps of a pipeline file in dependency order. A step is skipped when it
 params, input contents and the dprep version match the workdir's lockfile and its outputs
 still have the recorded hashes; every step that runs says why. A killed run, run again,
 continues from the last finished step (and from a checkpoint inside steps that keep one).
+With --executor slurm each step is a Slurm job, a shardable step with units (its units: or
+executor.units) an array job of its missing units; killed and run again, the runner re-attaches to
+the jobs it recorded. Executor settings never enter the cache key or the lockfile.
 Example:  dprep run pipelines/squad-two-stage.yaml --set bm25.depth=200 --until bm25`,
   drivesPipelines: true,
   positional: ['file'],
@@ -24,6 +27,7 @@ Example:  dprep run pipelines/squad-two-stage.yaml --set bm25.depth=200 --until 
     dryRun: { type: 'boolean', help: 'show what would run and why; run and write nothing' },
     from: { type: 'string', help: 'run only this step and the steps that depend on it' },
     until: { type: 'string', help: 'run only this step and the steps it depends on' },
+    executor: { type: 'string', choices: ['local', 'slurm'], default: 'local', help: 'where steps run: this machine, or Slurm jobs (settings: the executor: block or --set executor.KEY=VALUE)' },
     ...workdirOptions,
   },
   async run(opts) {
@@ -38,6 +42,7 @@ Example:  dprep run pipelines/squad-two-stage.yaml --set bm25.depth=200 --until 
       dryRun: opts.dryRun,
       verifyHashes: opts.verifyHashes,
       overrides,
+      executor: opts.executor,
     });
     console.log(summaryTable(result.steps));
     if (result.manifest) process.stderr.write(`run manifest: ${result.manifest}\n`);

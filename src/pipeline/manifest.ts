@@ -9,6 +9,7 @@ import { arch, cpus, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { DPREP_VERSION } from '../version.ts';
+import type { ExecutorKind, ExecutorReport, ExecutorSettings } from './executor.ts';
 
 export type StepStatus = 'ran' | 'cached' | 'failed' | 'not-selected' | 'not-run' | 'would-run';
 
@@ -23,6 +24,8 @@ export interface StepRecord {
   seconds?: number;
   metrics?: Record<string, number | string>;
   error?: string;
+  /** Where it ran: executor, units, job ids, attempts (retries and why), hosts. */
+  executor?: ExecutorReport;
 }
 
 export interface RunManifest {
@@ -39,6 +42,8 @@ export interface RunManifest {
   workdir: string;
   seed: number;
   overrides: string[];
+  /** The executor and its settings (they decide where steps ran, never their bytes: not in the lockfile). */
+  executor?: { kind: ExecutorKind; settings: Partial<ExecutorSettings> };
   started: string;
   finished?: string;
   status: 'running' | 'ok' | 'failed';
@@ -67,7 +72,7 @@ export class ManifestWriter {
   readonly path: string;
   readonly manifest: RunManifest;
 
-  constructor(workdir: string, init: { name: string; file: string; text: string; seed: number; overrides: readonly string[] }) {
+  constructor(workdir: string, init: { name: string; file: string; text: string; seed: number; overrides: readonly string[]; executor?: { kind: ExecutorKind; settings: Partial<ExecutorSettings> } }) {
     const started = new Date();
     // A timestamp name sorts runs in time order; the pid keeps two runs in the same second apart.
     this.path = join(workdir, 'runs', `${started.toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`);
@@ -84,6 +89,7 @@ export class ManifestWriter {
       workdir,
       seed: init.seed,
       overrides: [...init.overrides],
+      ...(init.executor ? { executor: init.executor } : {}),
       started: started.toISOString(),
       status: 'running',
       steps: [],

@@ -11,6 +11,7 @@ import { camel, describeConflict, findPathConflicts, kebab, resolveOptions, type
 import { UsageError } from '../util/errors.ts';
 import { deriveSeed } from '../util/random.ts';
 import { asRegistry, type CommandRegistry } from './registry.ts';
+import { EXECUTOR_OPTIONS, resolveExecutorSettings, type ExecutorSettings } from './executor.ts';
 import { topoOrder } from './graph.ts';
 import { Issues, type Loc, type PipelineSpec } from './schema.ts';
 
@@ -52,6 +53,11 @@ export interface PlannedStep {
   outputs: OutputBinding[];
   /** Steps whose outputs this one reads, in file order. */
   deps: string[];
+  /**
+   * A shardable command's unit count from the step's `units:` (else the executor's `units`).
+   * Not a param: the number of units never changes the bytes, so it stays out of the cache key.
+   */
+  units?: number;
 }
 
 export interface Plan {
@@ -61,6 +67,8 @@ export interface Plan {
   root: string;
   /** In dependency order (file order among independent steps). */
   steps: PlannedStep[];
+  /** The `executor:` block with `--set executor.KEY=VALUE` applied (never part of a cache key). */
+  executor: ExecutorSettings;
 }
 
 export interface PlanOptions {
@@ -85,7 +93,16 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions): Plan {
   const issues = new Issues(spec.shown);
   const root = resolve(spec.dir, spec.root?.value ?? '.');
   const workdir = resolveWorkdir(spec, root, opts.workdir, issues);
-  const { params, stepWith } = applyOverrides(spec, opts.overrides ?? [], issues);
+  const { params, stepWith, executor: rawExecutor } = applyOverrides(spec, opts.overrides ?? [], issues);
+  let executor = resolveExecutorSettings({}, 'executor');
+  try {
+    executor = resolveExecutorSettings(Object.fromEntries([...rawExecutor].map(([k, e]) => [k, e.value])), `${spec.shown}: executor`);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const key = /option "([^"]+)"/.exec(err.message)?.[1];
+    const loc = key ? rawExecutor.get(key)?.loc ?? rawExecutor.get(camel(key))?.loc : undefined;
+    issues.add(loc?.line ? loc : undefined, err.message.replace(/^.*?: executor: /, 'executor: '));
+  }
   const ctx: PlanContext = { spec, issues, root, workdir, params, stepWith, checkInputsExist: opts.checkInputsExist !== false, commandByStep: new Map(), outputsByStep: new Map() };
 
   // Output paths first: references to them may come before the producing step in the file.
@@ -102,7 +119,7 @@ export function planPipeline(spec: PipelineSpec, opts: PlanOptions): Plan {
 
   const ordered = topoOrder(planned, issues, spec.steps.map((s) => s.name));
   issues.throwIfAny();
-  return { spec, workdir, root, steps: ordered };
+  return { spec, workdir, root, steps: ordered, executor };
 }
 
 type Entry = { value: unknown; loc: Loc };
@@ -144,8 +161,9 @@ function resolveWorkdir(spec: PipelineSpec, root: string, override: string | und
 }
 
 /** `--set` overrides: `params.x=v` changes a param, `step.key=v` an option of a step (at line 0: not from the file). */
-function applyOverrides(spec: PipelineSpec, overrides: readonly string[], issues: Issues): Pick<PlanContext, 'params' | 'stepWith'> {
+function applyOverrides(spec: PipelineSpec, overrides: readonly string[], issues: Issues): Pick<PlanContext, 'params' | 'stepWith'> & { executor: Map<string, Entry> } {
   const params = new Map(spec.params);
+  const executor = new Map(spec.executor);
   const stepWith = new Map(spec.steps.map((s) => [s.name, new Map(s.with)]));
   for (const o of overrides) {
     const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(o);
@@ -155,14 +173,17 @@ function applyOverrides(spec: PipelineSpec, overrides: readonly string[], issues
     }
     const [, target, key, value] = m;
     const loc = { line: 0, col: 0 };
-    if (target === 'params') {
+    if (target === 'executor') {
+      if (!(camel(key) in EXECUTOR_OPTIONS)) issues.add(undefined, `--set ${o}: no executor setting "${key}"; settings: ${Object.keys(EXECUTOR_OPTIONS).map(kebab).join(', ')}`);
+      else executor.set(key, { value: parseYamlScalar(value) ?? value, loc });
+    } else if (target === 'params') {
       if (!params.has(key)) issues.add(undefined, `--set ${o}: no param "${key}"; params: ${[...params.keys()].join(', ') || '(none)'}`);
       else params.set(key, { value: parseYamlScalar(value) ?? value, loc });
     } else if (!stepWith.has(target)) {
       issues.add(undefined, `--set ${o}: no step "${target}"; steps: ${[...stepWith.keys()].join(', ')}`);
     } else stepWith.get(target)!.set(key, { value, loc });
   }
-  return { params, stepWith };
+  return { params, stepWith, executor };
 }
 
 /** Finds each step's command and places its outputs in the workdir (relative, not reserved). */
@@ -280,6 +301,18 @@ function planStep(ctx: PlanContext, step: Step, cmd: CommandSpec<any>): PlannedS
     }
     throw err;
   }
+  let units: number | undefined;
+  if (cmd.units) {
+    // The executor sets --unit per task; the unit count decides where work runs, never the bytes.
+    if (options.unit !== undefined) {
+      const loc = ctx.stepWith.get(step.name)?.get('unit')?.loc;
+      ctx.issues.add(loc?.line ? loc : undefined, `steps.${step.name}.with.unit: the executor picks the unit of each task; set units: (how many) only`);
+      return undefined;
+    }
+    units = options.units as number | undefined;
+    delete options.unit;
+    delete options.units;
+  }
   const stepParams: Record<string, unknown> = {};
   for (const key of Object.keys(options).sort()) {
     const role = (cmd.options[key] as OptionSpec).role;
@@ -297,6 +330,7 @@ function planStep(ctx: PlanContext, step: Step, cmd: CommandSpec<any>): PlannedS
     inputs: bound.inputs,
     outputs: [...(ctx.outputsByStep.get(step.name)?.values() ?? [])],
     deps: bound.deps,
+    units,
   };
 }
 

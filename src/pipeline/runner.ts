@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { replaceDir } from '../io/atomic.ts';
 import { camel, type CommandResult } from '../options.ts';
 import { UsageError } from '../util/errors.ts';
+import { missingUnits } from '../util/units.ts';
 import { DPREP_VERSION } from '../version.ts';
 import { HashCache, listTree } from './hash.ts';
 import { cacheKey, readLockfile, writeLockfile, type KeyMaterial, type LockedInput, type LockEntry, type Lockfile } from './lockfile.ts';
@@ -20,6 +21,9 @@ import { ManifestWriter, type StepRecord } from './manifest.ts';
 import { acquireRunLock } from './run-lock.ts';
 import { downstreamOf, upstreamOf } from './graph.ts';
 import type { Plan, PlannedStep } from './plan.ts';
+import { LocalExecutor, readExecutorFile, settingsShown, type Executor, type ExecutorKind, type ExecutorReport } from './executor.ts';
+import { SlurmExecutor } from './slurm.ts';
+import { kebab, type CommandSpec } from '../options.ts';
 
 export type StepState = 'fresh' | 'stale' | 'missing';
 
@@ -46,6 +50,32 @@ export interface RunOptions {
   overrides?: readonly string[];
   /** Step progress lines (default: stderr). */
   log?: (line: string) => void;
+  /** Where steps run: 'local' (default: this process) or 'slurm', or an executor of the caller's. Settings come from the plan's executor block. */
+  executor?: ExecutorKind | Executor;
+}
+
+/** The executor a run uses, with the plan's settings. */
+export function makeExecutor(plan: Plan, kind: ExecutorKind | Executor = 'local'): Executor {
+  if (typeof kind !== 'string') return kind;
+  return kind === 'slurm' ? new SlurmExecutor(plan.executor) : new LocalExecutor(plan.executor);
+}
+
+/**
+ * The `dprep` argv of a command with these (camelCase) options: what a Slurm job runs.
+ * @example commandArgv(cmd, { input: '/w/in.txt', lines: 3, verbose: true }) // ['debug', 'write', '--input', '/w/in.txt', '--lines', '3', '--verbose']
+ */
+export function commandArgv(cmd: CommandSpec<any>, options: Record<string, unknown>): string[] {
+  const argv = cmd.id.split('.');
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || !(key in cmd.options)) continue;
+    const flag = `--${kebab(key)}`;
+    if (typeof value === 'boolean') argv.push(value ? flag : `--no-${kebab(key)}`);
+    else if (Array.isArray(value)) {
+      if (value.some((v) => String(v).includes(','))) throw new UsageError(`option ${kebab(key)} of ${cmd.id}: an item holds a comma, which a job's command line cannot pass (${JSON.stringify(value)})`);
+      if (value.length) argv.push(flag, value.join(','));
+    } else argv.push(flag, String(value));
+  }
+  return argv;
 }
 
 export interface RunResult {
@@ -88,6 +118,7 @@ export async function runPipeline(plan: Plan, opts: RunOptions = {}): Promise<Ru
   const force = opts.force === 'all' ? new Set(plan.steps.map((s) => s.name)) : new Set(opts.force ?? []);
   const { workdir } = plan;
   const book = join(workdir, BOOKKEEPING);
+  const executor = makeExecutor(plan, opts.executor);
 
   let releaseLock = async () => {};
   if (!opts.dryRun) {
@@ -99,7 +130,7 @@ export async function runPipeline(plan: Plan, opts: RunOptions = {}): Promise<Ru
     const lock = await readLockfile(workdir, plan.spec.name);
     const manifest = opts.dryRun
       ? undefined
-      : new ManifestWriter(workdir, { name: plan.spec.name, file: plan.spec.file, text: plan.spec.text, seed: plan.spec.seed, overrides: opts.overrides ?? [] });
+      : new ManifestWriter(workdir, { name: plan.spec.name, file: plan.spec.file, text: plan.spec.text, seed: plan.spec.seed, overrides: opts.overrides ?? [], executor: { kind: executor.kind, settings: settingsShown(executor.settings) } });
     await manifest?.save();
     const records: StepRecord[] = [];
     const pending = new Map<string, string>();
@@ -130,9 +161,12 @@ export async function runPipeline(plan: Plan, opts: RunOptions = {}): Promise<Ru
             try {
               if (!a.key || !a.inputs) throw new UsageError(`${a.reasons.join('; ')}; run the steps that produce it first`);
               const t0 = performance.now();
-              const result = await executeStep(plan, step, a.key, a.inputs, lock, hashes, log);
+              const { result, report } = await executeStep(plan, step, a.key, a.inputs, lock, hashes, log, executor, (r) => {
+                record.executor = r;
+              });
               record.seconds = round((performance.now() - t0) / 1000);
               if (result?.metrics) record.metrics = result.metrics;
+              if (report) record.executor = report;
               log(`${tag}: done in ${formatSeconds(record.seconds)}${record.metrics ? ` (${formatMetrics(record.metrics)})` : ''}`);
             } catch (err) {
               failed = new StepFailedError(step.name, step.uses, err);
@@ -157,17 +191,65 @@ export async function runPipeline(plan: Plan, opts: RunOptions = {}): Promise<Ru
  * are stale too (their inputs will change). Reads only; writes nothing.
  * @example for (const s of await pipelineStatus(plan)) console.log(s.step, s.state, s.reason);
  */
-export async function pipelineStatus(plan: Plan, opts: { verifyHashes?: boolean } = {}): Promise<{ step: string; state: StepState; reason: string }[]> {
+export async function pipelineStatus(plan: Plan, opts: { verifyHashes?: boolean } = {}): Promise<StepStatusLine[]> {
   const hashes = await HashCache.open(join(plan.workdir, BOOKKEEPING, 'hash-cache.json'), { verify: opts.verifyHashes, readOnly: true });
   const lock = await readLockfile(plan.workdir, plan.spec.name);
   const pending = new Map<string, string>();
-  const out: { step: string; state: StepState; reason: string }[] = [];
+  const out: StepStatusLine[] = [];
   for (const step of plan.steps) {
     const a = await assessStep(plan, step, lock.steps[step.name], hashes, pending);
     if (a.state !== 'fresh') pending.set(step.name, a.state);
-    out.push({ step: step.name, state: a.state, reason: a.state === 'fresh' ? 'outputs match the lockfile' : a.reasons.join('; ') });
+    const line: StepStatusLine = { step: step.name, state: a.state, reason: a.state === 'fresh' ? 'outputs match the lockfile' : a.reasons.join('; ') };
+    if (a.state !== 'fresh' && a.key) {
+      const p = await unitProgress(plan, step, a.key);
+      if (p) line.progress = p;
+    }
+    out.push(line);
   }
   return out;
+}
+
+export interface StepStatusLine {
+  step: string;
+  state: StepState;
+  reason: string;
+  /** A step under way (units committed so far, jobs, retries), read from its staging and state dirs. */
+  progress?: UnitProgress;
+}
+
+export interface UnitProgress {
+  /** Units of the step and how many are committed (absent for a whole step run as one job). */
+  units?: number;
+  done?: number;
+  jobs: string[];
+  /** Attempts that used the retry budget, and those that did not (preemption, requeue, node failure). */
+  retries: number;
+  requeues: number;
+}
+
+/** What `dprep status` says of a step part-way done: committed units in its staging dir, Slurm jobs and retries in its state dir. */
+async function unitProgress(plan: Plan, step: PlannedStep, key: string): Promise<UnitProgress | undefined> {
+  const book = join(plan.workdir, BOOKKEEPING);
+  const tag = `${step.name}.${key.slice(0, 16)}`;
+  const rec = await readExecutorFile<{ units: number; whole: boolean; jobs: { id: string }[]; judged: Record<string, { counted: boolean; outcome: string; detail?: string }> }>(join(book, 'state', tag));
+  const units = step.command.units ? (rec && !rec.whole ? rec.units : (step.units ?? plan.executor.units)) : undefined;
+  let done: number | undefined;
+  if (units !== undefined) {
+    const options = { ...step.options };
+    const out = step.outputs.find((o) => o.key === 'out') ?? step.outputs[0];
+    if (out) {
+      options[camel(out.key)] = join(book, 'staging', tag, out.rel);
+      done = units - missingUnits(options[camel(out.key)] as string, units).length;
+    }
+  }
+  if (!rec && !done) return undefined;
+  const judged = Object.values(rec?.judged ?? {});
+  return {
+    ...(units !== undefined ? { units, done } : {}),
+    jobs: rec?.jobs.map((j) => j.id) ?? [],
+    retries: judged.filter((j) => j.counted).length,
+    requeues: judged.filter((j) => !j.counted && j.outcome !== 'done' && j.outcome !== 'bad-input').length + judged.filter((j) => /requeued/.test(j.detail ?? '')).length,
+  };
 }
 
 /** Compares a step as planned now with its lockfile entry and its outputs on disk. */
@@ -275,7 +357,9 @@ async function executeStep(
   lock: Lockfile,
   hashes: HashCache,
   log: (line: string) => void,
-): Promise<CommandResult | void> {
+  executor: Executor,
+  onReport: (r: ExecutorReport) => void,
+): Promise<{ result: CommandResult | void; report?: ExecutorReport }> {
   const book = join(plan.workdir, BOOKKEEPING);
   // Staging and state are per (step, key) and survive a killed or failed attempt: a command that
   // checkpoints into its output (train's last/) or its state dir resumes there on the rerun. What an
@@ -289,7 +373,35 @@ async function executeStep(
     options[camel(o.key)] = join(staging, o.rel);
     await mkdir(dirname(join(staging, o.rel)), { recursive: true });
   }
-  const result = await step.command.run(options, { log: (m) => log(`  ${step.name}: ${m}`), stateDir });
+  const context = { log: (m: string) => log(`  ${step.name}: ${m}`), stateDir };
+  let result: CommandResult | void;
+  let report: ExecutorReport | undefined;
+  const units = step.command.units ? (step.units ?? plan.executor.units) : undefined;
+  if (units !== undefined) {
+    // Units first (where the executor puts them), then the merge here, through the command's own writers.
+    const unitOut = unitOutput(step, options);
+    try {
+      report = await executor.runUnits({
+        step: step.name,
+        stateDir,
+        units,
+        unitOut,
+        argv: commandArgv(step.command, options),
+        runUnit: (unit) => step.command.run({ ...options, unit, units }, { ...context, log: (m: string) => context.log(`unit ${unit}: ${m}`) }),
+        log: context.log,
+      });
+    } catch (err) {
+      onReport({ kind: executor.kind, settings: settingsShown(executor.settings), units, jobs: [], attempts: [], hosts: [] });
+      throw err;
+    }
+    const missing = missingUnits(unitOut, units);
+    if (missing.length) throw new Error(`units ${missing.join(', ')} of ${units} are not committed after the executor finished`);
+    result = await step.command.run(options, context);
+  } else if (executor.kind === 'local') {
+    result = await step.command.run(options, context);
+  } else {
+    ({ result, report } = await executor.runWhole({ step: step.name, stateDir, argv: commandArgv(step.command, options), run: () => step.command.run(options, context), log: context.log }));
+  }
 
   for (const o of step.outputs) {
     if (!existsSync(join(staging, o.rel))) throw new Error(`the command finished without writing output ${o.key} (${o.rel})`);
@@ -299,7 +411,8 @@ async function executeStep(
   const sideFiles: Record<string, string> = {};
   for (const f of await listTree(staging)) {
     // Temp files and dirs of the command's writers (`.x.tmp-PID-*`, `.x.bm25-*/`, maybe left by an earlier attempt) are not outputs.
-    if (f.dir || /(^|\/)\.[^/]*\.(tmp-|bm25-)/.test(f.path)) continue;
+    // Committed work units (`.x.units/`) are the merge's input, not outputs.
+    if (f.dir || /(^|\/)\.[^/]*\.(tmp-|bm25-|units(\/|$))/.test(f.path)) continue;
     if (otherOutputs.some((o) => f.path === o || f.path.startsWith(o + '/'))) {
       throw new Error(`the command wrote ${f.path}, which is an output of another step`);
     }
@@ -314,7 +427,15 @@ async function executeStep(
   await hashes.save();
   await rm(staging, { recursive: true, force: true });
   await rm(stateDir, { recursive: true, force: true });
-  return result;
+  return { result, report };
+}
+
+/** The output a shardable command puts its unit directories beside: its `out` option, else its first output. */
+function unitOutput(step: PlannedStep, options: Record<string, unknown>): string {
+  const keys = Object.entries(step.command.options).filter(([, o]) => (o as { role?: string }).role === 'output').map(([k]) => k);
+  const key = keys.includes('out') ? 'out' : keys[0];
+  if (!key || typeof options[key] !== 'string') throw new Error(`${step.command.id} declares units but has no output option to put them beside`);
+  return options[key] as string;
 }
 
 /** `root/<step>.<key prefix>`, created; the step's directories of other keys are removed. */

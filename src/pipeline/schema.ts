@@ -60,6 +60,8 @@ export interface PipelineSpec {
   root?: Located<string>;
   allowOutside: boolean;
   params: Map<string, Located>;
+  /** The `executor:` block (kebab keys as written); checked against EXECUTOR_OPTIONS by the planner. */
+  executor: Map<string, Located>;
   steps: StepSpec[];
 }
 
@@ -93,7 +95,7 @@ export class Issues {
   }
 }
 
-export const TOP_KEYS = ['name', 'description', 'seed', 'workdir', 'root', 'allow-outside', 'params', 'steps'] as const;
+export const TOP_KEYS = ['name', 'description', 'seed', 'workdir', 'root', 'allow-outside', 'params', 'executor', 'steps'] as const;
 export const STEP_KEYS = ['uses', 'description', 'with'] as const;
 /** Step names appear in `${steps.NAME...}` and `--set NAME.key=...`, so no dots or spaces. */
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -174,6 +176,19 @@ export function parsePipeline(text: string, file: string, shownAs = file): Pipel
     }
   }
 
+  const executor = new Map<string, Located>();
+  const execPair = top.get('executor');
+  if (execPair && execPair.value !== null) {
+    if (!isMap(execPair.value)) issues.add(locOf(execPair.value as Node), 'executor: expected a mapping of settings (partition, time, max-parallel, retries, ...)');
+    else {
+      for (const item of (execPair.value as YAMLMap).items) {
+        const key = isScalar(item.key) ? String(item.key.value) : '';
+        const value = plainValue(item.value as Node, `executor.${key}`, issues, locOf);
+        if (value !== undefined) executor.set(key, { value, loc: locOf(item.value as Node)! });
+      }
+    }
+  }
+
   const steps: StepSpec[] = [];
   const stepsPair = top.get('steps');
   if (!stepsPair) issues.add({ line: 1, col: 1 }, 'missing required key "steps"');
@@ -233,6 +248,7 @@ export function parsePipeline(text: string, file: string, shownAs = file): Pipel
     root: rootDir,
     allowOutside,
     params,
+    executor,
     steps,
   };
 }

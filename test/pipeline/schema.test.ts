@@ -50,7 +50,7 @@ const cases: [string, [string, string], string[]][] = [
   ['seed must be an integer', ['seed: 1', 'seed: 1.5'], ['p.yaml:2:7:', 'seed: expected an integer']],
   ['unknown step key', ['  a:\n    uses', '  a:\n    needs: [b]\n    uses'], ['p.yaml:7:5:', 'steps.a: unknown key "needs"', 'allowed: uses, description, with']],
   ['missing uses', ['    uses: debug.write\n    with:\n      input: [in.txt]', '    with:\n      input: [in.txt]'], ['p.yaml:6:3:', 'missing required key "uses"']],
-  ['unknown command lists commands', ['uses: debug.write\n    with:\n      input: [in.txt]', 'uses: convert.nope\n    with:\n      input: [in.txt]'], ['p.yaml:7:11:', 'unknown command "convert.nope"', 'allowed: debug.write, match']],
+  ['unknown command lists commands', ['uses: debug.write\n    with:\n      input: [in.txt]', 'uses: convert.nope\n    with:\n      input: [in.txt]'], ['p.yaml:7:11:', 'unknown command "convert.nope"', 'allowed: debug.write, debug.shard, match']],
   ['pipeline commands are not steps', ['uses: debug.write\n    with:\n      input: [in.txt]', 'uses: run\n    with:\n      input: [in.txt]'], ['p.yaml:7:11:', 'unknown command "run"']],
   ['unknown option lists the command options', ['      lines: ${params.n}', '      linez: 3'], ['p.yaml:11:14:', 'unknown option "linez" for debug.write', 'allowed: input, out, out-dir, lines']],
   ['option type is checked at its line', ['      lines: ${params.n}', '      lines: many'], ['p.yaml:11:14:', 'option "lines": expected a number']],
@@ -118,7 +118,7 @@ test('plan: a command marked drivesPipelines is in the registry but never a step
   const yaml = `name: t\nsteps:\n  a:\n    uses: run\n    with: { file: p.yaml }\n`;
   assert.throws(
     () => planPipeline(parsePipeline(yaml, join(dir, 'p.yaml'), 'p.yaml'), { commands: registry }),
-    (err: Error) => err instanceof PipelineError && /steps\.a\.uses: unknown command "run"; allowed: debug\.write$/m.test(err.message),
+    (err: Error) => err instanceof PipelineError && /steps\.a\.uses: unknown command "run"; allowed: debug\.write, debug\.shard$/m.test(err.message),
   );
   assert.equal(registry.get('run'), runCommand, 'the registry itself still holds it');
 });
