@@ -57,9 +57,11 @@ test('run lock: a live holder is refused by pid; the same pid with another start
 
 test('run lock: an empty or garbled pid file (killed while writing) is taken over', async () => {
   const pidFile = join(mkdtempSync(join(tmpdir(), 'dprep-lock-')), 'run.pid');
-  for (const garbage of ['', 'abc\n', '12']) {
+  // A bare pid (no start time) of a process that does not exist: the highest free pid below pid_max.
+  let deadPid = 4194303;
+  while (existsSync(`/proc/${deadPid}`)) deadPid--;
+  for (const garbage of ['', 'abc\n', String(deadPid)]) {
     writeFileSync(pidFile, garbage);
-    if (garbage === '12' && existsSync('/proc/12')) continue;
     await (await acquireRunLock(pidFile))();
   }
   assert.equal(existsSync(pidFile), false);
