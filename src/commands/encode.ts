@@ -31,23 +31,24 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     ...EMBED_OVERRIDE_OPTIONS,
   },
   async run(opts, ctx) {
-    const { stat } = await import('node:fs/promises');
-    const { resolve } = await import('node:path');
+    const { basename } = await import('node:path');
+    const { sha256File } = await import('../io/content-hash.ts');
     const { readCorpus } = await import('../io/corpus.ts');
     const { assertReadableFile } = await import('../io/lines.ts');
     const { encodeCorpus } = await import('../search/vector/encode.ts');
-    const { encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+    const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
     const overrides = encoderOverrides(opts);
     await assertReadableFile(opts.corpus);
     const encoder = await openEncoder(opts.model, 'passage', { ...overrides, maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64), log: ctx.log });
     try {
-      const bytes = (await stat(opts.corpus)).size;
+      // Model and corpus by content: retraining in place or editing the corpus is another input.
+      const [modelHash, corpusHash] = await Promise.all([encoderContentHash(opts.model, 'passage'), sha256File(opts.corpus)]);
       const r = await encodeCorpus(readCorpus(opts.corpus, { columns: opts.columns }), encoder, opts.out, {
         batchSize: opts.batch,
         shardRows: opts.shardRows,
         // How the vectors were made: a resume with other settings starts over (or is refused).
-        model: { dir: resolve(opts.model), maxLength: encoder.maxLength, model_type: encoder.modelType, pooling: encoder.pooling, normalize: encoder.normalize, template: encoder.template ?? null },
-        corpus: { file: resolve(opts.corpus), bytes },
+        model: { maxLength: encoder.maxLength, model_type: encoder.modelType, pooling: encoder.pooling, normalize: encoder.normalize, template: encoder.template ?? null, sha256: modelHash.sha256, files: modelHash.files },
+        corpus: { file: basename(opts.corpus), bytes: corpusHash.bytes, sha256: corpusHash.sha256 },
         overwrite: opts.overwrite,
         corpusName: opts.corpus,
       });

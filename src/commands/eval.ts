@@ -62,13 +62,15 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
       let run;
       if (opts.run) run = await trec.readRun(opts.run);
       else {
-        const { encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+        const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
         const overrides = { ...encoderOverrides(opts), log: ctx.log };
+        // --model names the passage encoder: embeddings of another one are refused.
+        const embeddingsModel = opts.embeddings && opts.model ? { dir: opts.model, ...(await encoderContentHash(opts.model, 'passage')) } : undefined;
         const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
         modelType = queryEncoder.modelType;
         const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
         try {
-          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
+          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
         } finally {
           queryEncoder.dispose();
           passageEncoder?.dispose();

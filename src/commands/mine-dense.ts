@@ -40,12 +40,15 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
   },
   async run(opts, ctx) {
     const { mineDense } = await import('../miners/dense.ts');
-    const { encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+    const { encoderContentHash, encoderOverrides, impliedPassageEncoder, openEncoder } = await import('../trainer/encoder.ts');
     const overrides = encoderOverrides(opts);
+    // A bi-encoder dir as --query-model names its passage encoder too: embeddings of another are refused.
+    const passageDir = impliedPassageEncoder(opts.queryModel);
+    const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
     const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
     try {
       const r = await mineDense({
-        examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, out: opts.out, queryEncoder,
+        examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out: opts.out, queryEncoder,
         ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
         queryBatch: opts.batch, log: ctx.log,

@@ -6,6 +6,7 @@
 import { readDprRecords } from '../io/records.ts';
 import type { DprRecord, Encoder, MatchMode } from '../types.ts';
 import { readCorpus, type CorpusColumns } from '../io/corpus.ts';
+import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { fetchPassages, indexCorpus, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import { firstAnswerRank, topKAccuracy } from './topk.ts';
@@ -29,6 +30,8 @@ export async function denseRun(opts: {
   queryEncoder: Encoder;
   passageEncoder?: Encoder;
   embeddings?: string;
+  /** The passage encoder the embeddings must come from (content hash), when the caller knows it. */
+  embeddingsModel?: EmbeddingsSource['model'];
   depth: number;
   index?: VectorIndexOptions;
   log(message: string): void;
@@ -41,7 +44,7 @@ export async function denseRun(opts: {
     questions.push(record.question);
   }
   const { index, rowIds } = opts.embeddings
-    ? await loadEmbeddingsIndex(opts.embeddings, opts.index)
+    ? await loadEmbeddingsIndex(opts.embeddings, opts.index, undefined, { corpus: opts.corpus, model: opts.embeddingsModel })
     : await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
   opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);

@@ -4,11 +4,18 @@
  *
  * Layout of `<dir>`:
  *   manifest.json       { format, dim, count, dtype, shardRows, complete, model, corpus,
- *                         shards: [{ file, ids, rows, sha256 }] }
+ *                         shards: [{ file, ids, rows, bytes, sha256, idsBytes, idsSha256 }] }
  *   shard-00000.f32     rows × dim little-endian float32, row-major, no header
  *   shard-00000.ids     the rows' passage ids, one JSON string per line
  * Only finished shards are listed in the manifest (each shard is written atomically before the
  * manifest names it), so after a kill the listed shards are kept and encoding resumes after them.
+ *
+ * Integrity: every file a shard uses is in the manifest with its size and sha256. Sizes are
+ * checked on every open, before anything is read; readers hash both files of each shard as they
+ * read it, and a resume hashes the kept shards first. Vectors must be finite (checked on write
+ * and on read, naming the shard and row). The manifest names the model and the corpus by
+ * content (`model.sha256` over the encoder's files, `corpus.sha256` of the corpus file) and holds
+ * no absolute path, so readers can check that `--corpus`/`--model` are the ones encoded.
  */
 import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
@@ -16,6 +23,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { parseJsonLine } from './lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
+import { changedFiles, sha256File } from './content-hash.ts';
 
 export const EMBEDDINGS_FORMAT = 'dprep-embeddings/1';
 
@@ -23,7 +31,19 @@ export interface EmbeddingShard {
   file: string;
   ids: string;
   rows: number;
-  /** sha256 of the .f32 file. */
+  /** Size and sha256 of the .f32 file. */
+  bytes: number;
+  sha256: string;
+  /** Size and sha256 of the .ids file. */
+  idsBytes: number;
+  idsSha256: string;
+}
+
+/** The corpus encoded, by content: a resume and every reader must use the same one. */
+export interface EmbeddingsCorpus {
+  /** The corpus's file name (no directory: the manifest holds no machine-specific path). */
+  file: string;
+  bytes: number;
   sha256: string;
 }
 
@@ -36,10 +56,10 @@ export interface EmbeddingsManifest {
   shardRows: number;
   /** True once the whole corpus is encoded. */
   complete: boolean;
-  /** What produced the vectors (model dir, pooling …): a resume must use the same. */
+  /** What produced the vectors (the encoder's content hash `sha256` and its `files`, pooling …): a resume must use the same. */
   model: Record<string, unknown>;
-  /** The corpus encoded: a resume must read the same one. */
-  corpus: { file: string; bytes: number } | null;
+  /** The corpus encoded (null: not recorded, e.g. a library caller's stream). */
+  corpus: EmbeddingsCorpus | null;
   shards: EmbeddingShard[];
 }
 
@@ -67,6 +87,20 @@ export async function readEmbeddingsManifest(dir: string): Promise<EmbeddingsMan
   if (m.format !== EMBEDDINGS_FORMAT) throw new InputError(path, undefined, 'format', `expected "${EMBEDDINGS_FORMAT}", got ${JSON.stringify(m.format)}`);
   if (!Number.isInteger(m.dim) || m.dim <= 0) throw new InputError(path, undefined, 'dim', 'expected a positive integer');
   if (!Array.isArray(m.shards)) throw new InputError(path, undefined, 'shards', 'expected an array');
+  for (const [i, sh] of m.shards.entries()) {
+    const where = `shards[${i}]`;
+    for (const key of ['file', 'ids'] as const) {
+      // Plain file names in the dir: a manifest cannot point a reader at another file.
+      if (typeof sh?.[key] !== 'string' || !/^[A-Za-z0-9._-]+$/.test(sh[key]) || sh[key].startsWith('.')) throw new InputError(path, where, key, `expected a file name in ${dir}, got ${JSON.stringify(sh?.[key])}`);
+    }
+    for (const key of ['rows', 'bytes', 'idsBytes'] as const) {
+      if (!Number.isInteger(sh[key]) || sh[key] < 0) throw new InputError(path, where, key, `expected a non-negative integer, got ${JSON.stringify(sh[key])}${sh[key] === undefined ? ': made by an older dprep that did not record it; re-encode with "dprep encode --overwrite"' : ''}`);
+    }
+    for (const key of ['sha256', 'idsSha256'] as const) {
+      if (typeof sh[key] !== 'string' || !/^[0-9a-f]{64}$/.test(sh[key])) throw new InputError(path, where, key, `expected a sha256 hex digest, got ${JSON.stringify(sh[key])}${sh[key] === undefined ? ': made by an older dprep that did not record it; re-encode with "dprep encode --overwrite"' : ''}`);
+    }
+    if (sh.bytes !== sh.rows * m.dim * 4) throw new InputError(path, where, 'bytes', `is ${sh.bytes} but ${sh.rows} rows × dim ${m.dim} × 4 is ${sh.rows * m.dim * 4}`);
+  }
   const rows = m.shards.reduce((n, s) => n + s.rows, 0);
   if (rows !== m.count) throw new InputError(path, undefined, 'count', `is ${m.count} but the shards hold ${rows} rows`);
   return m;
@@ -77,7 +111,7 @@ export interface WriterOptions {
   /** Rows per shard (default 100,000: 300 MB at dim 768). */
   shardRows?: number;
   model?: Record<string, unknown>;
-  corpus?: { file: string; bytes: number } | null;
+  corpus?: EmbeddingsCorpus | null;
   /** Start over even when a manifest for other inputs exists. */
   overwrite?: boolean;
 }
@@ -139,18 +173,13 @@ export class EmbeddingsWriter {
       }
     }
     if (old && !opts.overwrite) {
-      const same =
-        old.dim === fresh.dim &&
-        old.shardRows === fresh.shardRows &&
-        JSON.stringify(old.model) === JSON.stringify(fresh.model) &&
-        JSON.stringify(old.corpus) === JSON.stringify(fresh.corpus);
-      if (!same) {
-        throw new UsageError(
-          `${dir} holds embeddings of another model, corpus, dim or shard size (manifest: dim ${old.dim}, model ${JSON.stringify(old.model)}, corpus ${JSON.stringify(old.corpus)}); use another --out or --overwrite`,
-        );
+      const differences = manifestDifferences(old, fresh);
+      if (differences.length) {
+        throw new UsageError(`${dir} holds embeddings of another ${differences.join('; ')}; rerun with --overwrite to encode again, or use another --out`);
       }
       const writer = new EmbeddingsWriter(dir, old);
-      await writer.checkShards();
+      // A resume builds on the kept shards: hash them all first.
+      await checkShardFiles(dir, old, { hash: true });
       writer.resumed = old.count;
       if (old.shards.length > 0) writer.lastResumedId = await lastId(join(dir, old.shards[old.shards.length - 1].ids));
       return writer;
@@ -158,17 +187,6 @@ export class EmbeddingsWriter {
     if (old) for (const s of old.shards) await Promise.all([rm(join(dir, s.file), { force: true }), rm(join(dir, s.ids), { force: true })]);
     await writeFileAtomic(join(dir, MANIFEST), JSON.stringify(fresh, null, 2) + '\n');
     return new EmbeddingsWriter(dir, fresh);
-  }
-
-  // A listed shard with the wrong size means the directory was tampered with: stop, don't guess.
-  private async checkShards(): Promise<void> {
-    for (const s of this.manifest.shards) {
-      const path = join(this.dir, s.file);
-      const size = await stat(path).then((st) => st.size, () => -1);
-      if (size !== s.rows * this.manifest.dim * 4) {
-        throw new InputError(path, undefined, undefined, `expected ${s.rows * this.manifest.dim * 4} bytes (${s.rows} rows × ${this.manifest.dim} × 4), found ${size < 0 ? 'no file' : size}; re-encode with --overwrite`);
-      }
-    }
   }
 
   /** Appends rows (`ids.length` × dim floats); full shards are written as they fill. */
@@ -194,9 +212,13 @@ export class EmbeddingsWriter {
     const name = shardName(index);
     const bytes = new Uint8Array(this.pending.buffer, 0, this.pendingRows * dim * 4);
     // Shard files first, manifest last: a kill in between leaves an unlisted shard, rewritten on resume.
+    const ids = Buffer.from(this.pendingIds.map((id) => JSON.stringify(id)).join('\n') + '\n', 'utf8');
     await writeFileAtomic(join(this.dir, `${name}.f32`), bytes);
-    await writeFileAtomic(join(this.dir, `${name}.ids`), this.pendingIds.map((id) => JSON.stringify(id)).join('\n') + '\n');
-    this.manifest.shards.push({ file: `${name}.f32`, ids: `${name}.ids`, rows: this.pendingRows, sha256: createHash('sha256').update(bytes).digest('hex') });
+    await writeFileAtomic(join(this.dir, `${name}.ids`), ids);
+    this.manifest.shards.push({
+      file: `${name}.f32`, ids: `${name}.ids`, rows: this.pendingRows,
+      bytes: bytes.length, sha256: sha256(bytes), idsBytes: ids.length, idsSha256: sha256(ids),
+    });
     this.manifest.count += this.pendingRows;
     await writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify(this.manifest, null, 2) + '\n');
     this.pendingRows = 0;
@@ -209,6 +231,79 @@ export class EmbeddingsWriter {
     this.manifest.complete = true;
     await writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify(this.manifest, null, 2) + '\n');
     return this.manifest;
+  }
+}
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** What differs between a kept manifest and the one this run would write, in words (empty: a resume). */
+function manifestDifferences(old: EmbeddingsManifest, fresh: EmbeddingsManifest): string[] {
+  const out: string[] = [];
+  const om = old.model;
+  const fm = fresh.model;
+  if (typeof om.sha256 === 'string' && typeof fm.sha256 === 'string' && om.sha256 !== fm.sha256) {
+    const changed = isFileMap(om.files) && isFileMap(fm.files) ? changedFiles(om.files, fm.files) : [];
+    out.push(`model: the encoder's files changed since they were made${changed.length ? ` (${changed.join(', ')})` : ''}`);
+  }
+  const { sha256: _o, files: _of, ...oSettings } = om;
+  const { sha256: _f, files: _ff, ...fSettings } = fm;
+  if (JSON.stringify(oSettings) !== JSON.stringify(fSettings)) out.push(`model setting (manifest: ${JSON.stringify(oSettings)}, now: ${JSON.stringify(fSettings)})`);
+  // By content: the same corpus under another name or in another workdir is the same input.
+  if (old.corpus?.sha256 !== fresh.corpus?.sha256 || old.corpus?.bytes !== fresh.corpus?.bytes) {
+    const was = old.corpus ? `${old.corpus.file}, ${old.corpus.bytes} bytes, sha256 ${old.corpus.sha256}` : 'none recorded';
+    const now = fresh.corpus ? `${fresh.corpus.file}, ${fresh.corpus.bytes} bytes, sha256 ${fresh.corpus.sha256}` : 'none';
+    out.push(`corpus (manifest: ${was}; now: ${now})`);
+  }
+  if (old.dim !== fresh.dim) out.push(`dim (manifest: ${old.dim}, now: ${fresh.dim})`);
+  if (old.shardRows !== fresh.shardRows) out.push(`shard size (manifest: ${old.shardRows} rows, now: ${fresh.shardRows})`);
+  return out;
+}
+
+const isFileMap = (x: unknown): x is Record<string, string> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * Checks the files of every listed shard against the manifest: sizes always (before anything is
+ * read), sha256 too with `hash`. A mismatch names the file and says how to recover.
+ */
+export async function checkShardFiles(dir: string, m: EmbeddingsManifest, opts: { hash?: boolean } = {}): Promise<void> {
+  for (const s of m.shards) {
+    for (const [name, bytes, digest] of [[s.file, s.bytes, s.sha256], [s.ids, s.idsBytes, s.idsSha256]] as const) {
+      const path = join(dir, name);
+      const size = await stat(path).then((st) => st.size, () => -1);
+      if (size !== bytes) throw new InputError(path, undefined, undefined, `expected ${bytes} bytes as manifest.json says, found ${size < 0 ? 'no file' : size}: the embeddings are damaged; ${RECOVER}`);
+      if (opts.hash) {
+        const got = sha256(await readFile(path));
+        if (got !== digest) throw new InputError(path, undefined, undefined, `sha256 ${got} does not match manifest.json (${digest}): the file is damaged; ${RECOVER}`);
+      }
+    }
+  }
+}
+
+const RECOVER = 're-encode with "dprep encode --overwrite" (or delete the directory)';
+
+/** What a reader expects the embeddings to be made from: a corpus file, a passage encoder's content hash. */
+export interface EmbeddingsSource {
+  corpus?: string;
+  model?: { dir: string; sha256: string; files: Record<string, string> };
+}
+
+/**
+ * Refuses embeddings that were made from another corpus or passage encoder than the caller's:
+ * compares the manifest's content hashes with `corpus` (a file) and `model` (the encoder's hash).
+ * Nothing recorded on one side: nothing to compare.
+ */
+export async function checkEmbeddingsSource(dir: string, expect: EmbeddingsSource): Promise<void> {
+  const m = await readEmbeddingsManifest(dir);
+  const path = join(dir, MANIFEST);
+  if (expect.corpus !== undefined && m.corpus?.sha256) {
+    const { sha256: got, bytes } = await sha256File(expect.corpus);
+    if (got !== m.corpus.sha256) {
+      throw new UsageError(`${path}: these embeddings were made from another corpus (${m.corpus.file}, ${m.corpus.bytes} bytes, sha256 ${m.corpus.sha256}) than --corpus ${expect.corpus} (${bytes} bytes, sha256 ${got}); pass the corpus they were made from, or re-encode it with "dprep encode"`);
+    }
+  }
+  if (expect.model && typeof m.model.sha256 === 'string' && m.model.sha256 !== expect.model.sha256) {
+    const changed = isFileMap(m.model.files) ? changedFiles(m.model.files, expect.model.files) : [];
+    throw new UsageError(`${path}: these embeddings were made with another passage encoder than ${expect.model.dir}${changed.length ? ` (files that differ: ${changed.join(', ')})` : ''}; pass the model they were made with, or re-encode with "dprep encode --model ${expect.model.dir} --overwrite"`);
   }
 }
 
@@ -229,28 +324,43 @@ export interface LoadedShard {
  * Streams the shards of an embeddings directory, checking each shard's size and sha256.
  * @example for await (const shard of readEmbeddingShards('emb/')) index.add(shard.vectors);
  */
-export async function* readEmbeddingShards(dir: string, opts: { verify?: boolean; requireComplete?: boolean } = {}): AsyncGenerator<LoadedShard> {
+export async function* readEmbeddingShards(dir: string, opts: { requireComplete?: boolean } = {}): AsyncGenerator<LoadedShard> {
   const m = await readEmbeddingsManifest(dir);
   if (opts.requireComplete !== false && !m.complete) {
     throw new InputError(join(dir, MANIFEST), undefined, 'complete', `embeddings are incomplete (${m.count} rows so far); finish them with "dprep encode" (it resumes)`);
   }
+  // Sizes of every file first: a truncated last shard stops the reader before any work.
+  await checkShardFiles(dir, m);
   let rowOffset = 0;
   for (const s of m.shards) {
     const path = join(dir, s.file);
     const buf = await readFile(path);
-    if (buf.length !== s.rows * m.dim * 4) throw new InputError(path, undefined, undefined, `expected ${s.rows * m.dim * 4} bytes, found ${buf.length}`);
-    if (opts.verify !== false) {
-      const sha = createHash('sha256').update(buf).digest('hex');
-      if (sha !== s.sha256) throw new InputError(path, undefined, undefined, `sha256 ${sha} does not match the manifest (${s.sha256}): the shard is damaged`);
-    }
+    // Each file is read whole anyway: its hash costs little beside that.
+    if (buf.length !== s.bytes) throw new InputError(path, undefined, undefined, `expected ${s.bytes} bytes, found ${buf.length}: the file changed while it was read; ${RECOVER}`);
+    const sha = sha256(buf);
+    if (sha !== s.sha256) throw new InputError(path, undefined, undefined, `sha256 ${sha} does not match manifest.json (${s.sha256}): the shard is damaged; ${RECOVER}`);
     const idsPath = join(dir, s.ids);
+    const idsBuf = await readFile(idsPath);
+    const idsSha = sha256(idsBuf);
+    if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
     // Numbered before blank lines are dropped, so an error names the file's own line.
-    const ids = (await readFile(idsPath, 'utf8')).split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
-    if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}`);
+    const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
+    if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
     // Copy into an aligned Float32Array (a Buffer's offset need not be a multiple of 4).
     const vectors = new Float32Array(s.rows * m.dim);
     new Uint8Array(vectors.buffer).set(buf);
+    const bad = firstNonFinite(vectors);
+    if (bad >= 0) {
+      const row = Math.floor(bad / m.dim);
+      throw new InputError(path, `row ${row} (passage "${ids[row]}")`, undefined, `dim ${bad % m.dim} is ${vectors[bad]}: non-finite vectors cannot be searched; the encoder that made them is broken (check its weights), then re-encode with "dprep encode --overwrite"`);
+    }
     yield { rowOffset, ids, vectors };
     rowOffset += s.rows;
   }
+}
+
+/** Index of the first NaN or ±Infinity, or -1. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }

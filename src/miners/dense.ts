@@ -30,6 +30,7 @@ import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
+import type { EmbeddingsSource } from '../io/embeddings.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
@@ -37,6 +38,8 @@ export interface DenseMiningOptions extends MinerSettings {
   /** Layout of a headerless 3-column TSV corpus (`--columns`). */
   corpusColumns?: CorpusColumns;
   embeddings: string;
+  /** The passage encoder the embeddings must come from (content hash), when the caller knows it. */
+  embeddingsModel?: EmbeddingsSource['model'];
   out: string;
   queryEncoder: Encoder;
   /** Ranks 0..skipTop-1 are never negatives (likely false negatives). */
@@ -83,7 +86,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
 
   const margins = opts.maxScoreRatio !== undefined || opts.maxScoreMargin !== undefined;
   const needGold = margins ? new Set(positiveIds.flat()) : undefined;
-  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold);
+  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold, { corpus: opts.corpus, model: opts.embeddingsModel });
   opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);
   const { hits, queryVectors } = await searchQuestions(questions, opts.queryEncoder, index, depth, opts.queryBatch);

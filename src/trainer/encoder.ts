@@ -14,7 +14,8 @@ import { ENCODER_SETTINGS_FILE, readModelDir, type EncoderSettings } from './che
 import { isSentenceTransformersDir, readSentenceTransformersDir, type StSettings } from './st-dir.ts';
 import { parseTemplate, resolveTemplate, type InputTemplate } from './template.ts';
 import { checkTokenizerConfig, loadTokenizer, padBatch } from './tokenizer.ts';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { sha256Dir, type FileSetHash } from '../io/content-hash.ts';
 import { join } from 'node:path';
 
 export { ENCODER_SETTINGS_FILE, type EncoderSettings };
@@ -159,8 +160,30 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
  * @example const queryEncoder = await openEncoder('runs/stage1', 'query', { maxLength: 64 });
  */
 export async function openEncoder(dir: string, role: Role, opts: Omit<LoadEncoderOptions, 'role'> = {}): Promise<LoadedEncoder> {
+  return loadEncoder(encoderDirFor(dir, role), { ...opts, role });
+}
+
+/** The dir `openEncoder(dir, role)` loads. */
+export function encoderDirFor(dir: string, role: Role): string {
   const sub = join(dir, `${role}_encoder`);
-  return loadEncoder(existsSync(join(sub, 'config.json')) ? sub : dir, { ...opts, role });
+  return existsSync(join(sub, 'config.json')) ? sub : dir;
+}
+
+/**
+ * What a manifest records to identify an encoder by content: the sha256 of every file of the dir
+ * `openEncoder(dir, role)` loads (config, weights, tokenizer, dprep_encoder.json, and a
+ * sentence-transformers dir's numbered module dirs), and one hash over them.
+ * @example const { sha256 } = await encoderContentHash('runs/s1', 'passage');
+ */
+export async function encoderContentHash(dir: string, role: Role): Promise<FileSetHash> {
+  const resolved = encoderDirFor(dir, role);
+  const subdirs = readdirSync(resolved, { withFileTypes: true }).filter((e) => e.isDirectory() && /^\d+_/.test(e.name)).map((e) => e.name);
+  return sha256Dir(resolved, subdirs);
+}
+
+/** The passage encoder a query-side option implies: only a bi-encoder dir (holding passage_encoder/) implies one. */
+export function impliedPassageEncoder(dir: string): string | undefined {
+  return existsSync(join(dir, 'passage_encoder', 'config.json')) ? dir : undefined;
 }
 
 export type { LoadEncoderOptions as EncoderOptions };

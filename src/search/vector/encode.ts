@@ -2,7 +2,7 @@
  * Encodes a corpus with a passage encoder into an embeddings directory (see io/embeddings.ts),
  * in batches, with progress and passages/s; a rerun after a kill resumes after the last shard.
  */
-import { EmbeddingsWriter, type EmbeddingsManifest } from '../../io/embeddings.ts';
+import { EmbeddingsWriter, firstNonFinite, type EmbeddingsCorpus, type EmbeddingsManifest } from '../../io/embeddings.ts';
 import type { Encoder, Passage } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
@@ -13,7 +13,7 @@ export interface EncodeCorpusOptions {
   shardRows?: number;
   /** Identifies the model in the manifest (a resume must match it). */
   model?: Record<string, unknown>;
-  corpus?: { file: string; bytes: number } | null;
+  corpus?: EmbeddingsCorpus | null;
   overwrite?: boolean;
   /** Passages in the corpus, when known (for the progress bar). */
   total?: number;
@@ -54,6 +54,11 @@ export async function encodeCorpus(passages: AsyncIterable<Passage>, encoder: En
   const flush = async () => {
     if (batch.length === 0) return;
     const vectors = await encoder.encode(batch.map((p) => ({ text: p.text, title: p.title }))); // [batch, dim]
+    const bad = firstNonFinite(vectors);
+    if (bad >= 0) {
+      const row = Math.floor(bad / encoder.dim);
+      throw new InputError(opts.corpusName ?? 'corpus', `passage ${position - batch.length + row + 1}`, 'passage_id', `the encoder gave a non-finite vector (dim ${bad % encoder.dim} is ${vectors[bad]}) for "${batch[row].passage_id}": its weights or settings are broken; nothing was written for this batch`);
+    }
     await writer.add(batch.map((p) => p.passage_id), vectors);
     encoded += batch.length;
     progress.tick(batch.length);

@@ -5,7 +5,7 @@
  * search/ never loads the trainer or tfjs itself.
  */
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
-import { readEmbeddingShards, readEmbeddingsManifest } from '../../io/embeddings.ts';
+import { checkEmbeddingsSource, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
 import type { Encoder, Passage } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
@@ -21,11 +21,13 @@ export interface LoadedIndex {
 }
 
 /**
- * Builds an index from an embeddings directory, shard by shard.
- * @example const { index, rowIds } = await loadEmbeddingsIndex('emb/', { kind: 'flat' });
+ * Builds an index from an embeddings directory, shard by shard; with `source`, first refuses
+ * embeddings made from another corpus or passage encoder (manifest hashes, io/embeddings.ts).
+ * @example const { index, rowIds } = await loadEmbeddingsIndex('emb/', { kind: 'flat' }, undefined, { corpus: 'corpus.jsonl' });
  */
-export async function loadEmbeddingsIndex(dir: string, indexOpts: VectorIndexOptions = {}, capture?: ReadonlySet<string>): Promise<LoadedIndex> {
+export async function loadEmbeddingsIndex(dir: string, indexOpts: VectorIndexOptions = {}, capture?: ReadonlySet<string>, source?: EmbeddingsSource): Promise<LoadedIndex> {
   const manifest = await readEmbeddingsManifest(dir);
+  if (source) await checkEmbeddingsSource(dir, source);
   const index = createVectorIndex(manifest.dim, { ...indexOpts, capacity: manifest.count });
   const rowIds: string[] = [];
   const captured = new Map<string, Float32Array>();
