@@ -162,32 +162,25 @@ export function parsePipeline(text: string, file: string, shownAs = file): Pipel
     return value === undefined ? undefined : { value, loc: locOf(top.get(key)!.value as Node)! };
   };
 
-  const params = new Map<string, Located>();
-  const paramsPair = top.get('params');
-  if (paramsPair && paramsPair.value !== null) {
-    if (!isMap(paramsPair.value)) issues.add(locOf(paramsPair.value as Node), 'params: expected a mapping of names to values');
-    else {
-      for (const item of (paramsPair.value as YAMLMap).items) {
-        const key = isScalar(item.key) ? String(item.key.value) : '';
-        if (!NAME_RE.test(key)) issues.add(locOf(item.key as Node), `params: name "${key}": use letters, digits, "-" and "_"`);
-        const value = plainValue(item.value as Node, `params.${key}`, issues, locOf);
-        if (value !== undefined) params.set(key, { value, loc: locOf(item.value as Node)! });
-      }
+  /** A top-level mapping of plain values (`params:`, `executor:`), each kept with its location. */
+  const plainMapping = (section: string, expected: string, checkName: boolean): Map<string, Located> => {
+    const out = new Map<string, Located>();
+    const pair = top.get(section);
+    if (!pair || pair.value === null) return out;
+    if (!isMap(pair.value)) {
+      issues.add(locOf(pair.value as Node), `${section}: expected ${expected}`);
+      return out;
     }
-  }
-
-  const executor = new Map<string, Located>();
-  const execPair = top.get('executor');
-  if (execPair && execPair.value !== null) {
-    if (!isMap(execPair.value)) issues.add(locOf(execPair.value as Node), 'executor: expected a mapping of settings (partition, time, max-parallel, retries, ...)');
-    else {
-      for (const item of (execPair.value as YAMLMap).items) {
-        const key = isScalar(item.key) ? String(item.key.value) : '';
-        const value = plainValue(item.value as Node, `executor.${key}`, issues, locOf);
-        if (value !== undefined) executor.set(key, { value, loc: locOf(item.value as Node)! });
-      }
+    for (const item of (pair.value as YAMLMap).items) {
+      const key = isScalar(item.key) ? String(item.key.value) : '';
+      if (checkName && !NAME_RE.test(key)) issues.add(locOf(item.key as Node), `${section}: name "${key}": use letters, digits, "-" and "_"`);
+      const value = plainValue(item.value as Node, `${section}.${key}`, issues, locOf);
+      if (value !== undefined) out.set(key, { value, loc: locOf(item.value as Node)! });
     }
-  }
+    return out;
+  };
+  const params = plainMapping('params', 'a mapping of names to values', true);
+  const executor = plainMapping('executor', 'a mapping of settings (partition, time, max-parallel, retries, ...)', false);
 
   const steps: StepSpec[] = [];
   const stepsPair = top.get('steps');
