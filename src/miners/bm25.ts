@@ -28,7 +28,7 @@ import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
 import { OrderedWindow } from '../util/ordered-window.ts';
-import { addCounts, admitForMining, emptyCounts, normalizeForDedup, type FilterCounts, type ScoreMargins } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, normalizeForDedup, samplingKey, type FilterCounts, type ScoreMargins } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
@@ -136,7 +136,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
         continue;
       }
       items.push({ record, where });
-      jobs.push(mineJob(index, record, answers, positiveDocs as number[], ordinal));
+      jobs.push(mineJob(index, record, answers, positiveDocs as number[], samplingKey(record, ordinal)));
       if (items.length < batchSize) continue;
       await window.push(pool.run(jobs), items);
       items = [];
@@ -161,9 +161,9 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
 }
 
 /** One record's job: its question as index terms, its answers and positives (ids, doc numbers, texts). */
-function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiveDocs: number[], ordinal: number): MineJob {
+function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiveDocs: number[], stream: string): MineJob {
   return {
-    ordinal,
+    stream,
     query: index.toTermQuery(record.question.trim()),
     answers,
     positiveIds: record.positive_ctxs.map((c) => c.passage_id),

@@ -25,7 +25,7 @@ import type { Ctx, Encoder } from '../types.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
-import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, samplingKey, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
@@ -101,10 +101,12 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   const writer = await openRecordWriter(opts.out);
   const progress = new Progress('mine dense', { total: questions.length, unit: 'questions' });
   let q = 0;
+  let position = -1;
   let short = 0;
   let noGoldVector = 0;
   try {
     for await (const { record } of readDprRecords(opts.examples)) {
+      position++;
       if (skipReason(record)) continue;
       const ranked: Hit[] = [];
       for (let r = 0; r < depth; r++) {
@@ -129,7 +131,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         strategy: opts.strategy,
         skipTop: opts.skipTop,
         maxScore,
-        rng: seededRandom(deriveSeed(opts.seed, 'mine.dense', q)),
+        rng: seededRandom(deriveSeed(opts.seed, 'mine.dense', samplingKey(record, position))),
       });
       addCounts(counts, one);
       if (negatives.length < opts.negatives) short++;
