@@ -138,6 +138,13 @@ export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: num
   }
 }
 
+/** How many records readDprRecords yields from `file` (one streamed pass): the n that work units split. */
+export async function countDprRecords(file: string): Promise<number> {
+  let n = 0;
+  for await (const _ of readDprRecords(file)) n++;
+  return n;
+}
+
 function fromParquetRow(row: Record<string, unknown>): Record<string, unknown> {
   // parquetjs-lite returns absent repeated fields as undefined and lists of groups as arrays.
   const out: Record<string, unknown> = { ...row };
