@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { resolveOptions, type CommandSpec } from '../../src/options.ts';
 import { convertSquadCommand } from '../../src/commands/convert-squad.ts';
 import { mineBm25Command } from '../../src/commands/mine-bm25.ts';
+import { indexBm25Command } from '../../src/commands/index-bm25.ts';
+import { searchBm25Command } from '../../src/commands/search-bm25.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { unitsRoot } from '../../src/util/units.ts';
 import { FIXTURES } from '../_paths.ts';
@@ -85,4 +87,22 @@ test('mine bm25 units: other params are refused at the merge; half the units mer
   await runCmd(mineBm25Command, { ...common, out, unit: 0, units: 2 });
   assert.equal(await readFile(marker, 'utf8'), before);
   assert.equal(await readFile(join(unitsRoot(out), 'unit-00000-of-00002', 'records.jsonl'), 'utf8'), '', 'not redone');
+});
+
+test('search bm25: N=1, 4 and 7 units (DPR records and MS MARCO TSV queries) join to the bytes of one run', async () => {
+  const index = join(dir, 'squad.bm25');
+  await runCmd(indexBm25Command, { corpus, out: index });
+  const tsv = join(FIXTURES, 'msmarco', 'two-stage', 'queries.train.tsv');
+  for (const queries of [examples, tsv]) {
+    const common = { index, queries, k: 17, threads: 1 };
+    const whole = join(dir, 'search-whole.trec');
+    await runCmd(searchBm25Command, { ...common, out: whole });
+    const ref = await readFile(whole);
+    assert.ok(ref.toString().split('\n').length > 100, `a run of many lines (${queries})`);
+    for (const n of [1, 4, 7]) {
+      const out = join(dir, `search-${n}-${queries === tsv ? 'tsv' : 'dpr'}`, 'run.trec');
+      const [got] = await sharded(searchBm25Command, { ...common, out }, out, [], n);
+      assert.ok(got.equals(ref), `N=${n} ${queries}`);
+    }
+  }
 });
