@@ -21,9 +21,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
-import { openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
+import { copyRecordLines, openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { assertReadableFile, readLines } from '../io/lines.ts';
+import { assertReadableFile } from '../io/lines.ts';
 import { buildOnce } from '../io/build-once.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
@@ -203,7 +203,7 @@ export async function mergeBm25Units(opts: MineBm25Options, dirs: readonly strin
   const summary = Summary.merge(parts.map((p) => p.report.records));
   try {
     checkPositivesFound(opts, summary.read, parts.reduce((n, p) => n + p.missingPositive, 0), opts.index ?? '');
-    for (const dir of dirs) await copyUnitRecords(join(dir, UNIT_RECORDS), writer);
+    for (const dir of dirs) await copyRecordLines(join(dir, UNIT_RECORDS), writer);
     await writer.close();
   } catch (err) {
     await writer.abort();
@@ -231,11 +231,6 @@ export const readUnitReport = (dir: string): MiningReport => readUnitPart(dir).r
 
 /** The records file of a mining work unit (JSON lines of DPR records, before the output format). */
 export const UNIT_RECORDS = 'records.jsonl';
-
-/** Writes a unit's records (JSON lines) through `writer`, in order. */
-export async function copyUnitRecords(file: string, writer: { write(r: DprRecord): Promise<void> }): Promise<void> {
-  for await (const { text } of readLines(file)) if (text !== '') await writer.write(JSON.parse(text) as DprRecord);
-}
 
 /** One record's job: its question as index terms, its answers and positives (ids, doc numbers, texts). */
 function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiveDocs: number[], stream: string): MineJob {

@@ -14,6 +14,9 @@ import { convertSquadCommand } from '../../src/commands/convert-squad.ts';
 import { mineBm25Command } from '../../src/commands/mine-bm25.ts';
 import { indexBm25Command } from '../../src/commands/index-bm25.ts';
 import { searchBm25Command } from '../../src/commands/search-bm25.ts';
+import { initModelCommand } from '../../src/commands/init-model.ts';
+import { encodeCommand } from '../../src/commands/encode.ts';
+import { mineDenseCommand } from '../../src/commands/mine-dense.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { unitsRoot } from '../../src/util/units.ts';
 import { FIXTURES } from '../_paths.ts';
@@ -105,4 +108,22 @@ test('search bm25: N=1, 4 and 7 units (DPR records and MS MARCO TSV queries) joi
       assert.ok(got.equals(ref), `N=${n} ${queries}`);
     }
   }
+});
+
+test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, random sampling) merge to the bytes of one run', async () => {
+  const model = join(dir, 'bert-tiny');
+  await runCmd(initModelCommand, { config: join(FIXTURES, 'models', 'bert-tiny', 'config.json'), vocab: join(FIXTURES, 'models', 'bert-tiny'), out: model, seed: 3 });
+  const embeddings = join(dir, 'emb');
+  await runCmd(encodeCommand, { model, corpus, out: embeddings, batch: 32, shardRows: 50, maxLength: 64 });
+  // --batch 16 with units of 82 (N=4) and 47 (N=7) records: unit edges fall inside query batches.
+  const common = { queryModel: model, embeddings, examples, corpus, depth: 30, negatives: 4, skipTop: 1, maxScoreRatio: 0.999, strategy: 'random', batch: 16, search: 'exact' };
+  const whole = join(dir, 'dense-whole.json');
+  await runCmd(mineDenseCommand, { ...common, out: whole });
+  const ref = await Promise.all([whole, whole + '.summary.json'].map((f) => readFile(f)));
+  assert.ok(JSON.parse(ref[1].toString()).converted > 300);
+  for (const n of [1, 4, 7]) {
+    const out = join(dir, `dense-${n}`, 'dense-whole.json');
+    sameBytes(await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json'], n), ref, `N=${n}`);
+  }
+  await assert.rejects(runCmd(mineDenseCommand, { ...common, negatives: 5, out: join(dir, 'dense-4', 'dense-whole.json') }), /unit 0 of 4 .*other inputs or params/);
 });
