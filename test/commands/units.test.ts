@@ -17,6 +17,7 @@ import { searchBm25Command } from '../../src/commands/search-bm25.ts';
 import { initModelCommand } from '../../src/commands/init-model.ts';
 import { encodeCommand } from '../../src/commands/encode.ts';
 import { mineDenseCommand } from '../../src/commands/mine-dense.ts';
+import { evalCommand } from '../../src/commands/eval.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { unitsRoot } from '../../src/util/units.ts';
 import { FIXTURES } from '../_paths.ts';
@@ -126,4 +127,22 @@ test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, r
     sameBytes(await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json'], n), ref, `N=${n}`);
   }
   await assert.rejects(runCmd(mineDenseCommand, { ...common, negatives: 5, out: join(dir, 'dense-4', 'dense-whole.json') }), /unit 0 of 4 .*other inputs or params/);
+
+  // eval with the same model: questions split by units inside its 256-question batches; metrics and run file as one run.
+  const evalCommon = { model, embeddings, examples, corpus, k: [1, 5, 20], search: 'exact' };
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const ew = join(dir, 'eval-whole.json');
+    await runCmd(evalCommand, { ...evalCommon, out: ew, runOut: ew + '.trec' });
+    const eref = await Promise.all([ew, ew + '.trec'].map((f) => readFile(f)));
+    assert.equal(JSON.parse(eref[0].toString()).queries, 326);
+    for (const n of [1, 4, 7]) {
+      const out = join(dir, `eval-${n}`, 'eval-whole.json');
+      sameBytes(await sharded(evalCommand, { ...evalCommon, out, runOut: out + '.trec' }, out, ['.trec'], n), eref, `eval N=${n}`);
+    }
+    await assert.rejects(runCmd(evalCommand, { ...evalCommon, unit: 0, units: 2 }), /give --out or --run-out/);
+  } finally {
+    console.log = log;
+  }
 });
