@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AtomicFile, writeFileAtomic } from '../io/atomic.ts';
 import { defineCommand, seedOption } from '../options.ts';
 import { InputError, UsageError } from '../util/errors.ts';
-import { readUnitDone, unitDir, unitRange, unitsRoot, UNIT_DONE, UNIT_OPTIONS, type UnitDone } from '../util/units.ts';
+import { completeUnits, readUnitDone, unitDir, unitRange, unitsRoot, UNIT_DONE, UNIT_OPTIONS, type UnitDone } from '../util/units.ts';
 import { DPREP_VERSION } from '../version.ts';
 
 export const debugWriteCommand = defineCommand({
@@ -161,22 +161,5 @@ in every unit (and in a whole run) before writing.`,
     return { metrics: { lines: records.length, units: n } };
   },
 });
-
-/** The unit count N whose units 0..N-1 beside `out` are all done (the largest such), or 0. */
-async function completeUnits(out: string): Promise<number> {
-  let names: string[] = [];
-  try {
-    names = await readdir(unitsRoot(out));
-  } catch {
-    return 0;
-  }
-  const counts = [...new Set(names.map((n) => /^unit-\d+-of-(\d+)$/.exec(n)?.[1]).filter(Boolean).map(Number))].sort((a, b) => b - a);
-  for (const n of counts) {
-    let all = true;
-    for (let u = 0; u < n && all; u++) all = readUnitDone(out, u, n) !== undefined;
-    if (all) return n;
-  }
-  return 0;
-}
 
 export const debugCommands = [debugWriteCommand, debugShardCommand];

@@ -2,7 +2,12 @@
  * `dprep eval`: DPR top-k accuracy of a dense model (or of any run file), or qrels metrics
  * (MRR@k, Recall@k, nDCG@k, MAP) of a run, computed as trec_eval does.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { defineCommand } from '../options.ts';
+import type { Run, RunEntry } from '../eval/trec.ts';
+import { requestedUnit, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
+import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { INDEX_BACKENDS } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
@@ -22,7 +27,12 @@ Queries are averaged over those in both run and qrels (trec_eval's default; --co
 Records without answer strings (MS MARCO) get no top-k: score their run against qrels instead.
 --json prints the metrics as one JSON object keyed by metric name; --out writes it to a file too
 (with the model_type of a dense model). A dense model embeds as its dirs say (dprep_encoder.json or
-sentence-transformers files); --query-template, --passage-template, --pooling, --normalize override.`,
+sentence-transformers files); --query-template, --passage-template, --pooling, --normalize override.
+Work units (dense model): --unit I --units N retrieves only questions [I*U, min((I+1)*U, n)) (U = ceil(n/N)),
+in the query batches of a whole run, into a unit directory beside --out (else --run-out); without --unit,
+once all N units are done, their runs are joined in order and scored: the same metrics and run file as one run.
+Without --embeddings every unit encodes the whole corpus: give --embeddings (dprep encode) when sharding.`,
+  units: { over: 'examples' },
   options: {
     model: { type: 'string', role: 'input', help: 'bi-encoder dir (query_encoder/ + passage_encoder/) or a shared encoder dir' },
     queryModel: { type: 'string', role: 'input', help: 'query encoder dir (overrides --model for questions)' },
@@ -42,12 +52,52 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
     out: { type: 'string', role: 'output', help: 'also write the metrics JSON here (input to dprep eval report)' },
     ...TEMPLATE_OPTIONS,
     ...EMBED_OVERRIDE_OPTIONS,
+    ...UNIT_OPTIONS,
   },
   async run(opts, ctx) {
     const { UsageError } = await import('../util/errors.ts');
     const { writeFileAtomic } = await import('../io/atomic.ts');
     const trec = await import('../eval/trec.ts');
     const ks = opts.k;
+    const dense = !opts.run && opts.examples !== undefined && opts.corpus !== undefined && (opts.model ?? opts.queryModel) !== undefined;
+    /** The dense run of questions [range) (all without one), and the query encoder's model_type. */
+    const denseEvalRun = async (range?: { start: number; end: number }) => {
+      const { denseRun } = await import('../eval/retrieval.ts');
+      const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+      const overrides = { ...encoderOverrides(opts), log: ctx.log };
+      // --model names the passage encoder: embeddings of another one are refused.
+      const embeddingsModel = opts.embeddings && opts.model ? { dir: opts.model, ...(await encoderContentHash(opts.model, 'passage')) } : undefined;
+      const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
+      const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
+      try {
+        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: { backend: opts.search }, range, log: ctx.log });
+        return { run, modelType: queryEncoder.modelType };
+      } finally {
+        queryEncoder.dispose();
+        passageEncoder?.dispose();
+      }
+    };
+    const unit = requestedUnit(opts, 'eval');
+    // The unit dirs go beside --out, else --run-out (the runner's choice too: the first output given).
+    const unitOut = opts.out ?? opts.runOut;
+    const { unit: _u, units: _n, json: _j, ...params } = opts;
+    const key = await unitKey('eval', params, [opts.model, opts.queryModel, opts.embeddings, opts.examples, opts.corpus, opts.run, opts.qrels]);
+    if (unit) {
+      if (!unitOut) throw new UsageError('eval --unit: give --out or --run-out (the unit directory goes beside it)');
+      const { countDprRecords } = await import('../io/records.ts');
+      // Only a dense model's retrieval is split; other modes commit empty units and do their work at the merge.
+      const r = unitRange(dense ? await countDprRecords(opts.examples!) : 0, unit.unit, unit.units);
+      if (!unitAlreadyDone(unitOut, r, key)) {
+        await commitUnit(unitOut, r, key, async (dir) => {
+          if (!dense) return;
+          const { run, modelType } = await denseEvalRun(r);
+          await writeFileAtomic(join(dir, 'run.json'), JSON.stringify({ modelType, run: [...run] }) + '\n');
+        });
+      }
+      ctx.log(`eval: unit ${r.unit} of ${r.units}, questions ${r.start}..${r.end}`);
+      const metrics: Record<string, number> = { queries: r.end - r.start, units: r.units };
+      return { metrics };
+    }
     let metrics: Record<string, number>;
     let queries: number;
     let modelType: string | undefined;
@@ -58,23 +108,21 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
       if (res.unjudgedQueries) ctx.log(`eval: ${res.unjudgedQueries} run queries have no qrels and are not averaged`);
       ({ metrics, queries } = res);
     } else if (opts.examples && opts.corpus && (opts.run || opts.model || opts.queryModel)) {
-      const { dprAccuracy, denseRun } = await import('../eval/retrieval.ts');
-      let run;
+      const { dprAccuracy } = await import('../eval/retrieval.ts');
+      let run: Run;
       if (opts.run) run = await trec.readRun(opts.run);
       else {
-        const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
-        const overrides = { ...encoderOverrides(opts), log: ctx.log };
-        // --model names the passage encoder: embeddings of another one are refused.
-        const embeddingsModel = opts.embeddings && opts.model ? { dir: opts.model, ...(await encoderContentHash(opts.model, 'passage')) } : undefined;
-        const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
-        modelType = queryEncoder.modelType;
-        const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
-        try {
-          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
-        } finally {
-          queryEncoder.dispose();
-          passageEncoder?.dispose();
-        }
+        const dirs = unitOut ? await unitsToMerge(unitOut, key, 'eval') : [];
+        if (dirs.length) {
+          // The units' runs joined in unit order: the Map a whole run builds, question by question.
+          run = new Map();
+          for (const dir of dirs) {
+            const part = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { modelType: string; run: [string, RunEntry[]][] };
+            modelType ??= part.modelType;
+            for (const [qid, entries] of part.run) run.set(qid, entries);
+          }
+          ctx.log(`eval: merged ${dirs.length} units`);
+        } else ({ run, modelType } = await denseEvalRun());
         if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
       }
       const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match, opts.columns);

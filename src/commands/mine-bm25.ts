@@ -1,8 +1,12 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
+import { requestedUnit, unitDir, unitKey, unitRange, unitsRoot, UNIT_OPTIONS } from '../util/units.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
+import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
 
 export const mineBm25Command = defineCommand({
   id: 'mine.bm25',
@@ -22,7 +26,12 @@ language). --lang auto (the default) follows the data: records converted from PI
 mined with the French analyzer, others with the English one; an existing --index keeps its own.
 Skipped and counted (not errors): empty question; no non-empty answer; no positive_ctxs; a positive
 passage_id missing from the corpus. If every record misses its positives, it is an error (wrong corpus).
+Work units: --unit I --units N mines only records [I*U, min((I+1)*U, n)) of the examples (U = ceil(n/N))
+into a unit directory beside --out (.<out>.units/), against one index of the whole corpus (--index, or
+built once into the units directory by the first unit); run again without --unit once all N units are
+done, it merges them into --out and <out>.mining.json, the same bytes as one whole run, mining nothing again.
 Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json --negatives 30`,
+  units: { over: 'examples' },
   options: {
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records to mine negatives for' },
     corpus: { type: 'string', role: 'input', help: 'corpus file (needed unless --index exists)' },
@@ -33,12 +42,18 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     ...MARGIN_OPTIONS,
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
+    ...UNIT_OPTIONS,
   },
   async run(opts, ctx) {
-    const { mineBm25 } = await import('../miners/bm25.ts');
+    const { mergeBm25Units, mineBm25, readUnitReport, UNIT_RECORDS } = await import('../miners/bm25.ts');
+    const { countDprRecords } = await import('../io/records.ts');
+    const unit = requestedUnit(opts, 'mine bm25');
+    // What decides the bytes: every option but where and how fast the work runs.
+    const { unit: _u, units: _n, threads: _t, ...params } = opts;
+    const key = await unitKey('mine.bm25', params, [opts.examples, opts.corpus, opts.index]);
     const language = await resolveLanguage(opts.lang, opts);
     if (language.lang) ctx.log(`mine bm25: analyzer language ${language.lang} (from ${language.from})`);
-    const report = await mineBm25({
+    const settings = {
       examples: opts.examples,
       corpus: opts.corpus,
       corpusColumns: opts.columns,
@@ -53,7 +68,28 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       k1: opts.k1,
       b: opts.b,
       log: ctx.log,
-    });
+    };
+    let report;
+    if (unit) {
+      const r = unitRange(await countDprRecords(opts.examples), unit.unit, unit.units);
+      if (unitAlreadyDone(opts.out, r, key)) {
+        ctx.log(`unit ${r.unit} of ${r.units} already done`);
+        report = readUnitReport(unitDir(opts.out, r.unit, r.units));
+      } else {
+        await commitUnit(opts.out, r, key, async (dir) => {
+          report = await mineBm25({ ...settings, out: join(dir, UNIT_RECORDS), unit: { start: r.start, end: r.end, indexDir: join(unitsRoot(opts.out), 'index') } });
+        });
+        ctx.log(`unit ${r.unit} of ${r.units}: records ${r.start}..${r.end}`);
+      }
+    } else {
+      const dirs = await unitsToMerge(opts.out, key, 'mine bm25');
+      report = dirs.length ? await mergeBm25Units(settings, dirs) : await mineBm25(settings);
+      if (dirs.length) {
+        ctx.log(`mine bm25: merged ${dirs.length} units`);
+        await rm(join(unitsRoot(opts.out), 'index'), { recursive: true, force: true });
+      }
+    }
+    report = report!;
     return {
       metrics: {
         records: report.records.converted,

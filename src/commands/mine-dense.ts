@@ -1,5 +1,12 @@
 /** `dprep mine dense`: hard negatives from the stage-1 model's own confusions (see src/miners/dense.ts). */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.ts';
 import { defineCommand } from '../options.ts';
+import { Summary, type SummaryJson } from '../util/summary.ts';
+import { addCounts, emptyCounts, type FilterCounts } from '../miners/filter.ts';
+import { requestedUnit, unitDir, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
+import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
 import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
@@ -19,7 +26,12 @@ query encoder dir says (template, pooling, normalization); --query-template, --p
 --normalize override it (use what encode used for the passages).
 Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \\
             --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json \\
-            --depth 200 --skip-top 3 --negatives 30 --max-score-ratio 0.95`,
+            --depth 200 --skip-top 3 --negatives 30 --max-score-ratio 0.95
+Work units: --unit I --units N mines only records [I*U, min((I+1)*U, n)) of the examples (U = ceil(n/N))
+into a unit directory beside --out; its questions are encoded and searched in the --batch batches of a
+whole run (the unit's first and last batches whole), so scores are bit-identical. Without --unit, once
+all N units are done, they merge into --out and <out>.summary.json: the bytes of one run, nothing searched again.`,
+  units: { over: 'examples' },
   options: {
     queryModel: { type: 'string', required: true, role: 'input', help: 'query encoder dir (or a bi-encoder dir holding query_encoder/)' },
     embeddings: { type: 'string', required: true, role: 'input', help: 'passage embeddings dir from dprep encode' },
@@ -37,9 +49,17 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     maxLength: { type: 'integer', default: 64, help: 'tokens per question' },
     queryTemplate: TEMPLATE_OPTIONS.queryTemplate,
     ...EMBED_OVERRIDE_OPTIONS,
+    ...UNIT_OPTIONS,
   },
   async run(opts, ctx) {
     const { mineDense } = await import('../miners/dense.ts');
+    const unit = requestedUnit(opts, 'mine dense');
+    const { unit: _u, units: _n, threads: _t, ...params } = opts;
+    const key = await unitKey('mine.dense', params, [opts.queryModel, opts.embeddings, opts.examples, opts.corpus]);
+    if (!unit) {
+      const dirs = await unitsToMerge(opts.out, key, 'mine dense');
+      if (dirs.length) return mergeDenseUnits(opts.out, dirs, ctx.log);
+    }
     const { encoderContentHash, encoderOverrides, impliedPassageEncoder, openEncoder } = await import('../trainer/encoder.ts');
     const overrides = encoderOverrides(opts);
     // A bi-encoder dir as --query-model names its passage encoder too: embeddings of another are refused.
@@ -47,18 +67,66 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
     const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
     try {
-      const r = await mineDense({
-        examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out: opts.out, queryEncoder,
+      const mine = (out: string, range?: { start: number; end: number }) => mineDense({
+        examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,
         ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
-        queryBatch: opts.batch, log: ctx.log,
+        queryBatch: opts.batch, range, log: ctx.log,
       });
+      if (unit) {
+        const { countDprRecords } = await import('../io/records.ts');
+        const r = unitRange(await countDprRecords(opts.examples), unit.unit, unit.units);
+        const dir = unitDir(opts.out, r.unit, r.units);
+        if (!unitAlreadyDone(opts.out, r, key)) {
+          await commitUnit(opts.out, r, key, async (tmp) => {
+            const m = await mine(join(tmp, UNIT_RECORDS), r);
+            await m.summary.write(join(tmp, UNIT_RECORDS));
+            await writeFileAtomic(join(tmp, 'unit.json'), JSON.stringify({ counts: m.counts, search: m.searchBackend }) + '\n');
+          });
+          ctx.log(`unit ${r.unit} of ${r.units}: records ${r.start}..${r.end}`);
+        } else ctx.log(`unit ${r.unit} of ${r.units} already done`);
+        return denseMetrics(...(await readUnit(dir)));
+      }
+      const r = await mine(opts.out);
       await r.summary.write(opts.out);
       ctx.log(r.summary.render());
-      const c = r.counts;
-      return { metrics: { records: r.summary.converted, skipped: r.summary.skippedTotal, hits: c.hits, removedPositive: c.positive, removedAnswer: c.answer, removedSkipTop: c.skipTop, removedMargin: c.margin, kept: c.kept, search: r.searchBackend } };
+      return denseMetrics(r.summary, r.counts, r.searchBackend);
     } finally {
       queryEncoder.dispose();
     }
   },
 });
+
+/** A mining unit's records (JSON lines of DPR records, before the output's format). */
+const UNIT_RECORDS = 'records.jsonl';
+
+async function readUnit(dir: string): Promise<[Summary, FilterCounts, string]> {
+  const summary = Summary.merge([JSON.parse(await readFile(join(dir, `${UNIT_RECORDS}.summary.json`), 'utf8')) as SummaryJson]);
+  const { counts, search } = JSON.parse(await readFile(join(dir, 'unit.json'), 'utf8')) as { counts: FilterCounts; search: string };
+  return [summary, counts, search];
+}
+
+function denseMetrics(summary: Summary, c: FilterCounts, search: string) {
+  return { metrics: { records: summary.converted, skipped: summary.skippedTotal, hits: c.hits, removedPositive: c.positive, removedAnswer: c.answer, removedSkipTop: c.skipTop, removedMargin: c.margin, kept: c.kept, search } };
+}
+
+/** Merges committed units (in unit order) through the record writer and one summary: the bytes of one run. */
+async function mergeDenseUnits(out: string, dirs: readonly string[], log: (m: string) => void) {
+  const { copyRecordLines, openRecordWriter } = await import('../io/records.ts');
+  const parts = await Promise.all(dirs.map(readUnit));
+  const writer = await openRecordWriter(out);
+  try {
+    for (const dir of dirs) await copyRecordLines(join(dir, UNIT_RECORDS), writer);
+    await writer.close();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  const summary = Summary.merge(parts.map(([s]) => s.toJSON()));
+  await summary.write(out);
+  log(summary.render());
+  log(`mine dense: merged ${dirs.length} units`);
+  const counts = emptyCounts();
+  for (const [, c] of parts) addCounts(counts, c);
+  return denseMetrics(summary, counts, parts[0][2]);
+}

@@ -34,6 +34,13 @@ export async function denseRun(opts: {
   embeddingsModel?: EmbeddingsSource['model'];
   depth: number;
   index?: VectorIndexOptions;
+  /** Questions per encode + search call (searchQuestions' default 256). */
+  batch?: number;
+  /**
+   * Only questions [start, end) of the file (a work unit's share), searched in the batches of a
+   * whole run (the first and last batch done whole), so the run holds the scores a whole run has.
+   */
+  range?: { start: number; end: number };
   log(message: string): void;
 }): Promise<Run> {
   const qids: string[] = [];
@@ -43,21 +50,26 @@ export async function denseRun(opts: {
     qids.push(recordQid(record, i++));
     questions.push(record.question);
   }
+  const batch = opts.batch ?? 256;
+  const start = opts.range ? opts.range.start : 0;
+  const end = opts.range ? opts.range.end : qids.length;
+  const from = Math.floor(start / batch) * batch;
+  const to = Math.min(qids.length, Math.ceil(end / batch) * batch);
   const { index, rowIds } = opts.embeddings
     ? await loadEmbeddingsIndex(opts.embeddings, opts.index, undefined, { corpus: opts.corpus, model: opts.embeddingsModel })
     : await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
   opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);
-  const { hits } = await searchQuestions(questions, opts.queryEncoder, index, depth);
+  const { hits } = await searchQuestions(questions.slice(from, to), opts.queryEncoder, index, depth, batch);
   const run: Run = new Map();
-  qids.forEach((qid, q) => {
+  for (let q = start; q < end; q++) {
     const entries = [];
     for (let r = 0; r < depth; r++) {
-      const row = hits.ids[q * depth + r];
-      if (row >= 0) entries.push({ docid: rowIds[row], score: hits.scores[q * depth + r] });
+      const row = hits.ids[(q - from) * depth + r];
+      if (row >= 0) entries.push({ docid: rowIds[row], score: hits.scores[(q - from) * depth + r] });
     }
-    run.set(qid, entries);
-  });
+    run.set(qids[q], entries);
+  }
   return run;
 }
 

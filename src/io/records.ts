@@ -138,6 +138,22 @@ export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: num
   }
 }
 
+/** How many records readDprRecords yields from `file` (one streamed pass): the n that work units split. */
+export async function countDprRecords(file: string): Promise<number> {
+  let n = 0;
+  for await (const _ of readDprRecords(file)) n++;
+  return n;
+}
+
+/**
+ * Writes the records of a JSON-lines file that a RecordWriter made (a work unit's part) through
+ * `writer`, in order, unvalidated: they were validated when first read.
+ */
+export async function copyRecordLines(file: string, writer: { write(r: DprRecord): Promise<void> }): Promise<void> {
+  const { readLines } = await import('./lines.ts');
+  for await (const { text } of readLines(file)) if (text !== '') await writer.write(JSON.parse(text) as DprRecord);
+}
+
 function fromParquetRow(row: Record<string, unknown>): Record<string, unknown> {
   // parquetjs-lite returns absent repeated fields as undefined and lists of groups as arrays.
   const out: Record<string, unknown> = { ...row };

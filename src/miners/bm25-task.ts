@@ -2,7 +2,7 @@
  * BM25 mining's per-query work, run by the BM25 pool on a worker thread (or in-process with one
  * thread): search, fetch the hits' passages from the store, filter and sample negatives.
  * Everything a job needs travels in plain, structured-cloneable objects; randomness is derived
- * from (seed, record ordinal), so results do not depend on which thread ran them.
+ * from (seed, the record's sampling key: its id, else its position in the examples file), so results do not depend on which thread ran them.
  */
 import type { Ctx } from '../types.ts';
 import { AnswerMatcher } from '../text/answer.ts';
@@ -15,8 +15,8 @@ import type { IndexParts } from '../search/bm25/worker.ts';
 import type { Bm25Task } from '../search/bm25/pool.ts';
 
 export interface MineJob {
-  /** Ordinal of the record in the examples file: the key of its random stream. */
-  ordinal: number;
+  /** The key of the record's random stream (samplingKey: its id, else its position in the examples file). */
+  stream: string;
   query: TermQuery;
   answers: string[];
   positiveIds: string[];
@@ -66,7 +66,7 @@ export function runMine({ scorer, store }: IndexParts, settings: Bm25MineSetting
       strategy: settings.strategy,
       skipTop: settings.skipTop,
       maxScore,
-      rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.ordinal)),
+      rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.stream)),
     });
     return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts };
   });

@@ -16,19 +16,20 @@
  *
  * Example: dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
-import { openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
+import { copyRecordLines, openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
+import { buildOnce } from '../io/build-once.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
 import { OrderedWindow } from '../util/ordered-window.ts';
-import { addCounts, admitForMining, emptyCounts, normalizeForDedup, type FilterCounts, type ScoreMargins } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, normalizeForDedup, samplingKey, type FilterCounts, type ScoreMargins } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
@@ -60,6 +61,12 @@ export interface MineBm25Options extends MinerSettings, ScoreMargins {
   b?: number;
   /** Records per batch handed to a worker. */
   batchSize?: number;
+  /**
+   * Work-unit mode: mine only records [start, end) of the examples (0-based positions in the file),
+   * and write the unit's report (`<out>.unit.json`, for mergeBm25Units) instead of `<out>.mining.json`.
+   * An index built from the corpus is built once, at `opts.index` or else `indexDir`, for every unit.
+   */
+  unit?: { start: number; end: number; indexDir: string };
   log?: (message: string) => void;
 }
 
@@ -115,6 +122,8 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const output = new MinedRecords(writer, index, summary, opts.negatives);
   const progress = new Progress('mine bm25', { unit: 'records' });
   let missingPositive = 0;
+  let position = 0;
+  const range = opts.unit;
   try {
     // Batches in flight, oldest first: written in input order whatever finishes first.
     const window = new OrderedWindow<MineResult[], Pending[]>(pool.threads * 2, async (mined, items) => {
@@ -125,7 +134,10 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     let items: Pending[] = [];
     let jobs: MineJob[] = [];
     for await (const { record, where } of readDprRecords(opts.examples)) {
-      const ordinal = summary.read++;
+      const ordinal = position++;
+      if (range && ordinal < range.start) continue;
+      if (range && ordinal >= range.end) break;
+      summary.read++;
       const answers = admitForMining(record, where, summary);
       if (!answers) continue;
       const positiveDocs = record.positive_ctxs.map((c) => index.docOf(c.passage_id));
@@ -136,7 +148,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
         continue;
       }
       items.push({ record, where });
-      jobs.push(mineJob(index, record, answers, positiveDocs as number[], ordinal));
+      jobs.push(mineJob(index, record, answers, positiveDocs as number[], samplingKey(record, ordinal)));
       if (items.length < batchSize) continue;
       await window.push(pool.run(jobs), items);
       items = [];
@@ -145,9 +157,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     if (items.length > 0) await window.push(pool.run(jobs), items);
     await window.drain();
     progress.finish();
-    if (summary.read > 0 && missingPositive === summary.read) {
-      throw new InputError(opts.examples, undefined, 'positive_ctxs', `no record's positive passage_id is in the corpus (${opts.corpus ?? indexDir}): is it the corpus these records were made from?`);
-    }
+    if (!range) checkPositivesFound(opts, summary.read, missingPositive, indexDir);
     await writer.close();
   } catch (err) {
     await writer.abort();
@@ -157,13 +167,75 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     index.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   }
-  return writeReport(opts, index, { ...settings, languageFrom }, pool.threads, summary, output, log);
+  const report = buildReport(opts, index.header, { ...settings, languageFrom }, pool.threads, summary, output);
+  if (range) {
+    const unit: UnitReport = { report, missingPositive };
+    await writeFileAtomic(`${opts.out}.unit.json`, JSON.stringify(unit) + '\n');
+    return report;
+  }
+  return writeReport(opts, report, summary, log);
 }
 
+/** What a work unit leaves for the merge besides its records: its part of the report. */
+interface UnitReport {
+  report: MiningReport;
+  missingPositive: number;
+}
+
+/** Every record missing its positives means the wrong corpus: an error (checked over the whole examples, after the units too). */
+function checkPositivesFound(opts: MineBm25Options, read: number, missingPositive: number, indexDir: string): void {
+  if (read > 0 && missingPositive === read) {
+    throw new InputError(opts.examples, undefined, 'positive_ctxs', `no record's positive passage_id is in the corpus (${opts.corpus ?? indexDir}): is it the corpus these records were made from?`);
+  }
+}
+
+/**
+ * Merges committed work units (their dirs in unit order, each with records.jsonl and
+ * records.jsonl.unit.json from mineBm25 with `unit`) into `opts.out` and `<out>.mining.json`, through
+ * the same writer and report as one whole run: the same bytes. Mines nothing again.
+ * @example await mergeBm25Units(opts, ['runs/.neg.json.units/unit-00000-of-00002', 'runs/.neg.json.units/unit-00001-of-00002'])
+ */
+export async function mergeBm25Units(opts: MineBm25Options, dirs: readonly string[]): Promise<MiningReport> {
+  const log = opts.log ?? (() => {});
+  const parts: UnitReport[] = [];
+  for (const dir of dirs) parts.push(readUnitPart(dir));
+  const writer = await openRecordWriter(opts.out, recordFormatFromPath(opts.out, opts.format));
+  const summary = Summary.merge(parts.map((p) => p.report.records));
+  try {
+    checkPositivesFound(opts, summary.read, parts.reduce((n, p) => n + p.missingPositive, 0), opts.index ?? '');
+    for (const dir of dirs) await copyRecordLines(join(dir, UNIT_RECORDS), writer);
+    await writer.close();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  const filters = emptyCounts();
+  for (const p of parts) addCounts(filters, p.report.filters);
+  const first = parts[0].report;
+  const report: MiningReport = {
+    ...first,
+    // What one whole run in this process would report (the pool's thread count).
+    settings: { ...first.settings, threads: opts.threads <= 1 ? 1 : opts.threads },
+    records: summary.toJSON(),
+    short: parts.reduce((n, p) => n + p.report.short, 0),
+    filters,
+    perRecord: parts.flatMap((p) => p.report.perRecord),
+  };
+  return writeReport(opts, report, summary, log);
+}
+
+const readUnitPart = (dir: string) => JSON.parse(readFileSync(join(dir, `${UNIT_RECORDS}.unit.json`), 'utf8')) as UnitReport;
+
+/** The report part of a committed work unit (its dir). */
+export const readUnitReport = (dir: string): MiningReport => readUnitPart(dir).report;
+
+/** The records file of a mining work unit (JSON lines of DPR records, before the output format). */
+export const UNIT_RECORDS = 'records.jsonl';
+
 /** One record's job: its question as index terms, its answers and positives (ids, doc numbers, texts). */
-function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiveDocs: number[], ordinal: number): MineJob {
+function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiveDocs: number[], stream: string): MineJob {
   return {
-    ordinal,
+    stream,
     query: index.toTermQuery(record.question.trim()),
     answers,
     positiveIds: record.positive_ctxs.map((c) => c.passage_id),
@@ -216,6 +288,13 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
     return { dir: opts.index };
   }
   if (!opts.corpus) throw new UsageError(opts.index ? `index ${opts.index} does not exist and no --corpus was given to build it` : 'give --corpus (and optionally --index to keep the index)');
+  if (opts.unit) {
+    // Work units share one index of the whole corpus (idf is global), built by the first unit that gets there.
+    const dir = opts.index ?? opts.unit.indexDir;
+    await buildOnce(dir, () => buildIndexFromCorpus(opts.corpus!, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns }, log), { log });
+    checkIndexAgrees(dir, opts);
+    return { dir };
+  }
   let dir = opts.index;
   let tempDir: string | undefined;
   if (!dir) {
@@ -233,33 +312,35 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
   return { dir, tempDir };
 }
 
-async function writeReport(
+function buildReport(
   opts: MineBm25Options,
-  index: Bm25Index,
+  header: Bm25Header,
   { languageFrom, ...settings }: Bm25MineSettings & { languageFrom: string },
   threads: number,
   summary: Summary,
   output: MinedRecords,
-  log: (m: string) => void,
-): Promise<MiningReport> {
-  const totals = output.totals;
-  const report: MiningReport = {
+): MiningReport {
+  return {
     examples: opts.examples,
     corpus: opts.corpus ?? null,
     index: opts.index ?? null,
-    settings: { ...settings, k1: index.header.k1, b: index.header.b, analyzer: index.header.analyzer, threads },
+    settings: { ...settings, k1: header.k1, b: header.b, analyzer: header.analyzer, threads },
     languageFrom,
     records: summary.toJSON(),
     short: output.short,
-    filters: totals,
+    filters: output.totals,
     perRecord: output.perRecord,
   };
+}
+
+async function writeReport(opts: MineBm25Options, report: MiningReport, summary: Summary, log: (m: string) => void): Promise<MiningReport> {
+  const totals = report.filters;
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(report, null, 1) + '\n');
   log(summary.render());
   log(
-    `  analyzer ${index.header.analyzer.lang} (from ${report.languageFrom}); hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, ` +
+    `  analyzer ${report.settings.analyzer.lang} (from ${report.languageFrom}); hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, ` +
       `skip-top ${totals.skipTop}, above the margin ${totals.margin}, duplicates ${totals.duplicate}; ` +
-      `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${output.short}`,
+      `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${report.short}`,
   );
   return report;
 }

@@ -25,7 +25,7 @@ import type { Ctx, Encoder } from '../types.ts';
 import { deriveSeed, seededRandom } from '../util/random.ts';
 import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
-import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
+import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, samplingKey, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
@@ -52,6 +52,13 @@ export interface DenseMiningOptions extends MinerSettings {
   index: VectorIndexOptions;
   /** Questions per encode + search call. */
   queryBatch?: number;
+  /**
+   * Work-unit mode: mine only records [start, end) of the examples (0-based positions in the file).
+   * Questions are still encoded and searched in the batches of a whole run (batch b = mineable
+   * questions [b·queryBatch, (b+1)·queryBatch) of the whole file; the unit's first and last batches are
+   * done whole), so every score is the one a whole run computes, bit for bit.
+   */
+  range?: { start: number; end: number };
   log(message: string): void;
 }
 
@@ -73,39 +80,61 @@ export interface DenseMiningResult {
  */
 export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningResult> {
   const summary = new Summary('mine.dense', [opts.examples, opts.corpus, opts.embeddings]);
+  const inRange = (position: number) => !opts.range || (position >= opts.range.start && position < opts.range.end);
+  const batch = opts.queryBatch ?? 256;
 
-  // Pass 1: the questions and gold positives of the mineable records.
+  // Pass 1: the questions of the mineable records, and the gold positives of those in range.
+  // `first`..`last`: the mineable questions (numbered over the whole file) this call mines.
   const questions: string[] = [];
   const positiveIds: string[][] = [];
+  let position = 0;
+  let first = -1;
+  let last = -1;
   for await (const { record, where } of readDprRecords(opts.examples)) {
-    summary.read++;
-    if (!admitForMining(record, where, summary)) continue;
+    const mine = inRange(position++);
+    if (mine) summary.read++;
+    if (mine ? !admitForMining(record, where, summary) : skipReason(record)) continue;
+    if (mine) {
+      if (first < 0) first = questions.length;
+      last = questions.length;
+    }
     questions.push(record.question);
-    positiveIds.push(record.positive_ctxs.map((c) => c.passage_id));
+    positiveIds.push(mine ? record.positive_ctxs.map((c) => c.passage_id) : []);
   }
+  // Whole query batches around [first, last]: the batches a whole run searches these questions in.
+  const from = first < 0 ? 0 : Math.floor(first / batch) * batch;
+  const to = first < 0 ? 0 : Math.min(questions.length, (Math.floor(last / batch) + 1) * batch);
 
   const margins = opts.maxScoreRatio !== undefined || opts.maxScoreMargin !== undefined;
   const needGold = margins ? new Set(positiveIds.flat()) : undefined;
   const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold, { corpus: opts.corpus, model: opts.embeddingsModel });
   opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);
-  const { hits, queryVectors } = await searchQuestions(questions, opts.queryEncoder, index, depth, opts.queryBatch);
+  const { hits, queryVectors } = await searchQuestions(questions.slice(from, to), opts.queryEncoder, index, depth, batch);
 
   const wanted = new Set<string>();
-  for (const row of hits.ids) if (row >= 0) wanted.add(rowIds[row]);
+  for (let i = first < 0 ? 0 : (first - from) * depth; i < (last + 1 - from) * depth; i++) if (hits.ids[i] >= 0) wanted.add(rowIds[hits.ids[i]]);
   const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns);
 
   // Pass 2: filter, sample and write, record by record.
   const dim = opts.queryEncoder.dim;
   const counts = emptyCounts();
   const writer = await openRecordWriter(opts.out);
-  const progress = new Progress('mine dense', { total: questions.length, unit: 'questions' });
-  let q = 0;
+  const progress = new Progress('mine dense', { total: first < 0 ? 0 : last + 1 - first, unit: 'questions' });
+  let g = 0;
+  position = -1;
   let short = 0;
   let noGoldVector = 0;
   try {
     for await (const { record } of readDprRecords(opts.examples)) {
+      position++;
       if (skipReason(record)) continue;
+      const mine = inRange(position);
+      const q = g++ - from;
+      if (!mine) {
+        if (opts.range && position >= opts.range.end) break;
+        continue;
+      }
       const ranked: Hit[] = [];
       for (let r = 0; r < depth; r++) {
         const row = hits.ids[q * depth + r];
@@ -116,7 +145,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
       if (margins) {
         // Every positive with an embedding is scored: the margin is to the lowest of them.
         const query = queryVectors.subarray(q * dim, (q + 1) * dim);
-        const scores = positiveIds[q].flatMap((id) => (captured.has(id) ? [dot(query, captured.get(id)!)] : []));
+        const scores = positiveIds[q + from].flatMap((id) => (captured.has(id) ? [dot(query, captured.get(id)!)] : []));
         maxScore = marginCeiling(scores, opts);
         if (scores.length === 0) noGoldVector++;
       }
@@ -129,7 +158,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         strategy: opts.strategy,
         skipTop: opts.skipTop,
         maxScore,
-        rng: seededRandom(deriveSeed(opts.seed, 'mine.dense', q)),
+        rng: seededRandom(deriveSeed(opts.seed, 'mine.dense', samplingKey(record, position))),
       });
       addCounts(counts, one);
       if (negatives.length < opts.negatives) short++;
@@ -138,7 +167,6 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
       await writer.write({ ...record, hard_negative_ctxs: hard });
       summary.converted++;
       progress.tick();
-      q++;
     }
     await writer.close();
   } catch (err) {

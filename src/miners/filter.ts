@@ -63,6 +63,16 @@ export interface Hit {
 
 /** How negatives are taken from the filtered hits: the best-ranked, or a seeded sample. */
 export const STRATEGIES = ['top', 'random'] as const;
+
+/**
+ * The key of a record's `random` sampling stream: its id when it has one (kept by any split of the
+ * examples into files), else its 0-based position in the whole examples file (a work unit reads the
+ * file and keeps the global position). Never a position within a batch, shard or unit.
+ * @example deriveSeed(seed, 'mine.bm25', samplingKey(record, 41)) // 'id:5733be28' or '#41'
+ */
+export function samplingKey(record: DprRecord, position: number): string {
+  return typeof record.id === 'string' && record.id !== '' ? `id:${record.id}` : `#${position}`;
+}
 export type SamplingStrategy = (typeof STRATEGIES)[number];
 
 export interface NegativeSelection {

@@ -34,7 +34,7 @@ export function minerOptions<const D extends number, const S extends number>(dep
     depth: { type: 'integer', default: depth, min: 1, help: 'hits retrieved per question before filtering' },
     skipTop: { type: 'integer', default: skipTop, min: 0, help: 'never take the top r ranks (likely false negatives); the window is ranks r..depth-1' },
     negatives: { type: 'integer', default: 30, min: 0, help: 'hard negatives kept per question' },
-    strategy: { type: 'string', choices: STRATEGIES, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors within the window (one stream per record, keyed by its index in the examples file)' },
+    strategy: { type: 'string', choices: STRATEGIES, default: 'top', help: 'top: best-ranked survivors; random: seeded sample of the survivors within the window (one stream per record, keyed by its id, else its position in the whole examples file: any split into units gives the same sample)' },
     seed: seedOption(13, 'the --strategy random sampling'),
     match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'answer matching: DPR string (token) match or regex' },
     checkTitle: { type: 'boolean', help: 'also reject a hit whose title contains an answer' },

@@ -430,9 +430,9 @@ async function executeStep(
   return { result, report };
 }
 
-/** The output a shardable command puts its unit directories beside: its `out` option, else its first output. */
+/** The output a shardable command puts its unit directories beside: its `out` option when set, else its first output that is set. */
 function unitOutput(step: PlannedStep, options: Record<string, unknown>): string {
-  const keys = Object.entries(step.command.options).filter(([, o]) => (o as { role?: string }).role === 'output').map(([k]) => k);
+  const keys = Object.entries(step.command.options).filter(([, o]) => (o as { role?: string }).role === 'output').map(([k]) => k).filter((k) => typeof options[k] === 'string');
   const key = keys.includes('out') ? 'out' : keys[0];
   if (!key || typeof options[key] !== 'string') throw new Error(`${step.command.id} declares units but has no output option to put them beside`);
   return options[key] as string;

@@ -34,6 +34,24 @@ export class Summary {
     readonly inputs: string[],
   ) {}
 
+  /**
+   * The account of a whole input from the accounts of its consecutive parts (work units), in order:
+   * counts add up, and each reason keeps the first 5 examples, as one pass over the whole would.
+   * @example Summary.merge([unit0.toJSON(), unit1.toJSON()]).toJSON()
+   */
+  static merge(parts: readonly SummaryJson[]): Summary {
+    if (parts.length === 0) throw new Error('Summary.merge: no parts');
+    const out = new Summary(parts[0].source, parts[0].inputs);
+    for (const p of parts) {
+      out.read += p.read;
+      out.converted += p.converted;
+      for (const [reason, n] of Object.entries(p.skipped)) out.skipped.set(reason, (out.skipped.get(reason) ?? 0) + n);
+      for (const [reason, list] of Object.entries(p.examples)) out.examples.set(reason, [...(out.examples.get(reason) ?? []), ...list].slice(0, 5));
+      for (const [name, n] of Object.entries(p.extra)) out.count(name, n);
+    }
+    return out;
+  }
+
   /** Records that a record was skipped; `where` is its location (e.g. "data[3].paragraphs[1].qas[0] id=...") */
   skip(reason: string, where?: string): void {
     this.skipped.set(reason, (this.skipped.get(reason) ?? 0) + 1);

@@ -13,7 +13,9 @@
  * unitRange(10, 3, 4)  // { unit: 3, units: 4, start: 9, end: 10 }
  * unitDir('runs/emb', 3, 64)  // 'runs/.emb.units/unit-00003-of-00064'
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from './errors.ts';
 
@@ -93,4 +95,49 @@ export function missingUnits(out: string, units: number): number[] {
   const missing: number[] = [];
   for (let i = 0; i < units; i++) if (!readUnitDone(out, i, units)) missing.push(i);
   return missing;
+}
+
+/** `--unit I --units N` as given to a shardable command: both or neither. */
+export function requestedUnit(opts: { unit?: number; units?: number }, command: string): { unit: number; units: number } | undefined {
+  if (opts.unit === undefined && opts.units === undefined) return undefined;
+  if (opts.unit === undefined || opts.units === undefined) throw new UsageError(`${command}: --unit and --units go together`);
+  return { unit: opts.unit, units: opts.units };
+}
+
+/** The unit count N whose units 0..N-1 beside `out` are all done (the largest such), or 0. */
+export async function completeUnits(out: string): Promise<number> {
+  let names: string[] = [];
+  try {
+    names = await readdir(unitsRoot(out));
+  } catch {
+    return 0;
+  }
+  const counts = [...new Set(names.map((n) => /^unit-\d+-of-(\d+)$/.exec(n)?.[1]).filter(Boolean).map(Number))].sort((a, b) => b - a);
+  for (const n of counts) {
+    let all = true;
+    for (let u = 0; u < n && all; u++) all = readUnitDone(out, u, n) !== undefined;
+    if (all) return n;
+  }
+  return 0;
+}
+
+/**
+ * The key a command's units carry: a hash of the params that decide the bytes and of each input
+ * file's identity (size and modification time; a directory: every file under it), so units made
+ * from other inputs or options are refused at the merge. Paths are hashed as given: the units and
+ * their merge run with the same arguments.
+ * @example await unitKey('mine.bm25', { depth: 100, seed: 13 }, ['train.json', 'corpus.bm25'])
+ */
+export async function unitKey(command: string, params: Record<string, unknown>, inputs: readonly (string | undefined)[]): Promise<string> {
+  const h = createHash('sha256').update(`${command}\0${JSON.stringify(params, Object.keys(params).sort())}\0`);
+  const visit = async (path: string): Promise<void> => {
+    const st = await stat(path);
+    if (!st.isDirectory()) {
+      h.update(`${path}\0${st.size}\0${st.mtimeMs}\0`);
+      return;
+    }
+    for (const name of (await readdir(path)).sort()) await visit(join(path, name));
+  };
+  for (const input of inputs) if (input !== undefined && existsSync(input)) await visit(input);
+  return h.digest('hex').slice(0, 16);
 }

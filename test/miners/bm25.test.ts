@@ -130,6 +130,24 @@ test('deterministic: byte-identical output and report with 1, 2 and 3 threads (r
   assert.ok(!readFileSync(join(tmp, 'det-seed.json')).equals(outputs[0].records));
 });
 
+test('random strategy: splitting the examples into files gives the same records (the stream is keyed by record id, not position in a file)', async () => {
+  // 200 records with SQuAD ids, split 37 / 163: a position-keyed stream would resample every record of the second file.
+  const records = squad.records.slice(0, 200);
+  assert.ok(records.every((r) => typeof r.id === 'string' && r.id !== ''), 'the fixture records carry ids');
+  const whole = writeDataset('split-whole', { passages: squad.passages, records });
+  const head = writeDataset('split-head', { passages: squad.passages, records: records.slice(0, 37) });
+  const tail = writeDataset('split-tail', { passages: squad.passages, records: records.slice(37) });
+  const settings = { strategy: 'random' as const, negatives: 3, depth: 50 };
+  await mineBm25(base(whole, 'split-whole.jsonl', settings));
+  await mineBm25(base(head, 'split-head.jsonl', settings));
+  await mineBm25(base(tail, 'split-tail.jsonl', settings));
+  const read = (f: string) => readFileSync(join(tmp, f), 'utf8');
+  assert.equal(read('split-head.jsonl') + read('split-tail.jsonl'), read('split-whole.jsonl'));
+  // The sample is random, not the top: some record's negatives are not its best-ranked survivors.
+  await mineBm25(base(whole, 'split-top.jsonl', { ...settings, strategy: 'top' }));
+  assert.notEqual(read('split-top.jsonl'), read('split-whole.jsonl'));
+});
+
 test('bad records are counted skips with reasons; the rest are mined', async () => {
   const good = squad.records.slice(0, 5);
   const bad: DprRecord[] = [

@@ -103,6 +103,19 @@ test('random sampling is seeded: same seed same output, other seed other output'
   assert.notEqual(a, c);
 });
 
+test('random sampling: splitting the examples into files gives the same records (stream keyed by record id)', async () => {
+  const cut = 23;
+  await writeFile(join(dir, 'head.jsonl'), records.slice(0, cut).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeFile(join(dir, 'tail.jsonl'), records.slice(cut).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const random = { strategy: 'random' as const, seed: 1, negatives: 3 };
+  await mineDense(base('split-whole.jsonl', random));
+  await mineDense(base('split-head.jsonl', { ...random, examples: join(dir, 'head.jsonl') }));
+  await mineDense(base('split-tail.jsonl', { ...random, examples: join(dir, 'tail.jsonl') }));
+  const [whole, head, tail, top] = await Promise.all(['split-whole', 'split-head', 'split-tail'].map((n) => readFile(join(dir, `${n}.jsonl`), 'utf8')).concat([mineDense(base('split-top.jsonl', { ...random, strategy: 'top' })).then(() => readFile(join(dir, 'split-top.jsonl'), 'utf8'))]));
+  assert.equal(head + tail, whole);
+  assert.notEqual(top, whole, 'the random sample is not the top survivors');
+});
+
 test('keep-existing appends dense negatives after the existing ones, without duplicates', async () => {
   const withBm25 = join(dir, 'bm25.jsonl');
   const seeded = records.slice(0, 4).map((r) => ({ ...r, hard_negative_ctxs: [passages[100 % passages.length]] }));

@@ -54,11 +54,28 @@ export async function* readQueries(file: string): AsyncGenerator<QueryLine> {
   }
 }
 
+/** How many queries readQueries yields from `file`: the n that work units split. */
+export async function countQueries(file: string): Promise<number> {
+  let n = 0;
+  for await (const _ of readQueries(file)) n++;
+  return n;
+}
+
 /**
  * Searches every query of `queries` and writes a TREC run.
  * @example await searchBm25ToTrec({ index: 'x.bm25', queries: 'q.jsonl', out: 'run.trec', k: 100, tag: 'bm25', threads: 2 })
  */
-export async function searchBm25ToTrec(opts: { index: string; queries: string; out: string; k: number; tag: string; threads: number; batchSize?: number }) {
+export async function searchBm25ToTrec(opts: {
+  index: string;
+  queries: string;
+  out: string;
+  k: number;
+  tag: string;
+  threads: number;
+  batchSize?: number;
+  /** Only queries [start, end) of the file (0-based, in file order): one work unit's share. */
+  range?: { start: number; end: number };
+}) {
   const started = Date.now();
   const index = Bm25Index.open(opts.index, { shared: opts.threads > 1 });
   // Opened before the workers start: an unwritable --out fails with no pool left running.
@@ -82,7 +99,11 @@ export async function searchBm25ToTrec(opts: { index: string; queries: string; o
     });
     let qids: string[] = [];
     let jobs: SearchJob[] = [];
+    let position = 0;
     for await (const q of readQueries(opts.queries)) {
+      const at = position++;
+      if (opts.range && at < opts.range.start) continue;
+      if (opts.range && at >= opts.range.end) break;
       queries++;
       qids.push(q.qid);
       jobs.push({ query: index.toTermQuery(q.text), k: opts.k });

@@ -1,0 +1,148 @@
+/**
+ * Shardable commands (issue 14), in process: every unit of N=1, N=4 and N=7 run as an executor
+ * would (in any order), then the merge; the output and its sidecar files must be the bytes of one
+ * whole run. Plus the refusals: units of other params, half a set of units, --unit without --units.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveOptions, type CommandSpec } from '../../src/options.ts';
+import { convertSquadCommand } from '../../src/commands/convert-squad.ts';
+import { mineBm25Command } from '../../src/commands/mine-bm25.ts';
+import { indexBm25Command } from '../../src/commands/index-bm25.ts';
+import { searchBm25Command } from '../../src/commands/search-bm25.ts';
+import { initModelCommand } from '../../src/commands/init-model.ts';
+import { encodeCommand } from '../../src/commands/encode.ts';
+import { mineDenseCommand } from '../../src/commands/mine-dense.ts';
+import { evalCommand } from '../../src/commands/eval.ts';
+import { UsageError } from '../../src/util/errors.ts';
+import { unitsRoot } from '../../src/util/units.ts';
+import { FIXTURES } from '../_paths.ts';
+
+process.env.DPREP_QUIET = '1';
+let dir: string;
+let examples: string;
+let corpus: string;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function runCmd(cmd: CommandSpec<any>, raw: Record<string, unknown>): Promise<unknown> {
+  return cmd.run(resolveOptions(cmd.options, raw, cmd.id), { log: () => {} });
+}
+
+/** Runs units `order` of `units`, then the merge; returns the bytes of `out` and of each sidecar. */
+export async function sharded(cmd: CommandSpec<any>, raw: Record<string, unknown>, out: string, sidecars: string[], units: number, order = [...Array(units).keys()].reverse()) {
+  for (const unit of order) await runCmd(cmd, { ...raw, unit, units });
+  await runCmd(cmd, raw);
+  return Promise.all([out, ...sidecars.map((s) => out + s)].map((f) => readFile(f)));
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dprep-units-'));
+  examples = join(dir, 'train.dpr.jsonl');
+  corpus = join(dir, 'corpus.jsonl');
+  await runCmd(convertSquadCommand, { input: join(FIXTURES, 'quickstart', 'squad-mini-train.json'), out: examples, corpus });
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const sameBytes = (a: Buffer[], b: Buffer[], what: string) => a.forEach((x, i) => assert.ok(x.equals(b[i]), `${what}: file ${i} differs`));
+
+test('mine bm25: N=1, 4 and 7 units (random sampling, margins, index built once by the units) merge to the bytes of one run', async () => {
+  const common = { examples, corpus, depth: 40, negatives: 5, strategy: 'random', skipTop: 1, maxScoreRatio: 0.99, threads: 1 };
+  const whole = join(dir, 'bm25-whole.json');
+  await runCmd(mineBm25Command, { ...common, out: whole });
+  const ref = await Promise.all([whole, whole + '.mining.json'].map((f) => readFile(f)));
+  assert.ok(JSON.parse(ref[1].toString()).records.read > 300, 'the fixture has its 326 questions');
+  for (const n of [1, 4, 7]) {
+    const out = join(dir, `bm25-${n}`, 'bm25-whole.json');
+    const got = await sharded(mineBm25Command, { ...common, out }, out, ['.mining.json'], n);
+    sameBytes(got, ref, `N=${n}`);
+    // The units' shared index is gone after the merge; the committed units stay (a rerun merges again).
+    assert.ok(!existsSync(join(unitsRoot(out), 'index')));
+    assert.equal((await readdir(unitsRoot(out))).filter((d) => d.startsWith('unit-')).length, n);
+  }
+  // The output format is the final writer's: .jsonl too.
+  const wholeL = join(dir, 'bm25-whole.jsonl');
+  await runCmd(mineBm25Command, { ...common, out: wholeL });
+  const outL = join(dir, 'bm25-l', 'bm25-whole.jsonl');
+  sameBytes(await sharded(mineBm25Command, { ...common, out: outL }, outL, ['.mining.json'], 3, [1, 0, 2]), await Promise.all([wholeL, wholeL + '.mining.json'].map((f) => readFile(f))), 'jsonl N=3');
+});
+
+test('mine bm25 units: other params are refused at the merge; half the units merge nothing (a whole run); --unit needs --units', async () => {
+  const common = { examples, corpus, depth: 20, negatives: 3, threads: 1 };
+  const out = join(dir, 'bm25-refuse', 'neg.json');
+  for (const unit of [0, 1]) await runCmd(mineBm25Command, { ...common, out, unit, units: 2 });
+  await assert.rejects(runCmd(mineBm25Command, { ...common, negatives: 4, out }), (e: unknown) => e instanceof UsageError && /unit 0 of 2 .*other inputs or params.*remove/.test((e as Error).message));
+  assert.ok(!existsSync(out), 'nothing written');
+  await assert.rejects(runCmd(mineBm25Command, { ...common, out, unit: 1 }), /--unit and --units go together/);
+  // Only unit 0 of 3 done: no N is complete, so the command runs whole (and gives the whole bytes).
+  const out3 = join(dir, 'bm25-half', 'neg.json');
+  await runCmd(mineBm25Command, { ...common, out: out3, unit: 0, units: 3 });
+  await runCmd(mineBm25Command, { ...common, out: out3 });
+  const ref = join(dir, 'bm25-half-ref.json');
+  await runCmd(mineBm25Command, { ...common, out: ref });
+  assert.equal(await readFile(out3, 'utf8'), await readFile(ref, 'utf8'));
+  // A unit rerun with the same key does nothing (its marker stays as it was).
+  const marker = join(unitsRoot(out), 'unit-00000-of-00002', 'unit.done.json');
+  const before = await readFile(marker, 'utf8');
+  await writeFile(join(unitsRoot(out), 'unit-00000-of-00002', 'records.jsonl'), '');
+  await runCmd(mineBm25Command, { ...common, out, unit: 0, units: 2 });
+  assert.equal(await readFile(marker, 'utf8'), before);
+  assert.equal(await readFile(join(unitsRoot(out), 'unit-00000-of-00002', 'records.jsonl'), 'utf8'), '', 'not redone');
+});
+
+test('search bm25: N=1, 4 and 7 units (DPR records and MS MARCO TSV queries) join to the bytes of one run', async () => {
+  const index = join(dir, 'squad.bm25');
+  await runCmd(indexBm25Command, { corpus, out: index });
+  const tsv = join(FIXTURES, 'msmarco', 'two-stage', 'queries.train.tsv');
+  for (const queries of [examples, tsv]) {
+    const common = { index, queries, k: 17, threads: 1 };
+    const whole = join(dir, 'search-whole.trec');
+    await runCmd(searchBm25Command, { ...common, out: whole });
+    const ref = await readFile(whole);
+    assert.ok(ref.toString().split('\n').length > 100, `a run of many lines (${queries})`);
+    for (const n of [1, 4, 7]) {
+      const out = join(dir, `search-${n}-${queries === tsv ? 'tsv' : 'dpr'}`, 'run.trec');
+      const [got] = await sharded(searchBm25Command, { ...common, out }, out, [], n);
+      assert.ok(got.equals(ref), `N=${n} ${queries}`);
+    }
+  }
+});
+
+test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, random sampling) merge to the bytes of one run', async () => {
+  const model = join(dir, 'bert-tiny');
+  await runCmd(initModelCommand, { config: join(FIXTURES, 'models', 'bert-tiny', 'config.json'), vocab: join(FIXTURES, 'models', 'bert-tiny'), out: model, seed: 3 });
+  const embeddings = join(dir, 'emb');
+  await runCmd(encodeCommand, { model, corpus, out: embeddings, batch: 32, shardRows: 50, maxLength: 64 });
+  // --batch 16 with units of 82 (N=4) and 47 (N=7) records: unit edges fall inside query batches.
+  const common = { queryModel: model, embeddings, examples, corpus, depth: 30, negatives: 4, skipTop: 1, maxScoreRatio: 0.999, strategy: 'random', batch: 16, search: 'exact' };
+  const whole = join(dir, 'dense-whole.json');
+  await runCmd(mineDenseCommand, { ...common, out: whole });
+  const ref = await Promise.all([whole, whole + '.summary.json'].map((f) => readFile(f)));
+  assert.ok(JSON.parse(ref[1].toString()).converted > 300);
+  for (const n of [1, 4, 7]) {
+    const out = join(dir, `dense-${n}`, 'dense-whole.json');
+    sameBytes(await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json'], n), ref, `N=${n}`);
+  }
+  await assert.rejects(runCmd(mineDenseCommand, { ...common, negatives: 5, out: join(dir, 'dense-4', 'dense-whole.json') }), /unit 0 of 4 .*other inputs or params/);
+
+  // eval with the same model: questions split by units inside its 256-question batches; metrics and run file as one run.
+  const evalCommon = { model, embeddings, examples, corpus, k: [1, 5, 20], search: 'exact' };
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const ew = join(dir, 'eval-whole.json');
+    await runCmd(evalCommand, { ...evalCommon, out: ew, runOut: ew + '.trec' });
+    const eref = await Promise.all([ew, ew + '.trec'].map((f) => readFile(f)));
+    assert.equal(JSON.parse(eref[0].toString()).queries, 326);
+    for (const n of [1, 4, 7]) {
+      const out = join(dir, `eval-${n}`, 'eval-whole.json');
+      sameBytes(await sharded(evalCommand, { ...evalCommon, out, runOut: out + '.trec' }, out, ['.trec'], n), eref, `eval N=${n}`);
+    }
+    await assert.rejects(runCmd(evalCommand, { ...evalCommon, unit: 0, units: 2 }), /give --out or --run-out/);
+  } finally {
+    console.log = log;
+  }
+});

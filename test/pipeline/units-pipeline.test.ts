@@ -1,0 +1,68 @@
+/**
+ * Shardable real commands in a pipeline (issue 14): the squad BM25 pipeline run whole and with
+ * `--set executor.units=4` (local executor) writes the same lockfile and the same bytes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readPipelineFile } from '../../src/pipeline/schema.ts';
+import { planPipeline } from '../../src/pipeline/plan.ts';
+import { runPipeline } from '../../src/pipeline/runner.ts';
+import { commandRegistry } from '../../src/commands/index.ts';
+import { read, tempProject, writePipeline } from './_helpers.ts';
+import { FIXTURES } from '../_paths.ts';
+
+process.env.DPREP_QUIET = '1';
+
+const PIPELINE = `
+name: units
+seed: 13
+steps:
+  convert:
+    uses: convert.squad
+    with: { input: squad.json, out: squad.dpr.jsonl, corpus: squad.corpus.jsonl }
+  index:
+    uses: index.bm25
+    with: { corpus: '\${steps.convert.outputs.corpus}', out: squad.bm25 }
+  mine:
+    uses: mine.bm25
+    with: { examples: '\${steps.convert.outputs.out}', corpus: '\${steps.convert.outputs.corpus}', out: stage1.dpr.json, depth: 30, negatives: 4, strategy: random, threads: 1 }
+  mine-indexed:
+    uses: mine.bm25
+    with: { examples: '\${steps.convert.outputs.out}', index: '\${steps.index.outputs.out}', out: stage1b.dpr.jsonl, depth: 20, negatives: 3, threads: 1 }
+  search:
+    uses: search.bm25
+    with: { index: '\${steps.index.outputs.out}', queries: '\${steps.convert.outputs.out}', out: run.trec, k: 11, threads: 1 }
+`;
+
+// One project for both runs, the shardable steps forced in the second: reports name their inputs by
+// path, and the BM25 index header records the corpus file's mtime, so convert and index are kept.
+async function runOnce(dir: string, overrides: string[], force?: string[]) {
+  const file = join(dir, 'p.yaml');
+  const lines: string[] = [];
+  const plan = planPipeline(await readPipelineFile(file), { commands: commandRegistry, overrides });
+  const result = await runPipeline(plan, { log: (l) => lines.push(l), force });
+  assert.equal(result.ok, true, lines.join('\n'));
+  const work = plan.workdir;
+  const files: Record<string, string> = {};
+  for (const name of (await readdir(work)).sort()) if (/\.(json|jsonl|trec)$/.test(name)) files[name] = await read(join(work, name));
+  return { lock: await read(join(work, 'dprep.lock.yaml')), files, lines, result };
+}
+
+test('pipeline: mine bm25 (with and without an index step) and search bm25 with executor.units=4 give the lockfile and bytes of a whole run', async () => {
+  const dir = await tempProject();
+  await copyFile(join(FIXTURES, 'quickstart', 'squad-mini-train.json'), join(dir, 'squad.json'));
+  await writePipeline(dir, PIPELINE);
+  const whole = await runOnce(dir, []);
+  const sharded = await runOnce(dir, ['executor.units=4', 'executor.max-parallel=2'], ['mine', 'mine-indexed', 'search']);
+  assert.deepEqual(sharded.result.steps.filter((s) => s.status !== 'cached').map((s) => s.step).sort(), ['mine', 'mine-indexed', 'search']);
+  assert.ok(Object.keys(whole.files).includes('stage1.dpr.json.mining.json'), Object.keys(whole.files).join(', '));
+  assert.deepEqual(Object.keys(sharded.files), Object.keys(whole.files));
+  for (const [name, text] of Object.entries(whole.files)) assert.equal(sharded.files[name], text, name);
+  assert.equal(sharded.lock, whole.lock);
+  for (const step of ['mine', 'mine-indexed', 'search']) {
+    assert.equal(sharded.result.steps.find((s) => s.step === step)?.executor?.units, 4, step);
+    assert.ok(sharded.lines.some((l) => l.includes(`${step}: `) && /merged 4 units/.test(l)), `${step} merged its units:\n${sharded.lines.join('\n')}`);
+  }
+});
