@@ -14,7 +14,9 @@ Searches every question with the query encoder over the passage embeddings (dpre
 drops positives, answer-bearing passages (DPR has_answer), the top --skip-top ranks and hits above
 a margin to the lowest-scoring positive (--max-score-ratio, --max-score-margin: the same flags as
 mine bm25, correct for any score sign), and keeps --negatives as hard_negative_ctxs.
-The summary (<out>.summary.json) counts what each filter removed. Questions are embedded as the
+The summary (<out>.summary.json) counts what each filter removed; <out>.mining.json holds those
+counts and a histogram of the positives', kept negatives' and answer-bearing hits' scores (plotted by
+dprep eval report --mining). Questions are embedded as the
 query encoder dir says (template, pooling, normalization); --query-template, --pooling and
 --normalize override it (use what encode used for the passages).
 Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \\
@@ -26,7 +28,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records (.json array or .jsonl) with positive_ctxs' },
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
     ...corpusColumnsOptions,
-    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json', '.mining.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
     ...minerOptions(200, 3),
     ...MARGIN_OPTIONS,
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },

@@ -6,7 +6,7 @@
  * with `hard_negative_ctxs` = the top BM25 hits that are not a positive (by id, or by normalized
  * text) and do not contain an answer (DPR has_answer), sampled `top` or `random` (seeded per record)
  * down to `negatives`; `score` is the BM25 score. A report `<out>.mining.json` holds the filter
- * totals, per-record counts (answer-bearing hits are the false negatives the filter caught) and
+ * totals, a histogram of the positives', negatives' and answer-bearing hits' scores, per-record counts (answer-bearing hits are the false negatives the filter caught) and
  * the records skipped with their reasons.
  *
  * Skips (counted, listed in the report): the rules every miner shares (skipReason in filter.ts, in
@@ -34,6 +34,7 @@ import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Pool } from '../search/bm25/pool.ts';
+import { ScoreHistogram, type ScoreHistogramJson } from './score-histogram.ts';
 import { mineTask, toNegativeCtxs, type Bm25MineSettings, type MineJob, type MineResult } from './bm25-task.ts';
 
 /**
@@ -79,6 +80,8 @@ export interface MiningReport {
   /** Records that got fewer negatives than asked. */
   short: number;
   filters: FilterCounts;
+  /** BM25 scores of the positives, the kept negatives and the answer-bearing hits removed (`dprep eval report --mining` plots them). */
+  scores: ScoreHistogramJson;
   perRecord: PerRecordCounts[];
 }
 
@@ -176,6 +179,7 @@ function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiv
 class MinedRecords {
   readonly totals = emptyCounts();
   readonly perRecord: PerRecordCounts[] = [];
+  readonly scores = new ScoreHistogram();
   /** Records that got fewer negatives than asked. */
   short = 0;
 
@@ -194,6 +198,7 @@ class MinedRecords {
       await this.writer.write({ ...record, hard_negative_ctxs: negatives });
       this.summary.converted++;
       addCounts(this.totals, counts);
+      this.scores.addQuestion({ positive: mined[i].positiveScores, negative: mined[i].scores, answer: mined[i].answerScores });
       this.perRecord.push({ record: where, ...counts });
       if (negatives.length < this.negatives) this.short++;
     }
@@ -252,6 +257,7 @@ async function writeReport(
     records: summary.toJSON(),
     short: output.short,
     filters: totals,
+    scores: output.scores.toJSON(),
     perRecord: output.perRecord,
   };
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(report, null, 1) + '\n');
