@@ -81,6 +81,8 @@ export interface LineChartSpec {
   description: string;
   xLabel: string;
   yLabel: string;
+  /** x's name in the points' tooltips (default: xLabel). */
+  xName?: string;
   series: readonly LineSeries[];
   xScale?: 'linear' | 'log';
   /** Fixed y range (accuracy: [0, 1]); default: 0 (or the data's minimum when negative) to a round maximum. */
@@ -116,7 +118,7 @@ export function lineChart(spec: LineChartSpec): string {
   const y = linearScale(yDomain, [plot.y0, plot.y1]);
   const body = spec.series.map((s, i) => {
     const pts = s.points.map((p) => `${fmt(x(p.x))},${fmt(y(p.y))}`);
-    const marks = s.points.map((p) => marker(i, x(p.x), y(p.y), `${s.label}: ${spec.xLabel} ${formatValue(p.x)}, ${spec.yLabel} ${formatValue(p.y)}`));
+    const marks = s.points.map((p) => marker(i, x(p.x), y(p.y), `${s.label}: ${spec.xName ?? spec.xLabel} ${formatValue(p.x)}, ${spec.yLabel} ${formatValue(p.y)}`));
     return (
       `<g class="series" data-series="${escapeXml(s.label)}">` +
       `<path class="line" d="M${pts.join('L')}" fill="none" stroke="${color(i)}" stroke-width="2.25"${dash(i)} stroke-linejoin="round"/>` +

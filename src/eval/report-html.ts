@@ -84,7 +84,7 @@ function retrievalSection(runs: readonly ReportRow[]): string {
     if (series.length === 0) return [];
     const missing = runs.filter((r) => !series.some((s) => s.label === r.label)).map((r) => r.label);
     const svg = lineChart({
-      id: `chart-${c.id}`, title: c.title, xLabel: 'k (log scale)', yLabel: c.yLabel, xScale: 'log', yDomain: [0, 1], series,
+      id: `chart-${c.id}`, title: c.title, xLabel: 'k (log scale)', xName: 'k', yLabel: c.yLabel, xScale: 'log', yDomain: [0, 1], series,
       description: `${c.title}, ${c.what}, for ${series.map((s) => `${s.label} (${s.points.map((p) => `k=${p.x}: ${formatValue(p.y)}`).join(', ')})`).join('; ')}.`,
     });
     return [figure(svg, `<strong>${c.title}</strong>: ${escapeXml(c.what)}; higher is better.${missing.length ? ` Not in this chart (no such metric): ${escapeXml(missing.join(', '))}.` : ''}`)];
@@ -121,7 +121,7 @@ function trainingSection(logs: readonly TrainingLog[]): string {
     const series = trainingSeries(logs, c.field);
     if (series.length === 0) return [];
     const svg = lineChart({
-      id: `chart-${c.field.replace('.', '-')}`, title: c.title, xLabel: 'optimizer step', yLabel: c.yLabel, series,
+      id: `chart-${c.field.replace('.', '-')}`, title: c.title, xLabel: 'optimizer step', xName: 'step', yLabel: c.yLabel, series,
       description: `${c.title} per validation for ${series.map((s) => `${s.label} (${s.points.map((p) => `step ${p.x}: ${formatValue(p.y)}`).join(', ')})`).join('; ')}.`,
     });
     return [figure(svg, `<strong>${c.title}</strong>: ${escapeXml(c.note)}. One point per validation.`)];

@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curveSeries, renderReportHtml, trainingSeries } from '../../src/eval/report-html.ts';
-import { readMiningSummary, readTrainingLog } from '../../src/eval/report-inputs.ts';
+import { readMiningSummary, readTrainingLog, type TrainingLog } from '../../src/eval/report-inputs.ts';
+import type { ReportRow } from '../../src/eval/report.ts';
 import { ScoreHistogram } from '../../src/miners/score-histogram.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { CLI } from '../_paths.ts';
@@ -21,7 +22,7 @@ export function chartSeries(html: string, id: string): string[] {
   return [...svg[0].matchAll(/<g class="series" data-series="([^"]*)">/g)].map((m) => m[1]);
 }
 
-const runs = [
+const runs: ReportRow[] = [
   { label: 'BM25', metrics: { 'top@1': 0.92, 'top@5': 0.98, 'top@20': 1, 'mrr@10': 0.5 }, queries: 116 },
   { label: 'stage 1', metrics: { 'top@1': 0.05, 'top@20': 0.71 }, queries: 116 },
   { label: 'qrels only', metrics: { 'recall@100': 0.8, 'recall@10': 0.4 } },
@@ -33,7 +34,7 @@ test('curveSeries / trainingSeries: the (k, value) and (step, value) points per 
     { label: 'stage 1', points: [{ x: 1, y: 0.05 }, { x: 20, y: 0.71 }] },
   ]);
   assert.deepEqual(curveSeries(runs, /^recall@(\d+)$/), [{ label: 'qrels only', points: [{ x: 10, y: 0.4 }, { x: 100, y: 0.8 }] }]);
-  const logs = [
+  const logs: TrainingLog[] = [
     { label: 'stage 1', file: 'a', rows: [{ step: 21, 'train.loss': 5.2, 'dev.avg_rank': 108 }, { step: 42, 'train.loss': 4.0 }] },
     { label: 'stage 2', file: 'b', rows: [{ step: 10 }] },
   ];
@@ -46,7 +47,7 @@ test('the page: every chart with its series, the table, nothing fetched (no scri
   hist.addQuestion({ positive: [14], negative: [9, 11, 15], answer: [13] });
   const html = renderReportHtml({
     runs,
-    training: [
+    training: <TrainingLog[]>[
       { label: 'stage 1', file: 'models/stage1/metrics.jsonl', rows: [{ step: 21, 'train.loss': 5.2, 'dev.avg_rank': 108 }, { step: 42, 'train.loss': 4.0, 'dev.avg_rank': 105 }] },
       { label: 'stage 2', file: 'models/stage2/metrics.jsonl', rows: [{ step: 21, 'train.loss': 3.6, 'dev.avg_rank': 112 }] },
     ],
