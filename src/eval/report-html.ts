@@ -7,6 +7,7 @@
  * is left out. The bytes depend only on the inputs (no clock), like every dprep output.
  */
 import { DPREP_VERSION } from '../version.ts';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { escapeXml, formatValue, histogramChart, lineChart, type LineSeries } from './charts.ts';
 import { reportJson, type ReportRow } from './report.ts';
@@ -184,9 +185,17 @@ footer{margin-top:32px}
 `.trim();
 
 /**
- * Writes the page atomically.
+ * Writes the page atomically. The files it names are shown relative to it when they lie beside or
+ * below it, else as their folder and name (`stage1/metrics.jsonl`): never an absolute path, so the
+ * same pipeline in two workdirs writes the same bytes (its runner writes the page in a staging dir).
  * @example await writeReportHtml('report.html', { runs, training: [await readTrainingLog('models/stage1', 'stage 1')] });
  */
 export async function writeReportHtml(file: string, data: HtmlReportData): Promise<void> {
-  await writeFileAtomic(file, renderReportHtml(data));
+  const from = dirname(resolve(file));
+  const name = (path: string) => {
+    const rel = relative(from, resolve(path)).replaceAll('\\', '/');
+    return rel.startsWith('../') || rel === '..' || isAbsolute(rel) ? `${basename(dirname(resolve(path)))}/${basename(path)}` : rel;
+  };
+  const shown = <T extends { file: string }>(x: T): T => ({ ...x, file: name(x.file) });
+  await writeFileAtomic(file, renderReportHtml({ ...data, training: data.training?.map(shown), mining: data.mining?.map(shown) }));
 }

@@ -122,6 +122,9 @@ test('CLI: eval report --html-out with --train-log and --mining writes the page 
   assert.deepEqual(chartSeries(html, 'chart-train-loss'), ['run']);
   assert.deepEqual(chartSeries(html, 'chart-mining-0'), ['kept hard negatives (2)', 'positives (1)', 'answer-bearing hits (removed) (1)']);
   assert.match(html, /dense score \(inner product\)/);
+  // Files named relative to the page (or by folder and name when outside it), never by absolute path.
+  assert.match(html, /From <code>run\/metrics\.jsonl<\/code> \(run\)/);
+  assert.ok(!html.includes(dir), 'no absolute path in the page');
   assert.deepEqual(readdirSync(out).sort(), ['report.html', 'report.md'], 'no temp files left');
 
   const bad = join(dir, 'bad');
