@@ -9,8 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readJsonLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
-import { SCORE_SERIES, type ScoreHistogramJson } from '../miners/score-histogram.ts';
-import type { FilterCounts } from '../miners/filter.ts';
+import { SCORE_SERIES, type ScoreHistogramJson } from '../util/score-histogram.ts';
 
 /** One training run's validation lines, in step order. */
 export interface TrainingLog {
@@ -27,7 +26,8 @@ export interface MiningSummary {
   /** What the scores are: BM25 scores, or the dense model's inner products. */
   scoreKind: 'BM25' | 'dense';
   scores: ScoreHistogramJson;
-  filters?: FilterCounts;
+  /** What each mining filter removed (`hits`, `positive`, `answer`, … `kept`). */
+  filters?: Record<string, number>;
 }
 
 /**
@@ -97,5 +97,5 @@ export async function readMiningSummary(file: string, label: string): Promise<Mi
     }
   }
   const scoreKind = 'embeddings' in data ? 'dense' : 'BM25';
-  return { label, file, scoreKind, scores, filters: data.filters as FilterCounts | undefined };
+  return { label, file, scoreKind, scores, filters: data.filters as Record<string, number> | undefined };
 }

@@ -34,7 +34,7 @@ import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Pool } from '../search/bm25/pool.ts';
-import { ScoreHistogram, type ScoreHistogramJson } from './score-histogram.ts';
+import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 import { mineTask, toNegativeCtxs, type Bm25MineSettings, type MineJob, type MineResult } from './bm25-task.ts';
 
 /**

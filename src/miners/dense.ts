@@ -10,7 +10,7 @@
  * to the existing ones with `keepExisting`), each with its dense score; records that cannot be
  * mined (no positive, no usable answer, empty question) are skipped with a counted reason.
  * `<out>.mining.json`: the filter totals and a histogram of the positives', kept negatives' and
- * answer-bearing hits' dense scores (score-histogram.ts), like BM25 mining's report.
+ * answer-bearing hits' dense scores (util/score-histogram.ts), like BM25 mining's report.
  * Options: the shared miner settings (options.ts: depth, negatives, strategy, seed, match,
  * checkTitle), skipTop, maxScoreRatio, maxScoreMargin. Skips follow skipReason (filter.ts), as BM25 mining's do.
  *
@@ -35,7 +35,7 @@ import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { ScoreHistogram, type ScoreHistogramJson } from './score-histogram.ts';
+import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { curveSeries, renderReportHtml, trainingSeries } from '../../src/eval/report-html.ts';
 import { readMiningSummary, readTrainingLog, type TrainingLog } from '../../src/eval/report-inputs.ts';
 import type { ReportRow } from '../../src/eval/report.ts';
-import { ScoreHistogram } from '../../src/miners/score-histogram.ts';
+import { ScoreHistogram } from '../../src/util/score-histogram.ts';
 import { InputError } from '../../src/util/errors.ts';
 import { CLI } from '../_paths.ts';
 

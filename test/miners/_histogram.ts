@@ -1,6 +1,6 @@
 /** Checks a mining summary's score histogram against raw scores, binning them independently. */
 import assert from 'node:assert/strict';
-import type { ScoreHistogramJson, ScoreSeries } from '../../src/miners/score-histogram.ts';
+import type { ScoreHistogramJson, ScoreSeries } from '../../src/util/score-histogram.ts';
 
 /**
  * `scores` lists a series' raw scores; a series left out is not checked (its totals are the caller's).

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScoreHistogram } from '../../src/miners/score-histogram.ts';
+import { ScoreHistogram } from '../../src/util/score-histogram.ts';
 import { assertHistogramOf } from './_histogram.ts';
 
 test('hand-computed: 4 bins of width 0.5 hold negatives 0.25, 0.5, the positive 1.0 and an answer-bearing hit 1.5', () => {
