@@ -29,46 +29,29 @@ Example:  dprep eval report --input bm25.metrics.json,s1.metrics.json,s2.metrics
     miningLabel: { type: 'list', help: 'labels of the mining summaries, in order (default: the mined file names)' },
   },
   async run(opts) {
-    const { readFile } = await import('node:fs/promises');
-    const { UsageError, InputError } = await import('../util/errors.ts');
+    const { UsageError } = await import('../util/errors.ts');
     const { renderReportMarkdown, writeReport } = await import('../eval/report.ts');
-    const { basename } = await import('node:path');
-    const { readMiningSummary, readTrainingLog, miningLabel, splitLabel, trainingLabel } = await import('../eval/report-inputs.ts');
+    const { metricsLabel, miningLabel, readMetricsRow, readMiningSummary, readTrainingLog, splitLabel, trainingLabel } = await import('../eval/report-inputs.ts');
     const { writeReportHtml } = await import('../eval/report-html.ts');
-    const labelsFor = (flag: string, labels: string[] | undefined, items: string[] | undefined, what: string) => {
-      if (labels && labels.length > 0 && labels.length !== (items ?? []).length) throw new UsageError(`--${flag}: ${labels.length} labels for ${(items ?? []).length} ${what}; give one per item, in order`);
-      return labels ?? [];
-    };
-    const labels = labelsFor('label', opts.label, opts.input, 'inputs');
-    const trainLabels = labelsFor('train-label', opts.trainLabel, opts.trainLog, 'training logs');
-    const miningLabels = labelsFor('mining-label', opts.miningLabel, opts.mining, 'mining summaries');
     if (!opts.htmlOut && (opts.trainLog?.length || opts.mining?.length)) throw new UsageError('--train-log and --mining are drawn in the HTML page: give --html-out too');
+    /** Each item's file and label (--label-style list first, then LABEL=FILE, then the default), checked for count. */
+    const labelled = (items: string[] | undefined, labels: string[] | undefined, flag: string, what: string, byDefault: (file: string) => string) => {
+      if (labels?.length && labels.length !== (items ?? []).length) throw new UsageError(`--${flag}: ${labels.length} labels for ${(items ?? []).length} ${what}; give one per item, in order`);
+      return (items ?? []).map((item, i) => {
+        const { label, file } = splitLabel(item, byDefault);
+        return { file, label: labels?.[i] ?? label };
+      });
+    };
+    const inputs = labelled(opts.input, opts.label, 'label', 'inputs', metricsLabel);
+    const logs = labelled(opts.trainLog, opts.trainLabel, 'train-label', 'training logs', trainingLabel);
+    const summaries = labelled(opts.mining, opts.miningLabel, 'mining-label', 'mining summaries', miningLabel);
+    // Everything is read before anything is written: a bad input leaves no half report.
     const rows = [];
-    for (const [i, item] of opts.input.entries()) {
-      const eq = item.indexOf('=');
-      const file = eq > 0 && !item.slice(0, eq).includes('/') ? item.slice(eq + 1) : item;
-      const label = labels[i] ?? (file === item ? basename(file).replace(/(\.metrics)?\.json$/, '') : item.slice(0, eq));
-      let data: Record<string, unknown>;
-      try {
-        data = JSON.parse(await readFile(file, 'utf8'));
-      } catch (err) {
-        throw new InputError(file, undefined, undefined, `cannot read metrics JSON (${(err as Error).message})`);
-      }
-      const metrics: Record<string, number> = {};
-      for (const [k, v] of Object.entries(data)) if (k !== 'queries' && typeof v === 'number') metrics[k] = v;
-      rows.push({ label, metrics, queries: typeof data.queries === 'number' ? data.queries : undefined });
-    }
-    // Everything is read before anything is written: a bad log leaves no half report.
+    for (const { file, label } of inputs) rows.push(await readMetricsRow(file, label));
     const training = [];
-    for (const [i, item] of (opts.trainLog ?? []).entries()) {
-      const { label, file } = splitLabel(item, trainingLabel);
-      training.push(await readTrainingLog(file, trainLabels[i] ?? label));
-    }
+    for (const { file, label } of logs) training.push(await readTrainingLog(file, label));
     const mining = [];
-    for (const [i, item] of (opts.mining ?? []).entries()) {
-      const { label, file } = splitLabel(item, miningLabel);
-      mining.push(await readMiningSummary(file, miningLabels[i] ?? label));
-    }
+    for (const { file, label } of summaries) mining.push(await readMiningSummary(file, label));
     await writeReport(rows, opts.out, opts.jsonOut);
     if (opts.htmlOut) await writeReportHtml(opts.htmlOut, { runs: rows, training, mining });
     console.log(renderReportMarkdown(rows));

@@ -1,5 +1,6 @@
 /**
- * What the HTML report plots besides the runs' metrics: training logs (a trainer's
+ * What `dprep eval report` reads: the runs' metrics JSON (`dprep eval --out`), and for the HTML
+ * page training logs (a trainer's
  * `metrics.jsonl`: one line per validation with `step`, `train.loss`, `dev.avg_rank`) and mining
  * summaries (`<out>.mining.json` of `mine bm25` / `mine dense` with their score histogram).
  * Bad files are InputErrors naming the file, the line and the field.
@@ -10,6 +11,23 @@ import { basename, dirname, join } from 'node:path';
 import { readJsonLines } from '../io/lines.ts';
 import { InputError } from '../util/errors.ts';
 import { SCORE_SERIES, type ScoreHistogramJson } from '../util/score-histogram.ts';
+import type { ReportRow } from './report.ts';
+
+/**
+ * One run's metrics JSON as a report row: its numbers (but `queries`) as metrics.
+ * @example await readMetricsRow('eval/bm25.metrics.json', 'BM25') // { label: 'BM25', metrics: { 'top@1': 0.92, … }, queries: 116 }
+ */
+export async function readMetricsRow(file: string, label: string): Promise<ReportRow> {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new InputError(file, undefined, undefined, `cannot read metrics JSON (${(err as Error).message})`);
+  }
+  const metrics: Record<string, number> = {};
+  for (const [k, v] of Object.entries(data)) if (k !== 'queries' && typeof v === 'number') metrics[k] = v;
+  return { label, metrics, queries: typeof data.queries === 'number' ? data.queries : undefined };
+}
 
 /** One training run's validation lines, in step order. */
 export interface TrainingLog {
@@ -39,6 +57,9 @@ export function splitLabel(item: string, defaultLabel: (file: string) => string)
   if (eq > 0 && !item.slice(0, eq).includes('/')) return { label: item.slice(0, eq), file: item.slice(eq + 1) };
   return { label: defaultLabel(item), file: item };
 }
+
+/** A metrics file's default label: its name without `.metrics.json` / `.json`. */
+export const metricsLabel = (file: string): string => basename(file).replace(/(\.metrics)?\.json$/, '');
 
 /** A training log's default label: its run directory's name (`models/stage1/metrics.jsonl` → `stage1`). */
 export const trainingLabel = (file: string): string => (basename(file) === 'metrics.jsonl' ? basename(dirname(file)) : basename(file).replace(/\.jsonl$/, ''));
