@@ -67,6 +67,36 @@ export class ScoreHistogram {
     for (const s of scores.negative) if (s >= lowest) this.negativesAbovePositive++;
   }
 
+  /**
+   * The histogram of several parts' scores together (records mined apart, as work units): the same
+   * JSON as one histogram fed every score, since power-of-two bins of the parts nest in the wider ones.
+   * @example ScoreHistogram.merge([unit0.scores, unit1.scores])
+   */
+  static merge(parts: readonly ScoreHistogramJson[], maxBins = 40): ScoreHistogramJson {
+    const h = new ScoreHistogram(maxBins);
+    for (const p of parts) {
+      h.negativesAbovePositive += p.negativesAbovePositive;
+      h.nonFinite += p.nonFinite;
+    }
+    const binned = parts.filter((p) => p.counts.negative.length > 0);
+    h.width = Math.max(FIRST_WIDTH, ...binned.map((p) => p.width));
+    for (const p of binned) {
+      const ratio = h.width / p.width;
+      const first = Math.round(p.start / p.width);
+      for (let i = 0; i < p.counts.negative.length; i++) {
+        const perSeries = SCORE_SERIES.map((s) => p.counts[s][i]);
+        if (perSeries.every((c) => c === 0)) continue;
+        const key = Math.floor((first + i) / ratio);
+        h.minKey = Math.min(h.minKey, key);
+        h.maxKey = Math.max(h.maxKey, key);
+        const into = h.countAt(h.bins, key);
+        perSeries.forEach((c, k) => (into[k] += c));
+      }
+    }
+    while (h.maxKey - h.minKey + 1 > maxBins) h.widen();
+    return h.toJSON();
+  }
+
   toJSON(): ScoreHistogramJson {
     const empty = this.bins.size === 0;
     const n = empty ? 0 : this.maxKey - this.minKey + 1;

@@ -36,6 +36,31 @@ for (const c of cases) {
   });
 }
 
+test('merge: parts mined apart (work units) give the JSON of one histogram fed every score, however split', () => {
+  const questions = cases.flatMap((c) => c.questions);
+  const whole = new ScoreHistogram();
+  for (const q of questions) whole.addQuestion(q);
+  for (const cut of [0, 1, 2, questions.length]) {
+    const parts = [questions.slice(0, cut), questions.slice(cut)].map((qs) => {
+      const h = new ScoreHistogram();
+      for (const q of qs) h.addQuestion(q);
+      return h.toJSON();
+    });
+    assert.deepEqual(ScoreHistogram.merge(parts), whole.toJSON(), `cut at ${cut}`);
+  }
+  // Three parts, one of them with a single score (the narrowest width), and NaN counted.
+  const a = new ScoreHistogram();
+  a.addQuestion({ positive: [0.3], negative: [NaN], answer: [] });
+  const b = new ScoreHistogram();
+  b.addQuestion({ positive: [12], negative: [3, 13], answer: [9] });
+  const c = new ScoreHistogram();
+  c.addQuestion({ positive: [-4], negative: [-5], answer: [] });
+  const all = new ScoreHistogram();
+  for (const q of [{ positive: [0.3], negative: [NaN], answer: [] }, { positive: [12], negative: [3, 13], answer: [9] }, { positive: [-4], negative: [-5], answer: [] }]) all.addQuestion(q);
+  assert.deepEqual(ScoreHistogram.merge([a.toJSON(), b.toJSON(), c.toJSON()]), all.toJSON());
+  assert.deepEqual(ScoreHistogram.merge([]), new ScoreHistogram().toJSON());
+});
+
 test('NaN and Inf are counted, not binned; an empty histogram has no bins', () => {
   const h = new ScoreHistogram();
   assert.deepEqual(h.toJSON().counts.negative, []);
