@@ -176,7 +176,9 @@ svg .axis-label{font-size:12.5px;fill:#222}
 svg .legend text{font-size:12px;fill:#222}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 caption{text-align:left;font-size:13px;color:var(--muted);padding-bottom:4px}
-th,td{padding:5px 12px;border-bottom:1px solid var(--line)}
+th,td{padding:5px 10px;border-bottom:1px solid var(--line)}
+table{font-size:14px}
+th{white-space:nowrap}
 th{text-align:left}
 thead th{border-bottom:2px solid #aaa}
 .num{text-align:right}

@@ -117,6 +117,6 @@ export async function readMiningSummary(file: string, label: string): Promise<Mi
       throw new InputError(file, undefined, `scores.counts.${s}`, `expected ${bins ?? 'the same number of'} bin counts (non-negative integers) like the other series`);
     }
   }
-  const scoreKind = 'embeddings' in data ? 'dense' : 'BM25';
+  const scoreKind = data.miner === 'mine dense' ? 'dense' : 'BM25';
   return { label, file, scoreKind, scores, filters: data.filters as Record<string, number> | undefined };
 }

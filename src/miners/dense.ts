@@ -160,7 +160,8 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
   if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
   const scores = histogram.toJSON();
-  await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify({ examples: opts.examples, corpus: opts.corpus, embeddings: opts.embeddings, filters: counts, short, scores }, null, 1) + '\n');
+  // No paths (the inputs are in <out>.summary.json): the same records give the same bytes in any workdir.
+  await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify({ miner: 'mine dense', filters: counts, short, scores }, null, 1) + '\n');
   return { summary, counts, scores, searchBackend: index.description };
 }
 

@@ -103,7 +103,7 @@ test('readTrainingLog / readMiningSummary: bad files are InputErrors naming file
     await writeFile(join(dir, name), JSON.stringify(data));
     await assert.rejects(readMiningSummary(join(dir, name), 'x'), (e: Error) => e instanceof InputError && message.test(e.message), name);
   }
-  await writeFile(join(dir, 'dense.mining.json'), JSON.stringify({ embeddings: 'emb', scores: new ScoreHistogram().toJSON() }));
+  await writeFile(join(dir, 'dense.mining.json'), JSON.stringify({ miner: 'mine dense', scores: new ScoreHistogram().toJSON() }));
   assert.equal((await readMiningSummary(join(dir, 'dense.mining.json'), 'x')).scoreKind, 'dense');
 });
 
@@ -112,7 +112,7 @@ test('CLI: eval report --html-out with --train-log and --mining writes the page 
   await writeFile(join(dir, 's1.json'), JSON.stringify({ 'top@1': 0.2, 'top@20': 0.6, queries: 4 }));
   const hist = new ScoreHistogram();
   hist.addQuestion({ positive: [0.8], negative: [0.5, 0.81], answer: [0.9] });
-  await writeFile(join(dir, 'train.dense.json.mining.json'), JSON.stringify({ embeddings: 'emb', scores: hist.toJSON() }));
+  await writeFile(join(dir, 'train.dense.json.mining.json'), JSON.stringify({ miner: 'mine dense', scores: hist.toJSON() }));
   const out = join(dir, 'cli');
   const r = dprep('eval', 'report', '--input', `${join(dir, 'bm25.json')},${join(dir, 's1.json')}`, '--label', 'BM25,stage 1', '--out', join(out, 'report.md'),
     '--html-out', join(out, 'report.html'), '--train-log', join(dir, 'run'), '--mining', join(dir, 'train.dense.json.mining.json'));
