@@ -6,8 +6,9 @@
  * with `hard_negative_ctxs` = the top BM25 hits that are not a positive (by id, or by normalized
  * text) and do not contain an answer (DPR has_answer), sampled `top` or `random` (seeded per record)
  * down to `negatives`; `score` is the BM25 score. A report `<out>.mining.json` holds the filter
- * totals, a histogram of the positives', negatives' and answer-bearing hits' scores, per-record counts (answer-bearing hits are the false negatives the filter caught) and
- * the records skipped with their reasons.
+ * totals, a histogram of the positives', kept negatives' and answer-bearing hits' scores
+ * (util/score-histogram.ts), per-record counts (answer-bearing hits are the false negatives the
+ * filter caught) and the records skipped with their reasons.
  *
  * Skips (counted, listed in the report): the rules every miner shares (skipReason in filter.ts, in
  * its order: empty question; answers all empty — `answers: []` is mined, filtered by positives
