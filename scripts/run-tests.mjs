@@ -9,6 +9,9 @@
 // Test files that say REQUIRES_SLURM run only where a Slurm cluster answers (`sinfo`); elsewhere
 // they are listed as not run, and DPREP_REQUIRE_SLURM=1 (.ci/run, after scripts/slurm-up.sh) makes
 // that an error.
+// Test files that say REQUIRES_CHROMIUM (the HTML report rendered in a headless browser) run only
+// where a chromium answers (test/_chromium.ts finds it the same way); elsewhere they are listed as
+// not run, and DPREP_REQUIRE_CHROMIUM=1 (.ci/run, after apt-get install chromium) makes that an error.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -78,6 +81,27 @@ if (needSlurm.length > 0 && spawnSync('sinfo', ['-h'], { stdio: 'ignore', timeou
   run = run.filter((f) => !needSlurm.includes(f));
   slurmLeftOut = needSlurm.length;
 }
+const needChromium = run.filter((f) => /\bREQUIRES_CHROMIUM\b/.test(readFileSync(join(root, f), 'utf8')));
+let chromiumLeftOut = 0;
+if (needChromium.length > 0 && !chromiumAnswers()) {
+  const list = needChromium.map((f) => `  ${f}`).join('\n');
+  if (process.env.DPREP_REQUIRE_CHROMIUM === '1') {
+    console.error(`run-tests: no chromium answers --version, and these test files need one (DPREP_REQUIRE_CHROMIUM=1):\n${list}`);
+    process.exit(1);
+  }
+  console.error(`run-tests: no chromium answers --version: ${needChromium.length} test files are NOT run:\n${list}\nrun-tests: apt-get install chromium, or set DPREP_CHROMIUM to a Chromium binary (CI always does).`);
+  run = run.filter((f) => !needChromium.includes(f));
+  chromiumLeftOut = needChromium.length;
+}
+/** Whether $DPREP_CHROMIUM, /usr/bin/chromium or a chromium on PATH answers --version (bounded). */
+function chromiumAnswers() {
+  for (const bin of [process.env.DPREP_CHROMIUM, '/usr/bin/chromium', 'chromium', 'chromium-browser'].filter(Boolean)) {
+    if (bin.includes('/') && !existsSync(bin)) continue;
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status === 0 && /chrom/i.test(r.stdout)) return true;
+  }
+  return false;
+}
 if (run.length === 0) process.exit(0);
 const res = spawnSync(
   process.execPath,
@@ -86,4 +110,5 @@ const res = spawnSync(
 );
 if (run.length < selected.length) console.error(`run-tests: ${selected.length - run.length} real-data test files were not run (no ../shared/data).`);
 if (slurmLeftOut) console.error(`run-tests: ${slurmLeftOut} Slurm test files were not run (no cluster).`);
+if (chromiumLeftOut) console.error(`run-tests: ${chromiumLeftOut} Chromium test files were not run (no browser).`);
 process.exit(res.status ?? 1);

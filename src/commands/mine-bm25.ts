@@ -20,8 +20,8 @@ titles), minus the top --skip-top ranks, minus hits scoring above a margin to th
 (--max-score-ratio r: above pos − (1 − r)·|pos|; --max-score-margin m: above pos − m; pos = the lowest
 BM25 score of the record's positives, each scored for the question whether or not it is in the top
 --depth), then --negatives of them by --strategy (top, or random with --seed, per-record streams:
-same output whatever --threads). score = the BM25 score. Report: <out>.mining.json (filter totals,
-per-record counts incl. answer-bearing hits, skipped records with reasons, the analyzer and what chose its
+same output whatever --threads). score = the BM25 score. Report: <out>.mining.json (filter totals, a
+histogram of the positives', kept negatives' and answer-bearing hits' scores, per-record counts incl. answer-bearing hits, skipped records with reasons, the analyzer and what chose its
 language). --lang auto (the default) follows the data: records converted from PIAF (dataset "piaf") are
 mined with the French analyzer, others with the English one; an existing --index keeps its own.
 Skipped and counted (not errors): empty question; no non-empty answer; no positive_ctxs; a positive

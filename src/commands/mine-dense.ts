@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { defineCommand } from '../options.ts';
 import { Summary, type SummaryJson } from '../util/summary.ts';
+import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 import { addCounts, emptyCounts, type FilterCounts } from '../miners/filter.ts';
 import { requestedUnit, unitDir, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
 import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
@@ -21,7 +22,9 @@ Searches every question with the query encoder over the passage embeddings (dpre
 drops positives, answer-bearing passages (DPR has_answer), the top --skip-top ranks and hits above
 a margin to the lowest-scoring positive (--max-score-ratio, --max-score-margin: the same flags as
 mine bm25, correct for any score sign), and keeps --negatives as hard_negative_ctxs.
-The summary (<out>.summary.json) counts what each filter removed. Questions are embedded as the
+The summary (<out>.summary.json) counts what each filter removed; <out>.mining.json holds those
+counts and a histogram of the positives', kept negatives' and answer-bearing hits' scores (plotted by
+dprep eval report --mining). Questions are embedded as the
 query encoder dir says (template, pooling, normalization); --query-template, --pooling and
 --normalize override it (use what encode used for the passages).
 Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \\
@@ -38,7 +41,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records (.json array or .jsonl) with positive_ctxs' },
     corpus: { type: 'string', required: true, role: 'input', help: 'the corpus the embeddings were made from' },
     ...corpusColumnsOptions,
-    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
+    out: { type: 'string', required: true, role: 'output', sideFiles: ['.summary.json', '.mining.json'], help: 'output DPR records (.json, .jsonl, .parquet)' },
     ...minerOptions(200, 3),
     ...MARGIN_OPTIONS,
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
@@ -123,10 +126,15 @@ async function mergeDenseUnits(out: string, dirs: readonly string[], log: (m: st
     throw err;
   }
   const summary = Summary.merge(parts.map(([s]) => s.toJSON()));
+  const counts = emptyCounts();
+  for (const [, c] of parts) addCounts(counts, c);
+  // <out>.mining.json as one run writes it: totals, short records, and the score histograms merged.
+  const mining = await Promise.all(dirs.map(async (dir) => JSON.parse(await readFile(join(dir, `${UNIT_RECORDS}.mining.json`), 'utf8')) as { short: number; scores: ScoreHistogramJson }));
+  const short = mining.reduce((n, m) => n + m.short, 0);
+  const scores = ScoreHistogram.merge(mining.map((m) => m.scores));
+  await writeFileAtomic(`${out}.mining.json`, JSON.stringify({ miner: 'mine dense', filters: counts, short, scores }, null, 1) + '\n');
   await summary.write(out);
   log(summary.render());
   log(`mine dense: merged ${dirs.length} units`);
-  const counts = emptyCounts();
-  for (const [, c] of parts) addCounts(counts, c);
   return denseMetrics(summary, counts, parts[0][2]);
 }

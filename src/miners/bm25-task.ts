@@ -34,6 +34,9 @@ export interface MineResult {
   docs: number[];
   scores: number[];
   counts: FilterCounts;
+  /** BM25 score of each positive (scored directly, in the top k or not) and of each answer-bearing hit removed: the summary's histogram. */
+  positiveScores: number[];
+  answerScores: number[];
 }
 
 /** What a mining worker is given: the shared miner settings and the score margins. */
@@ -55,9 +58,10 @@ export function runMine({ scorer, store }: IndexParts, settings: Bm25MineSetting
   const margins = settings.maxScoreRatio !== undefined || settings.maxScoreMargin !== undefined;
   return jobs.map((job) => {
     const top = scorer.topK(job.query, settings.depth);
-    const maxScore = margins ? marginCeiling(Array.from(scorer.scoreDocs(job.query, job.positiveDocs)), settings) : undefined;
+    const positiveScores = Array.from(scorer.scoreDocs(job.query, job.positiveDocs));
+    const maxScore = margins ? marginCeiling(positiveScores, settings) : undefined;
     const hits: Hit[] = Array.from(top.docs, (doc, rank) => ({ passage: store.get(doc), score: top.scores[rank], rank }));
-    const { negatives, counts } = selectNegatives(hits, {
+    const { negatives, counts, answerScores } = selectNegatives(hits, {
       matcher: new AnswerMatcher(job.answers, settings.match),
       checkTitle: settings.checkTitle,
       positiveIds: new Set(job.positiveIds),
@@ -68,7 +72,7 @@ export function runMine({ scorer, store }: IndexParts, settings: Bm25MineSetting
       maxScore,
       rng: seededRandom(deriveSeed(settings.seed, 'mine.bm25', job.stream)),
     });
-    return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts };
+    return { docs: negatives.map((h) => top.docs[h.rank]), scores: negatives.map((h) => h.score), counts, positiveScores, answerScores };
   });
 }
 

@@ -6,8 +6,9 @@
  * with `hard_negative_ctxs` = the top BM25 hits that are not a positive (by id, or by normalized
  * text) and do not contain an answer (DPR has_answer), sampled `top` or `random` (seeded per record)
  * down to `negatives`; `score` is the BM25 score. A report `<out>.mining.json` holds the filter
- * totals, per-record counts (answer-bearing hits are the false negatives the filter caught) and
- * the records skipped with their reasons.
+ * totals, a histogram of the positives', kept negatives' and answer-bearing hits' scores
+ * (util/score-histogram.ts), per-record counts (answer-bearing hits are the false negatives the
+ * filter caught) and the records skipped with their reasons.
  *
  * Skips (counted, listed in the report): the rules every miner shares (skipReason in filter.ts, in
  * its order: empty question; answers all empty — `answers: []` is mined, filtered by positives
@@ -35,6 +36,7 @@ import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Pool } from '../search/bm25/pool.ts';
+import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 import { mineTask, toNegativeCtxs, type Bm25MineSettings, type MineJob, type MineResult } from './bm25-task.ts';
 
 /**
@@ -86,6 +88,8 @@ export interface MiningReport {
   /** Records that got fewer negatives than asked. */
   short: number;
   filters: FilterCounts;
+  /** BM25 scores of the positives, the kept negatives and the answer-bearing hits removed (`dprep eval report --mining` plots them). */
+  scores: ScoreHistogramJson;
   perRecord: PerRecordCounts[];
 }
 
@@ -219,6 +223,7 @@ export async function mergeBm25Units(opts: MineBm25Options, dirs: readonly strin
     records: summary.toJSON(),
     short: parts.reduce((n, p) => n + p.report.short, 0),
     filters,
+    scores: ScoreHistogram.merge(parts.map((p) => p.report.scores)),
     perRecord: parts.flatMap((p) => p.report.perRecord),
   };
   return writeReport(opts, report, summary, log);
@@ -248,6 +253,7 @@ function mineJob(index: Bm25Index, record: DprRecord, answers: string[], positiv
 class MinedRecords {
   readonly totals = emptyCounts();
   readonly perRecord: PerRecordCounts[] = [];
+  readonly scores = new ScoreHistogram();
   /** Records that got fewer negatives than asked. */
   short = 0;
 
@@ -266,6 +272,7 @@ class MinedRecords {
       await this.writer.write({ ...record, hard_negative_ctxs: negatives });
       this.summary.converted++;
       addCounts(this.totals, counts);
+      this.scores.addQuestion({ positive: mined[i].positiveScores, negative: mined[i].scores, answer: mined[i].answerScores });
       this.perRecord.push({ record: where, ...counts });
       if (negatives.length < this.negatives) this.short++;
     }
@@ -329,6 +336,7 @@ function buildReport(
     records: summary.toJSON(),
     short: output.short,
     filters: output.totals,
+    scores: output.scores.toJSON(),
     perRecord: output.perRecord,
   };
 }

@@ -9,13 +9,16 @@
  * Output: the same records with `hard_negative_ctxs` replaced by the dense negatives (or appended
  * to the existing ones with `keepExisting`), each with its dense score; records that cannot be
  * mined (no positive, no usable answer, empty question) are skipped with a counted reason.
+ * `<out>.mining.json`: the filter totals and a histogram of the positives', kept negatives' and
+ * answer-bearing hits' dense scores (util/score-histogram.ts), like BM25 mining's report.
  * Options: the shared miner settings (options.ts: depth, negatives, strategy, seed, match,
  * checkTitle), skipTop, maxScoreRatio, maxScoreMargin. Skips follow skipReason (filter.ts), as BM25 mining's do.
  *
  * Example: dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \
  *            --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json
  *
- * Memory: the index, the hits (questions × depth × 8 bytes) and the retrieved passages' text.
+ * Memory: the index, the hits (questions × depth × 8 bytes), the positives' vectors (at most one
+ * per question and positive, like the query vectors) and the retrieved passages' text.
  * Records are streamed twice rather than held.
  */
 import { openRecordWriter } from '../io/records.ts';
@@ -31,6 +34,8 @@ import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../sea
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
+import { writeFileAtomic } from '../io/atomic.ts';
+import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
@@ -66,6 +71,8 @@ export interface DenseMiningResult {
   summary: Summary;
   /** What each filter removed, summed over questions. */
   counts: FilterCounts;
+  /** Dense scores of the positives, the kept negatives and the answer-bearing hits removed. */
+  scores: ScoreHistogramJson;
   /** The search that served the queries. */
   searchBackend: string;
 }
@@ -106,8 +113,9 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   const to = first < 0 ? 0 : Math.min(questions.length, (Math.floor(last / batch) + 1) * batch);
 
   const margins = opts.maxScoreRatio !== undefined || opts.maxScoreMargin !== undefined;
-  const needGold = margins ? new Set(positiveIds.flat()) : undefined;
-  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold, { corpus: opts.corpus, model: opts.embeddingsModel });
+  // The positives' vectors: scored for the margin and for the summary's score histogram.
+  const gold = new Set(positiveIds.flat());
+  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, gold, { corpus: opts.corpus, model: opts.embeddingsModel });
   opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
   const depth = Math.min(opts.depth, index.size);
   const { hits, queryVectors } = await searchQuestions(questions.slice(from, to), opts.queryEncoder, index, depth, batch);
@@ -119,6 +127,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   // Pass 2: filter, sample and write, record by record.
   const dim = opts.queryEncoder.dim;
   const counts = emptyCounts();
+  const histogram = new ScoreHistogram();
   const writer = await openRecordWriter(opts.out);
   const progress = new Progress('mine dense', { total: first < 0 ? 0 : last + 1 - first, unit: 'questions' });
   let g = 0;
@@ -141,15 +150,15 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         if (row < 0) break;
         ranked.push({ passage: passages.get(rowIds[row])!, score: hits.scores[q * depth + r], rank: r });
       }
+      // Every positive with an embedding is scored: the margin is to the lowest of them.
+      const query = queryVectors.subarray(q * dim, (q + 1) * dim);
+      const positiveScores = positiveIds[q + from].flatMap((id) => (captured.has(id) ? [dot(query, captured.get(id)!)] : []));
       let maxScore: number | undefined;
       if (margins) {
-        // Every positive with an embedding is scored: the margin is to the lowest of them.
-        const query = queryVectors.subarray(q * dim, (q + 1) * dim);
-        const scores = positiveIds[q + from].flatMap((id) => (captured.has(id) ? [dot(query, captured.get(id)!)] : []));
-        maxScore = marginCeiling(scores, opts);
-        if (scores.length === 0) noGoldVector++;
+        maxScore = marginCeiling(positiveScores, opts);
+        if (positiveScores.length === 0) noGoldVector++;
       }
-      const { negatives, counts: one } = selectNegatives(ranked, {
+      const { negatives, counts: one, answerScores } = selectNegatives(ranked, {
         matcher: new AnswerMatcher(record.answers, opts.match),
         checkTitle: opts.checkTitle,
         positiveIds: new Set(record.positive_ctxs.map((c) => c.passage_id)),
@@ -161,6 +170,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         rng: seededRandom(deriveSeed(opts.seed, 'mine.dense', samplingKey(record, position))),
       });
       addCounts(counts, one);
+      histogram.addQuestion({ positive: positiveScores, negative: negatives.map((h) => h.score), answer: answerScores });
       if (negatives.length < opts.negatives) short++;
       const dense: Ctx[] = negatives.map((h) => ({ title: h.passage.title, text: h.passage.text, score: h.score, passage_id: h.passage.passage_id }));
       const hard = opts.keepExisting ? mergeNegatives(record.hard_negative_ctxs, dense) : dense;
@@ -177,7 +187,10 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
   if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
-  return { summary, counts, searchBackend: index.description };
+  const scores = histogram.toJSON();
+  // No paths (the inputs are in <out>.summary.json): the same records give the same bytes in any workdir.
+  await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify({ miner: 'mine dense', filters: counts, short, scores }, null, 1) + '\n');
+  return { summary, counts, scores, searchBackend: index.description };
 }
 
 // Existing (e.g. BM25) negatives first, then dense ones not already there.

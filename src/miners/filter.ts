@@ -138,21 +138,26 @@ export function marginCeiling(positiveScores: readonly number[], m: ScoreMargins
 export { normalizeForDedup } from '../text/same-passage.ts';
 
 /**
- * Filters ranked hits and samples negatives.
+ * Filters ranked hits and samples negatives; `answerScores` are the scores of the answer-bearing
+ * hits it removed (the false negatives it caught), for the mining summary's score histogram.
  * @example
  * const { negatives, counts } = selectNegatives(hits, { matcher, checkTitle: false,
  *   positiveIds: new Set(['12']), positiveTexts: new Set(), count: 30, strategy: 'top' });
  */
-export function selectNegatives(hits: readonly Hit[], sel: NegativeSelection): { negatives: Hit[]; counts: FilterCounts } {
+export function selectNegatives(hits: readonly Hit[], sel: NegativeSelection): { negatives: Hit[]; counts: FilterCounts; answerScores: number[] } {
   const counts = emptyCounts();
   const kept: Hit[] = [];
+  const answerScores: number[] = [];
   const seenTexts = new Set<string>();
   for (const hit of hits) {
     counts.hits++;
     const { passage } = hit;
     const norm = normalizeForDedup(passage.text);
     if (sel.positiveIds.has(passage.passage_id) || sel.positiveTexts.has(norm)) counts.positive++;
-    else if (sel.matcher.matches(passage.text) || (sel.checkTitle && sel.matcher.matches(passage.title))) counts.answer++;
+    else if (sel.matcher.matches(passage.text) || (sel.checkTitle && sel.matcher.matches(passage.title))) {
+      counts.answer++;
+      answerScores.push(hit.score);
+    }
     else if (sel.skipTop !== undefined && hit.rank < sel.skipTop) counts.skipTop++;
     else if (sel.maxScore !== undefined && hit.score > sel.maxScore) counts.margin++;
     else if (seenTexts.has(norm)) counts.duplicate++;
@@ -169,5 +174,5 @@ export function selectNegatives(hits: readonly Hit[], sel: NegativeSelection): {
     negatives = shuffleInPlace([...kept], sel.rng).slice(0, sel.count).sort((a, b) => a.rank - b.rank);
   }
   counts.kept = negatives.length;
-  return { negatives, counts };
+  return { negatives, counts, answerScores };
 }

@@ -36,6 +36,8 @@ export interface OutputBinding {
   /** Path relative to the workdir, `/`-separated. */
   rel: string;
   abs: string;
+  /** The option's side files (`.mining.json` → `<out>.mining.json`): another step may read them as this output. */
+  sideFiles?: readonly string[];
 }
 
 export interface PlannedStep {
@@ -216,7 +218,7 @@ function placeOutputs(ctx: PlanContext, registry: CommandRegistry): void {
         issues.add(loc, `steps.${step.name}.with.${rawKey}: output "${value}" is reserved for the runner (${RESERVED_OUTPUTS.join(', ')})`);
         continue;
       }
-      outs.set(kebab(camel(rawKey)), { key: kebab(camel(rawKey)), rel, abs: resolve(ctx.workdir, rel) });
+      outs.set(kebab(camel(rawKey)), { key: kebab(camel(rawKey)), rel, abs: resolve(ctx.workdir, rel), ...(opt.sideFiles ? { sideFiles: opt.sideFiles } : {}) });
     }
     ctx.outputsByStep.set(step.name, outs);
   }
@@ -363,7 +365,7 @@ function bindOption(ctx: PlanContext, step: Step, cmd: CommandSpec<any>, rawKey:
     else bound.ok = false;
     return;
   }
-  const refs: InputPath[] = [];
+  const refs: InputRef[] = [];
   const substitute = (v: unknown) => substituteAll(v, ctx.params, ctx.outputsByStep, fail, opt.role === 'input', refs, step.name);
   const value = Array.isArray(entry.value) ? entry.value.map(substitute) : substitute(entry.value);
   if (!optionOk) return;
@@ -385,14 +387,17 @@ function bindOption(ctx: PlanContext, step: Step, cmd: CommandSpec<any>, rawKey:
   bound.inputs.push({ key: kebab(key), paths });
 }
 
-/** An input's items as paths: another step's output (by reference), or a file under the fence that exists. */
-function resolveInputPaths(ctx: PlanContext, items: readonly string[], refs: readonly InputPath[], fail: (msg: string) => void): InputPath[] {
+/** A reference to another step's output, with that output's side files. */
+type InputRef = InputPath & { sideFiles?: readonly string[] };
+
+/** An input's items as paths: another step's output, a file inside it or a side file of it (by reference), or a file under the fence that exists. */
+function resolveInputPaths(ctx: PlanContext, items: readonly string[], refs: readonly InputRef[], fail: (msg: string) => void): InputPath[] {
   const { spec, root } = ctx;
   const paths: InputPath[] = [];
   for (const item of items) {
-    const fromRef = refs.find((r) => item === r.abs || item.startsWith(r.abs + sep));
+    const fromRef = refs.find((r) => item === r.abs || item.startsWith(r.abs + sep) || r.sideFiles?.some((suffix) => item === r.abs + suffix));
     if (fromRef) {
-      paths.push({ ...fromRef, abs: item });
+      paths.push({ abs: item, fromStep: fromRef.fromStep, fromOutput: fromRef.fromOutput });
       continue;
     }
     const abs = resolve(spec.dir, item);
@@ -418,7 +423,7 @@ function substituteAll(
   outputs: Map<string, Map<string, OutputBinding>>,
   fail: (msg: string) => void,
   isInput: boolean,
-  refs: InputPath[],
+  refs: InputRef[],
   self: string,
 ): unknown {
   if (typeof value !== 'string' || !value.includes('${')) return value;
@@ -444,7 +449,7 @@ function substituteAll(
       else {
         const out = outs.get(kebab(camel(key)));
         if (out) {
-          refs.push({ abs: out.abs, fromStep: stepName, fromOutput: out.key });
+          refs.push({ abs: out.abs, fromStep: stepName, fromOutput: out.key, sideFiles: out.sideFiles });
           return out.abs;
         }
         fail(`${match}: step ${stepName} has no output "${key}"; its outputs: ${[...outs.keys()].join(', ') || '(none)'}`);

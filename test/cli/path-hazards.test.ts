@@ -52,6 +52,8 @@ const CASES: [string, string, string][] = [
   ['eval --run data/bm25.trec --qrels data/qrels.tsv --out data/bm25.trec', '--out', '--run'],
   ['eval --model model --examples data/ex.jsonl --corpus data/c.jsonl --run-out data/ex.jsonl', '--run-out', '--examples'],
   ['eval report --input data/a.metrics.json,data/b.metrics.json --out data/b.metrics.json', '--out', '--input'],
+  ['eval report --input data/a.metrics.json --out r.md --html-out data/a.metrics.json', '--html-out', '--input'],
+  ['eval report --input data/a.metrics.json --out r.md --html-out r.html --train-log data/metrics.jsonl --mining r.html', '--html-out', '--mining'],
   ['train --train data/ex.jsonl --query-model run/query_encoder --out run', '--query-model', '--out'],
   ['index bm25 --corpus data/c.jsonl --out data', '--corpus', '--out'],
 ];

@@ -120,11 +120,12 @@ test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, r
   const common = { queryModel: model, embeddings, examples, corpus, depth: 30, negatives: 4, skipTop: 1, maxScoreRatio: 0.999, strategy: 'random', batch: 16, search: 'exact' };
   const whole = join(dir, 'dense-whole.json');
   await runCmd(mineDenseCommand, { ...common, out: whole });
-  const ref = await Promise.all([whole, whole + '.summary.json'].map((f) => readFile(f)));
+  const ref = await Promise.all([whole, whole + '.summary.json', whole + '.mining.json'].map((f) => readFile(f)));
   assert.ok(JSON.parse(ref[1].toString()).converted > 300);
+  assert.ok(JSON.parse(ref[2].toString()).scores.totals.positive > 0, 'the score histogram has positives');
   for (const n of [1, 4, 7]) {
     const out = join(dir, `dense-${n}`, 'dense-whole.json');
-    sameBytes(await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json'], n), ref, `N=${n}`);
+    sameBytes(await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json', '.mining.json'], n), ref, `N=${n}`);
   }
   await assert.rejects(runCmd(mineDenseCommand, { ...common, negatives: 5, out: join(dir, 'dense-4', 'dense-whole.json') }), /unit 0 of 4 .*other inputs or params/);
 

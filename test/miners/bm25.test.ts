@@ -11,6 +11,7 @@ import { InputError } from '../../src/util/errors.ts';
 import type { DprRecord } from '../../src/types.ts';
 import { CLI, SHARED_DATA } from '../_paths.ts';
 import { squadToDpr } from '../search/_squad.ts';
+import { assertHistogramOf } from './_histogram.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dprep-mine-bm25-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -82,6 +83,13 @@ test('property: SQuAD v1.1 dev — no negative holds an answer or equals a posit
   assert.equal(f.kept, out.reduce((n, r) => n + r.hard_negative_ctxs.length, 0));
   assert.ok(f.answer > 0, 'SQuAD questions do retrieve answer-bearing passages that the filter removed');
   assert.equal(report.perRecord.reduce((n, r) => n + r.answer, 0), f.answer);
+  // The score histogram: every kept negative's BM25 score (as written in the records) binned, every positive and answer-bearing hit counted.
+  assert.deepEqual(saved.scores, report.scores);
+  assertHistogramOf(report.scores, { negative: out.flatMap((r) => r.hard_negative_ctxs.map((c) => c.score!)) });
+  assert.equal(report.scores.totals.answer, f.answer);
+  assert.equal(report.scores.totals.positive, out.reduce((n, r) => n + r.positive_ctxs.length, 0));
+  assert.equal(report.scores.counts.positive.length, report.scores.counts.negative.length);
+  assert.ok(report.scores.negativesAbovePositive <= f.kept);
 });
 
 test('property: PIAF (French) with the French analyzer, random strategy and --check-title', async () => {

@@ -13,6 +13,7 @@ import { loadFaiss } from '../../src/search/vector/faiss.ts';
 import type { DprRecord, Passage } from '../../src/types.ts';
 import { FIXTURES } from '../_paths.ts';
 import { fakeEncoder } from '../search/_fake-encoder.ts';
+import { assertHistogramOf } from './_histogram.ts';
 
 // Real SQuAD text: one passage per paragraph of the fixture, each question's paragraph its positive.
 const squad = JSON.parse(await readFile(join(FIXTURES, 'quickstart/squad-mini-train.json'), 'utf8'));
@@ -75,6 +76,29 @@ test('re-mined negatives obey the answer filter, positive exclusion, rank window
   assert.ok(removed + counts.kept <= counts.hits);
   assert.ok(counts.answer > 0 && counts.skipTop > 0 && counts.positive > 0, JSON.stringify(counts));
   assert.equal(summary.extra.get('hits retrieved'), counts.hits);
+});
+
+test('<out>.mining.json: the positives\' and kept negatives\' dense scores, binned as recomputed here; answer-bearing hits counted', async () => {
+  const { counts, scores } = await mineDense(base('hist.jsonl', { skipTop: 0, maxScoreRatio: undefined }));
+  const saved = JSON.parse(await readFile(join(dir, 'hist.jsonl.mining.json'), 'utf8'));
+  assert.deepEqual(saved.scores, scores);
+  assert.deepEqual(saved.filters, counts);
+  const out = await readOut(join(dir, 'hist.jsonl'));
+  const pv = await encoder.encode(passages.map((p) => ({ text: p.text, title: p.title })));
+  const positive: number[] = [];
+  let above = 0;
+  for (const r of out) {
+    const qv = await encoder.encode([{ text: r.question }]);
+    const row = passages.findIndex((p) => p.passage_id === r.positive_ctxs[0].passage_id);
+    let gold = 0;
+    for (let j = 0; j < 64; j++) gold += qv[j] * pv[row * 64 + j];
+    positive.push(Math.fround(gold));
+    above += r.hard_negative_ctxs.filter((c) => c.score! >= Math.fround(gold)).length;
+  }
+  assertHistogramOf(scores, { positive, negative: out.flatMap((r) => r.hard_negative_ctxs.map((c) => c.score!)) });
+  assert.equal(scores.totals.answer, counts.answer);
+  assert.ok(counts.answer > 0);
+  assert.equal(scores.negativesAbovePositive, above);
 });
 
 test('records without answers (MS MARCO: answers []) are mined with positives excluded by id, and counted', async () => {

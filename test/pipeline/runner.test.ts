@@ -220,3 +220,33 @@ test('runner: unchanged inputs are not rehashed on a rerun; --verify-hashes rere
   await run(file, {}, { force: ['a'], verifyHashes: true });
   assert.ok((await hashedAt()) > first, 'reread under --verify-hashes');
 });
+
+test('runner: a step may read another step\'s side file (`${steps.a.outputs.out}.summary.json`): a dependency, not a source file', async () => {
+  const dir = await tempProject();
+  await writeFile(join(dir, 'in.txt'), 'x\n');
+  const yaml = (suffix: string) => `name: side
+seed: 1
+steps:
+  a:
+    uses: debug.write
+    with:
+      input: [in.txt]
+      out: a.txt
+      lines: 2
+  b:
+    uses: debug.write
+    with:
+      input: ['\${steps.a.outputs.out}${suffix}']
+      out: b.txt
+`;
+  const file = await writePipeline(dir, yaml('.summary.json'));
+  const p = await plan(file);
+  const b = p.steps.find((s) => s.name === 'b')!;
+  assert.deepEqual(b.deps, ['a']);
+  assert.deepEqual(b.inputs[0].paths.map((x) => [x.fromStep, x.fromOutput]), [['a', 'out']]);
+  const first = await run(file);
+  assert.deepEqual(first.byStep, { a: 'ran', b: 'ran' });
+  assert.match(await read(join(dir, '.dprep', 'side', 'dprep.lock.yaml')), /from: a\.out/);
+  // Any other suffix is a source file of its own, which does not exist.
+  await assert.rejects(plan(await writePipeline(dir, yaml('.other'), 'q.yaml')), /input file not found: .*a\.txt\.other/);
+});

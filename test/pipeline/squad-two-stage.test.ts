@@ -33,6 +33,16 @@ test('squad-two-stage runs end to end, mines clean negatives, reports three stag
     assert.ok(tops[0] <= tops[1] && tops[1] <= tops[2], `${run.label}: top-k must not fall as k grows: ${tops}`);
   }
   assert.match(await readFile(join(workdir, 'report.md'), 'utf8'), /\| stage 2 \|/);
+  // The HTML page: top-k per run, both training logs, both mining summaries (BM25 then dense).
+  const html = await readFile(join(workdir, 'report.html'), 'utf8');
+  const series = (id: string) => [...new RegExp(`<svg class="chart" id="${id}"[\\s\\S]*?</svg>`).exec(html)![0].matchAll(/<g class="series" data-series="([^"]*)">/g)].map((m) => m[1]);
+  assert.deepEqual(series('chart-topk'), ['BM25', 'stage 1', 'stage 2']);
+  assert.deepEqual(series('chart-train-loss'), ['stage 1', 'stage 2']);
+  assert.deepEqual(series('chart-dev-avg_rank'), ['stage 1', 'stage 2']);
+  for (const [i, kind] of [[0, 'BM25'], [1, 'dense']] as const) {
+    assert.ok(series(`chart-mining-${i}`).some((l) => l.startsWith('kept hard negatives')), `mining chart ${i}`);
+    assert.match(html, new RegExp(`\\(${kind}\\): kept negatives scoring at or above`));
+  }
 
   for (const file of ['data/stage1.train.json', 'data/stage2.train.json']) {
     let records = 0;
