@@ -24,6 +24,7 @@ import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
+import { sha256File } from '../io/content-hash.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
@@ -207,12 +208,7 @@ class MinedRecords {
 export async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
   if (opts.index && existsSync(opts.index)) {
     const header = checkIndexAgrees(opts.index, opts);
-    if (opts.corpus && header.source) {
-      const st = statSync(opts.corpus);
-      if (st.size !== header.source.bytes || st.mtimeMs !== header.source.mtimeMs) {
-        log(`warning: ${opts.corpus} is not the file index ${opts.index} was built from (${header.source.file}, ${header.source.bytes} bytes); mining uses the index's passages`);
-      }
-    }
+    if (opts.corpus && header.source) await checkIndexCorpus(opts.index, header.source, opts.corpus);
     return { dir: opts.index };
   }
   if (!opts.corpus) throw new UsageError(opts.index ? `index ${opts.index} does not exist and no --corpus was given to build it` : 'give --corpus (and optionally --index to keep the index)');
@@ -262,6 +258,18 @@ async function writeReport(
       `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${output.short}`,
   );
   return report;
+}
+
+/** An existing index given with --corpus must have been built from that corpus (by content: size, then sha256). */
+async function checkIndexCorpus(dir: string, source: NonNullable<Bm25Header['source']>, corpus: string): Promise<void> {
+  const bytes = statSync(corpus).size;
+  const sha256 = bytes === source.bytes ? (await sha256File(corpus)).sha256 : undefined;
+  if (sha256 !== source.sha256) {
+    throw new UsageError(
+      `index ${dir} was built from another corpus (${source.file}, ${source.bytes} bytes, sha256 ${source.sha256}) than --corpus ${corpus} (${bytes} bytes${sha256 ? `, sha256 ${sha256}` : ''}); ` +
+        `rebuild it with "dprep index bm25 --corpus ${corpus} --out ${dir}", or leave out --corpus to mine the index's own passages`,
+    );
+  }
 }
 
 /** An existing index must have been built with the analyzer and k1/b the user asks for. */
