@@ -35,6 +35,7 @@ import { buildIndexFromCorpus } from '../search/bm25/builder.ts';
 import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Pool } from '../search/bm25/pool.ts';
+import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import { mineTask, toNegativeCtxs, type Bm25MineSettings, type MineJob, type MineResult } from './bm25-task.ts';
 
 /**
@@ -136,6 +137,10 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
         summary.skip('positive passage_id not in corpus', `${where} passage_id=${missing.passage_id}`);
         continue;
       }
+      checkPositivesAgainstCorpus(record, where, opts.examples, opts.corpus ?? indexDir, (id) => {
+        const doc = positiveDocs[record.positive_ctxs.findIndex((c) => c.passage_id === id)];
+        return doc === undefined ? undefined : index.passage(doc);
+      });
       items.push({ record, where });
       jobs.push(mineJob(index, record, answers, positiveDocs as number[], ordinal));
       if (items.length < batchSize) continue;

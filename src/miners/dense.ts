@@ -30,6 +30,7 @@ import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
+import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
@@ -93,7 +94,8 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
 
   const wanted = new Set<string>();
   for (const row of hits.ids) if (row >= 0) wanted.add(rowIds[row]);
-  const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns);
+  // The positives too, where the corpus has them: each is checked against the corpus's passage of its id.
+  const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns, new Set(positiveIds.flat()));
 
   // Pass 2: filter, sample and write, record by record.
   const dim = opts.queryEncoder.dim;
@@ -104,8 +106,9 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let short = 0;
   let noGoldVector = 0;
   try {
-    for await (const { record } of readDprRecords(opts.examples)) {
+    for await (const { record, where } of readDprRecords(opts.examples)) {
       if (skipReason(record)) continue;
+      checkPositivesAgainstCorpus(record, where, opts.examples, opts.corpus, (id) => passages.get(id));
       const ranked: Hit[] = [];
       for (let r = 0; r < depth; r++) {
         const row = hits.ids[q * depth + r];
