@@ -16,7 +16,7 @@ import type { DprRecord, Passage } from '../../src/types.ts';
 import { CLI, FIXTURES } from '../_paths.ts';
 
 const record = (title: string, text: string): DprRecord =>
-  ({ question: 'q', answers: ['a'], positive_ctxs: [{ title, text, passage_id: 'squad1-3' }], negative_ctxs: [], hard_negative_ctxs: [] }) as DprRecord;
+  ({ dataset: 'squad1', question: 'q', answers: ['a'], positive_ctxs: [{ title, text, passage_id: 'squad1-3' }], negative_ctxs: [], hard_negative_ctxs: [] }) as DprRecord;
 const CORPUS: Passage = { passage_id: 'squad1-3', title: 'Super Bowl 50', text: 'Super Bowl 50 was an American football game.' };
 
 const TABLE: { what: string; title: string; text: string; field?: string }[] = [
