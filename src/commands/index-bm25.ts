@@ -17,6 +17,9 @@ corpus is an error. The directory is replaced atomically. --lang auto (the defau
 from the corpus's first passage id: "<dataset>-<n>" as the converters write it, so a corpus from
 "convert piaf" (piaf-0, piaf-1 ...) gets the French analyzer; any other corpus (MS MARCO's numeric
 pids, DPR's Wikipedia ids, squad1-<n>) the English one. The header (header.json, analyzer.lang) records it.
+header.json records the corpus by content (file name, size, sha256: no directory, no mtime, so the
+same corpus gives the same index bytes in any workdir) and every other file's size and sha256;
+search bm25 and mine bm25/positives check them on open and refuse a damaged index by file name.
 The directory is replaced only when it is absent, empty or a dprep BM25 index (its header.json);
 any other directory is refused.
 Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang en`,
@@ -32,16 +35,20 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
   async run(opts, ctx) {
     const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
     const { checkReplaceableDir } = await import('../io/atomic.ts');
-    const { readFile } = await import('node:fs/promises');
+    const { readFile, readdir } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const { FILES, INDEX_FORMAT } = await import('../search/bm25/format.ts');
-    // The build replaces --out whole: only an empty directory or an earlier index (its header says so) may go.
+    // The build replaces --out whole: only an empty directory or an earlier index (its header says
+    // so, or, when the header itself is damaged, it holds nothing but index files) may go.
     const isIndex = async (dir: string) => {
       const header = await readFile(join(dir, FILES.header), 'utf8').catch(() => '');
       try {
         return (JSON.parse(header) as { format?: unknown }).format === INDEX_FORMAT;
       } catch {
-        return false;
+        // Not JSON: an index whose header is damaged holds the index's files and nothing else.
+        const names = new Set<string>(Object.values(FILES));
+        const entries: string[] = await readdir(dir).catch(() => []);
+        return entries.includes(FILES.header) && entries.includes(FILES.store) && entries.every((e) => names.has(e));
       }
     };
     await checkReplaceableDir(opts.out, '--out', 'BM25 index', isIndex);

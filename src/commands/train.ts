@@ -11,7 +11,9 @@ export const trainCommand = defineCommand({
 Input: DPR records (.json array or .jsonl) with positive_ctxs and hard_negative_ctxs; records without
 positives are skipped and counted. Loss: softmax NLL of each question over every passage in the batch.
 Output (--out): query_encoder/ and passage_encoder/ (HF layout: best on dev, else last), best/, last/
-(+ optimizer state for --resume), metrics.jsonl. --grad-accum K makes one optimizer step over
+(+ optimizer state for --resume, with the sha256 of every checkpoint file: --resume refuses a
+damaged one, naming the file), metrics.jsonl. A NaN/Inf loss or gradient stops training at its step
+before the update (exit 2), last/ left as it was. --grad-accum K makes one optimizer step over
 batch-size·K questions with all of them as in-batch negatives (exactly the larger batch).
 Start models: any supported family (config.json "model_type"): bert (incl. E5/BGE/GTE-style), dpr
 with or without a projection, roberta, camembert, xlm-roberta, distilbert, t5 (encoder only; its

@@ -26,6 +26,7 @@ import { copyRecordLines, openRecordWriter, readDprRecords, recordFormatFromPath
 import { writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { buildOnce } from '../io/build-once.ts';
+import { sha256File } from '../io/content-hash.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
@@ -37,6 +38,7 @@ import { Bm25Index, readHeader } from '../search/bm25/index.ts';
 import type { Bm25Header } from '../search/bm25/format.ts';
 import { startBm25Pool } from '../search/bm25/pool.ts';
 import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
+import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import { mineTask, toNegativeCtxs, type Bm25MineSettings, type MineJob, type MineResult } from './bm25-task.ts';
 
 /**
@@ -151,6 +153,10 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
         summary.skip('positive passage_id not in corpus', `${where} passage_id=${missing.passage_id}`);
         continue;
       }
+      checkPositivesAgainstCorpus(record, where, opts.examples, opts.corpus ?? indexDir, (id) => {
+        const doc = positiveDocs[record.positive_ctxs.findIndex((c) => c.passage_id === id)];
+        return doc === undefined ? undefined : index.passage(doc);
+      });
       items.push({ record, where });
       jobs.push(mineJob(index, record, answers, positiveDocs as number[], samplingKey(record, ordinal)));
       if (items.length < batchSize) continue;
@@ -286,12 +292,7 @@ class MinedRecords {
 export async function prepareIndex(opts: MineBm25Options, log: (m: string) => void): Promise<{ dir: string; tempDir?: string }> {
   if (opts.index && existsSync(opts.index)) {
     const header = checkIndexAgrees(opts.index, opts);
-    if (opts.corpus && header.source) {
-      const st = statSync(opts.corpus);
-      if (st.size !== header.source.bytes || st.mtimeMs !== header.source.mtimeMs) {
-        log(`warning: ${opts.corpus} is not the file index ${opts.index} was built from (${header.source.file}, ${header.source.bytes} bytes); mining uses the index's passages`);
-      }
-    }
+    if (opts.corpus && header.source) await checkIndexCorpus(opts.index, header.source, opts.corpus);
     return { dir: opts.index };
   }
   if (!opts.corpus) throw new UsageError(opts.index ? `index ${opts.index} does not exist and no --corpus was given to build it` : 'give --corpus (and optionally --index to keep the index)');
@@ -351,6 +352,18 @@ async function writeReport(opts: MineBm25Options, report: MiningReport, summary:
       `negatives kept ${totals.kept}; records with fewer than ${opts.negatives}: ${report.short}`,
   );
   return report;
+}
+
+/** An existing index given with --corpus must have been built from that corpus (by content: size, then sha256). */
+async function checkIndexCorpus(dir: string, source: NonNullable<Bm25Header['source']>, corpus: string): Promise<void> {
+  const bytes = statSync(corpus).size;
+  const sha256 = bytes === source.bytes ? (await sha256File(corpus)).sha256 : undefined;
+  if (sha256 !== source.sha256) {
+    throw new UsageError(
+      `index ${dir} was built from another corpus (${source.file}, ${source.bytes} bytes, sha256 ${source.sha256}) than --corpus ${corpus} (${bytes} bytes${sha256 ? `, sha256 ${sha256}` : ''}); ` +
+        `rebuild it with "dprep index bm25 --corpus ${corpus} --out ${dir}", or leave out --corpus to mine the index's own passages`,
+    );
+  }
 }
 
 /** An existing index must have been built with the analyzer and k1/b the user asks for. */

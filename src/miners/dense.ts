@@ -33,6 +33,7 @@ import type { MinerSettings } from './options.ts';
 import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
+import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
@@ -122,7 +123,8 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
 
   const wanted = new Set<string>();
   for (let i = first < 0 ? 0 : (first - from) * depth; i < (last + 1 - from) * depth; i++) if (hits.ids[i] >= 0) wanted.add(rowIds[hits.ids[i]]);
-  const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns);
+  // The positives too, where the corpus has them: each is checked against the corpus's passage of its id.
+  const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns, gold);
 
   // Pass 2: filter, sample and write, record by record.
   const dim = opts.queryEncoder.dim;
@@ -135,7 +137,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let short = 0;
   let noGoldVector = 0;
   try {
-    for await (const { record } of readDprRecords(opts.examples)) {
+    for await (const { record, where } of readDprRecords(opts.examples)) {
       position++;
       if (skipReason(record)) continue;
       const mine = inRange(position);
@@ -144,6 +146,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
         if (opts.range && position >= opts.range.end) break;
         continue;
       }
+      checkPositivesAgainstCorpus(record, where, opts.examples, opts.corpus, (id) => passages.get(id));
       const ranked: Hit[] = [];
       for (let r = 0; r < depth; r++) {
         const row = hits.ids[q * depth + r];

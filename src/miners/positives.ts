@@ -27,6 +27,7 @@ import { deriveSeed, seededRandom } from '../util/random.ts';
 import { addCounts, emptyCounts, normalizeForDedup, selectNegatives, type FilterCounts, type Hit } from './filter.ts';
 import type { MinerSettings } from './options.ts';
 import { prepareIndex, type MineBm25Options } from './bm25.ts';
+import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import { Bm25Index } from '../search/bm25/index.ts';
 import { startBm25Pool, type Bm25Task } from '../search/bm25/pool.ts';
 import type { TermQuery } from '../search/bm25/scorer.ts';
@@ -184,6 +185,10 @@ export async function minePositives(opts: MinePositivesOptions): Promise<Positiv
     for await (const { record, where } of readDprRecords(opts.examples)) {
       const ordinal = summary.read++;
       if (record.positive_ctxs.length > 0) {
+        checkPositivesAgainstCorpus(record, where, opts.examples, opts.corpus ?? indexDir, (id) => {
+          const doc = index.docOf(id);
+          return doc === undefined ? undefined : index.passage(doc);
+        });
         summary.count(NOTE.kept);
         items.push({ record, where, job: null });
       } else {

@@ -46,6 +46,16 @@ export async function sha256File(path: string, size?: number): Promise<string> {
  * const h = await hashes.hashPath('data/corpus.jsonl');   // 'sha256:…' (files) or 'dir-sha256:…'
  * await hashes.save();
  */
+/** A cache entry as saved: every field of the right type, the sha256 a hex digest. */
+function wholeEntry(v: unknown): v is CachedHash {
+  const e = v as CachedHash | null;
+  return (
+    typeof e === 'object' && e !== null &&
+    [e.size, e.mtimeMs, e.ino, e.hashedAtMs].every((n) => typeof n === 'number' && Number.isFinite(n)) &&
+    typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)
+  );
+}
+
 export class HashCache {
   private dirty = false;
 
@@ -65,7 +75,8 @@ export class HashCache {
     if (file) {
       try {
         const parsed = JSON.parse(await readFile(file, 'utf8')) as Record<string, CachedHash>;
-        for (const [k, v] of Object.entries(parsed)) entries.set(k, v);
+        // An entry that is not whole is left out: it only costs a rehash of that file.
+        for (const [k, v] of Object.entries(parsed)) if (wholeEntry(v)) entries.set(k, v);
       } catch {
         // A missing or damaged cache only costs a rehash.
       }

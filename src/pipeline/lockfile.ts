@@ -86,10 +86,47 @@ export async function readLockfile(workdir: string, pipeline: string): Promise<L
   } catch (err) {
     throw new UsageError(`${file}: unreadable lockfile (${(err as Error).message.split('\n')[0]}); delete it to rebuild every step`);
   }
+  if (!isMapping(doc)) throw new UsageError(`${file}: not a lockfile (expected a mapping); delete it to rebuild every step`);
   if (doc.lockfile !== LOCKFILE_VERSION) {
     throw new UsageError(`${file}: lockfile version ${doc.lockfile} is not ${LOCKFILE_VERSION}; delete it to rebuild every step`);
   }
-  return { pipeline: doc.pipeline ?? pipeline, steps: doc.steps ?? {} };
+  const steps = doc.steps ?? {};
+  if (!isMapping(steps)) throw new UsageError(`${file}: field "steps": expected a mapping of step names; the lockfile is damaged: delete it to rebuild every step`);
+  for (const [name, entry] of Object.entries(steps)) {
+    const problem = entryProblem(entry);
+    if (problem) {
+      throw new UsageError(
+        `${file}: step "${name}", ${problem}: the lockfile is damaged (truncated or edited); delete that step's entry (that step reruns) or the whole file (every step reruns), and run again`,
+      );
+    }
+  }
+  return { pipeline: typeof doc.pipeline === 'string' ? doc.pipeline : pipeline, steps };
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const HASH = /^(dir-)?sha256:[0-9a-f]{64}$/;
+
+/** What is wrong with one step's entry, as `field "x": …`, or undefined when it is whole. */
+function entryProblem(e: unknown): string | undefined {
+  if (!isMapping(e)) return 'expected a mapping';
+  for (const key of ['uses', 'dprep'] as const) if (typeof e[key] !== 'string') return `field "${key}": expected a string`;
+  if (typeof e.key !== 'string' || !/^[0-9a-f]{64}$/.test(e.key)) return `field "key": expected a sha256 hex digest, got ${JSON.stringify(e.key)}`;
+  if (typeof e.seed !== 'number') return 'field "seed": expected a number';
+  if (!isMapping(e.params)) return 'field "params": expected a mapping';
+  if (!isMapping(e.inputs)) return 'field "inputs": expected a mapping';
+  for (const [k, list] of Object.entries(e.inputs)) {
+    if (!Array.isArray(list)) return `field "inputs.${k}": expected a list`;
+    for (const [i, item] of list.entries()) {
+      if (!isMapping(item) || typeof item.path !== 'string' || typeof item.hash !== 'string' || !HASH.test(item.hash)) return `field "inputs.${k}[${i}]": expected {path, hash: sha256:<hex>}`;
+    }
+  }
+  if (!isMapping(e.outputs)) return 'field "outputs": expected a mapping';
+  for (const [k, o] of Object.entries(e.outputs)) {
+    if (!isMapping(o) || typeof o.path !== 'string' || typeof o.hash !== 'string' || !HASH.test(o.hash)) return `field "outputs.${k}": expected {path, hash: sha256:<hex>}`;
+  }
+  if (!isMapping(e['side-files'])) return 'field "side-files": expected a mapping';
+  for (const [path, hash] of Object.entries(e['side-files'])) if (typeof hash !== 'string' || !HASH.test(hash)) return `field "side-files.${path}": expected sha256:<hex>`;
+  return undefined;
 }
 
 /** Writes the lockfile atomically with steps in `order` (pipeline order). */

@@ -19,6 +19,7 @@ import { writeSafetensors, type NamedTensor } from './safetensors.ts';
 import type { Pooling } from './bert.ts';
 import { familyOf, readFamilyTensors, toHfLayout, type Role } from './families.ts';
 import { checkTensors, readWeights } from './weights.ts';
+import { checkpointFiles } from './resume.ts';
 
 export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
 
@@ -127,8 +128,9 @@ export interface CheckpointEncoder {
 }
 
 /**
- * Writes `dir/{query,passage}_encoder` (+ `optimizer.safetensors` and `trainer_state.json` when
- * `resume` is given) as a whole: a killed save leaves the previous checkpoint in place.
+ * Writes `dir/{query,passage}_encoder` (+ `optimizer.safetensors` and `trainer_state.json` with
+ * the sha256 of every other file, when `resume` is given) as a whole: a killed save leaves the
+ * previous checkpoint in place.
  * @example await saveCheckpoint('runs/s1/best', { query, passage });
  */
 export async function saveCheckpoint(
@@ -145,7 +147,9 @@ export async function saveCheckpoint(
   }
   if (resume) {
     await writeSafetensors(join(tmp, 'optimizer.safetensors'), resume.optimizer);
-    await writeFileAtomic(join(tmp, 'trainer_state.json'), JSON.stringify(resume.state, null, 2) + '\n');
+    // The state records the sha256 of every other file, so --resume refuses a checkpoint damaged since.
+    const files = await checkpointFiles(tmp);
+    await writeFileAtomic(join(tmp, 'trainer_state.json'), JSON.stringify({ ...resume.state, files }, null, 2) + '\n');
   }
   await replaceDir(tmp, dir);
 }

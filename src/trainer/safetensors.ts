@@ -71,27 +71,48 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): { tensors: M
   if (bytes.length < 8) throw new InputError(file, undefined, undefined, 'not a safetensors file (shorter than 8 bytes)');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(dv.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.length) throw new InputError(file, undefined, undefined, `bad safetensors header length ${n}`);
+  if (n <= 0 || 8 + n > bytes.length) throw new InputError(file, undefined, undefined, `header length ${n} does not fit in a ${bytes.length}-byte file (truncated, or not a safetensors file)`);
   let header: Record<string, any>;
   try {
     header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8'));
   } catch (err) {
     throw new InputError(file, 'header', undefined, `invalid JSON (${(err as Error).message})`);
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new InputError(file, 'header', undefined, 'expected a JSON object of tensors');
   const base = 8 + n;
-  const tensors = new Map<string, NamedTensor>();
-  const skipped: string[] = [];
+  const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const { dtype, shape, data_offsets: offs } = info ?? {};
-    if (!(dtype in DTYPE_BYTES) || !Array.isArray(shape) || !Array.isArray(offs) || offs.length !== 2) {
-      throw new InputError(file, `tensor "${name}"`, undefined, `malformed header entry ${JSON.stringify(info)}`);
+    if (!(dtype in DTYPE_BYTES) || !Array.isArray(shape) || !shape.every(isCount) || !Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
+      throw new InputError(file, `tensor "${name}"`, undefined, `malformed header entry ${JSON.stringify(info)} (expected {dtype: one of ${Object.keys(DTYPE_BYTES).join('/')}, shape: [sizes], data_offsets: [begin, end]})`);
     }
     const count = shape.reduce((a: number, b: number) => a * b, 1);
     const [begin, end] = offs as [number, number];
-    if (end - begin !== count * DTYPE_BYTES[dtype] || base + end > bytes.length || begin < 0) {
-      throw new InputError(file, `tensor "${name}"`, 'data_offsets', `[${begin}, ${end}] do not fit ${dtype}[${shape}] in a ${bytes.length}-byte file`);
+    if (end - begin !== count * DTYPE_BYTES[dtype]) {
+      throw new InputError(file, `tensor "${name}"`, 'data_offsets', `[${begin}, ${end}] hold ${end - begin} bytes, but ${dtype}[${shape}] is ${count * DTYPE_BYTES[dtype]} bytes (dtype or shape does not match the data)`);
     }
+    if (base + end > bytes.length) {
+      throw new InputError(file, `tensor "${name}"`, 'data_offsets', `[${begin}, ${end}] do not fit ${dtype}[${shape}] in a ${bytes.length}-byte file (the data ends at byte ${base + end}: truncated?)`);
+    }
+    entries.push({ name, dtype, shape, begin, end });
+  }
+  // The spec's layout: tensors back to back, no overlap, covering the data section exactly.
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (let i = 0; i < byOffset.length; i++) {
+    const [prev, t] = [byOffset[i - 1], byOffset[i]];
+    if (prev && t.begin < prev.end) throw new InputError(file, `tensor "${t.name}"`, 'data_offsets', `[${t.begin}, ${t.end}] overlap tensor "${prev.name}" [${prev.begin}, ${prev.end}]`);
+    covered = Math.max(covered, t.end);
+  }
+  if (base + covered !== bytes.length) {
+    throw new InputError(file, undefined, undefined, `${bytes.length - base - covered} bytes after the last tensor (the header describes ${covered} bytes of data, the file holds ${bytes.length - base}): not one safetensors file as written`);
+  }
+  const tensors = new Map<string, NamedTensor>();
+  const skipped: string[] = [];
+  for (const { name, dtype, shape, begin, end } of entries) {
+    const count = shape.reduce((a, b) => a * b, 1);
     const at = bytes.byteOffset + base + begin;
     const data = new Float32Array(count);
     const tv = new DataView(bytes.buffer, at, end - begin);
@@ -105,7 +126,7 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): { tensors: M
       skipped.push(name);
       continue;
     }
-    tensors.set(name, { shape: shape as number[], data });
+    tensors.set(name, { shape, data });
   }
   return { tensors, skipped, metadata: (header.__metadata__ ?? {}) as Record<string, string> };
 }

@@ -149,9 +149,12 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
       countMasked(run, batch.masked);
       if (!o.maskFalseNegatives) delete batch.masked; // found and counted, left in the loss
       const dropoutSeed = deriveSeed(o.seed, 'dropout', state.step);
-      const { loss, grads } = pool ? await pool.lossAndGrads(model, batch, o.batchSize, dropoutSeed) : await model.lossAndGrads(batch, o.batchSize, dropoutSeed);
+      const { loss: computed, grads } = pool ? await pool.lossAndGrads(model, batch, o.batchSize, dropoutSeed) : await model.lossAndGrads(batch, o.batchSize, dropoutSeed);
+      const loss = injectedFault(state.step + 1) ?? computed;
       // Clipping is applied inside the update (one pass over the gradients instead of two).
-      const { factor } = clipFactor(grads, o.maxGradNorm);
+      const { norm, factor } = clipFactor(grads, o.maxGradNorm);
+      // Stop before a non-finite step touches the weights: last/ stays the last good checkpoint.
+      if (!Number.isFinite(loss) || !Number.isFinite(norm)) throw divergedError(run, state, loss, norm);
       optimizer.apply(master, grads, o.lr * linearSchedule(state.step, o.warmup, scheduleSteps), factor);
       if (pool) {
         pool.weightsChanged();
@@ -181,6 +184,27 @@ async function trainLoop(run: TrainRun, state: TrainerState): Promise<void> {
     await evaluateAndSave(run, state, state.lastEpochLoss);
   }
   progress.finish();
+}
+
+/**
+ * Test hook, for the tests of the stop below only: DPREP_TEST_NAN_LOSS_AT_STEP=N makes the loss of
+ * optimizer step N (1-based) NaN, as a diverging run's would be.
+ */
+function injectedFault(step: number): number | undefined {
+  const at = process.env.DPREP_TEST_NAN_LOSS_AT_STEP;
+  return at !== undefined && Number(at) === step ? NaN : undefined;
+}
+
+/** The error a non-finite loss or gradient stops training with: the step, the likely cause, what is kept. */
+function divergedError(run: TrainRun, state: TrainerState, loss: number, norm: number): UsageError {
+  const { o } = run;
+  const what = Number.isFinite(loss) ? `the gradient norm is ${norm}` : `the loss is ${loss}`;
+  const kept = run.savedAtStep >= 0 ? `${join(o.out, 'last')} holds the last good checkpoint (step ${run.savedAtStep}), unchanged` : 'no checkpoint was saved yet';
+  return new UsageError(
+    `train: ${what} at step ${state.step + 1} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}): training diverged and was stopped before that step changed the weights. ` +
+      `Likely cause: a learning rate too high for this model and batch (--lr ${o.lr}${o.warmup ? `, --warmup ${o.warmup}` : ', no --warmup'}, --max-grad-norm ${o.maxGradNorm}), or non-finite start weights. ` +
+      `${kept}; train again with a lower --lr, without --resume (the learning rate is fixed for a run).`,
+  );
 }
 
 /** Batch `k` of the epoch's order, its false negatives always found (to count them) and masked by option. */

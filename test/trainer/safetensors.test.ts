@@ -59,3 +59,31 @@ test('malformed files are InputErrors naming the file and tensor', () => {
   assert.throws(() => decodeSafetensors(good.subarray(0, 4), 'x.safetensors'), (e: unknown) => e instanceof InputError && /x\.safetensors/.test(e.message));
   assert.throws(() => decodeSafetensors(good.subarray(0, good.length - 4), 'x.safetensors'), /tensor "b\.weight".*data_offsets/);
 });
+
+/** A safetensors file from a hand-written header and `dataBytes` bytes of data. */
+function fileWith(header: unknown, dataBytes: number): Uint8Array {
+  const json = Buffer.from(JSON.stringify(header));
+  const buf = new Uint8Array(8 + json.length + dataBytes);
+  new DataView(buf.buffer).setBigUint64(0, BigInt(json.length), true);
+  buf.set(json, 8);
+  return buf;
+}
+
+const DAMAGED: { what: string; bytes: () => Uint8Array; error: RegExp }[] = [
+  { what: 'a file cut inside the data', bytes: () => { const b = encodeSafetensors(tensors); return b.subarray(0, b.length - 10); }, error: /x\.safetensors, tensor "b\.weight", field "data_offsets": \[12, 36\] do not fit F32\[2,3\] in a \d+-byte file.*truncated/ },
+  { what: 'offsets past the end', bytes: () => fileWith({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, 8), error: /tensor "w", field "data_offsets": \[8, 16\] do not fit/ },
+  { what: 'a dtype that does not match the data', bytes: () => fileWith({ w: { dtype: 'F64', shape: [2], data_offsets: [0, 8] } }, 8), error: /tensor "w", field "data_offsets": \[0, 8\] hold 8 bytes, but F64\[2\] is 16 bytes/ },
+  { what: 'a shape that does not match the data', bytes: () => fileWith({ w: { dtype: 'F32', shape: [3, 2], data_offsets: [0, 8] } }, 8), error: /tensor "w".*hold 8 bytes, but F32\[3,2\] is 24 bytes/ },
+  { what: 'a negative or fractional size', bytes: () => fileWith({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, 8), error: /tensor "w": malformed header entry/ },
+  { what: 'an unknown dtype', bytes: () => fileWith({ w: { dtype: 'F8', shape: [2], data_offsets: [0, 2] } }, 2), error: /tensor "w": malformed header entry/ },
+  { what: 'overlapping tensors', bytes: () => fileWith({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12), error: /tensor "b", field "data_offsets": \[4, 12\] overlap tensor "a" \[0, 8\]/ },
+  { what: 'bytes after the last tensor', bytes: () => fileWith({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 12), error: /x\.safetensors: 4 bytes after the last tensor/ },
+  { what: 'a file cut inside the header', bytes: () => encodeSafetensors(tensors).subarray(0, 60), error: /x\.safetensors: header length \d+ does not fit in a 60-byte file \(truncated, or not a safetensors file\)/ },
+  { what: 'a header that is not an object', bytes: () => fileWith([1, 2], 0), error: /x\.safetensors, header: expected a JSON object of tensors/ },
+];
+
+for (const c of DAMAGED) {
+  test(`safetensors: ${c.what} is an InputError naming the file and tensor`, () => {
+    assert.throws(() => decodeSafetensors(c.bytes(), 'x.safetensors'), (e: unknown) => e instanceof InputError && c.error.test(e.message) || assert.fail(String(e)));
+  });
+}

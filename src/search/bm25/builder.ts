@@ -7,12 +7,13 @@
  * dictionary, and 4 bytes per doc of lengths, whatever the corpus size. Binary I/O: build-io.ts.
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Passage } from '../../types.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { replaceDir, tempPathFor } from '../../io/atomic.ts';
 import { assertReadableFile } from '../../io/lines.ts';
+import { sha256File } from '../../io/content-hash.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { DPREP_VERSION } from '../../version.ts';
@@ -22,6 +23,7 @@ import { mergeRuns } from './merge.ts';
 import { writeTyped } from './build-io.ts';
 import { FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Bm25Header, type Bm25Params } from './format.ts';
 import { PassageIds, readFileBuffer } from './store.ts';
+import { describeFiles, sealHeader } from './manifest.ts';
 
 export interface BuildOptions extends Partial<Bm25Params> {
   analyzer?: Partial<AnalyzerConfig>;
@@ -29,7 +31,7 @@ export interface BuildOptions extends Partial<Bm25Params> {
   indexTitle?: boolean;
   /** Postings held in memory before a run is spilled (10 bytes each); default 16M (160 MB). */
   segmentPostings?: number;
-  /** Recorded in the header and used in error messages. */
+  /** The corpus file: named in error messages, recorded in the header by name (no directory), size and sha256. */
   sourceFile?: string;
   /** Worker threads analyzing passages (0: analyze on this thread); the files are the same for any count. Default 0. */
   threads?: number;
@@ -59,6 +61,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
   const analyzer = createAnalyzer(opts.analyzer);
   const indexTitle = opts.indexTitle ?? true;
   const source = opts.sourceFile ?? '<passages>';
+  const sourceInfo = await describeSource(opts.sourceFile);
   const tmp = tempPathFor(dir);
   mkdirSync(tmp, { recursive: true });
   try {
@@ -71,7 +74,7 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
 
     const mergeStarted = Date.now();
     const postings = mergeRuns(tmp, c.runs, c.terms, c.doclen, avgdl, params);
-    const header: Bm25Header = {
+    const header: Omit<Bm25Header, 'checksum'> = {
       format: INDEX_FORMAT,
       version: INDEX_FORMAT_VERSION,
       analyzer: analyzer.config,
@@ -81,13 +84,15 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
       postings,
       totalLength: c.totalLength,
       avgdl,
-      source: sourceInfo(opts.sourceFile),
+      source: sourceInfo,
       indexTitle,
       dprepVersion: DPREP_VERSION,
+      files: describeFiles(tmp),
     };
-    writeFileSync(join(tmp, FILES.header), JSON.stringify(header, null, 2) + '\n');
+    const sealed = sealHeader(header);
+    writeFileSync(join(tmp, FILES.header), sealed);
     await replaceDir(tmp, dir);
-    return { header, segments: c.runs.length, seconds: (Date.now() - started) / 1000, mergeSeconds: (Date.now() - mergeStarted) / 1000 };
+    return { header: JSON.parse(sealed) as Bm25Header, segments: c.runs.length, seconds: (Date.now() - started) / 1000, mergeSeconds: (Date.now() - mergeStarted) / 1000 };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
@@ -114,10 +119,11 @@ export async function buildIndexFromCorpus(
   return stats;
 }
 
-function sourceInfo(file: string | undefined): Bm25Header['source'] {
-  if (!file || !existsSync(file)) return null;
-  const st = statSync(file);
-  return { file, bytes: st.size, mtimeMs: st.mtimeMs };
+/** The corpus by content: its name without the directory, size and sha256 (null for passages from memory). */
+async function describeSource(file: string | undefined): Promise<Bm25Header['source']> {
+  if (!file || !existsSync(file) || !statSync(file).isFile()) return null;
+  const { sha256, bytes } = await sha256File(file);
+  return { file: basename(file), bytes, sha256 };
 }
 
 /** Per-doc tables (lengths, store and id offsets), then ids.u32 and the duplicate-id check. */

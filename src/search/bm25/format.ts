@@ -2,7 +2,8 @@
  * On-disk layout of a dprep BM25 index directory. Plain little-endian typed-array files plus a
  * JSON header, so an index loads with a handful of sequential reads:
  *
- *   header.json     Bm25Header below
+ *   header.json     Bm25Header below: lists every other file with its size and sha256, sealed
+ *                   by its own checksum (manifest.ts checks them on open)
  *   terms.txt       one term per line; line i is term id i
  *   offsets.f64     Float64 × (terms + 1): postings of term t are [offsets[t], offsets[t+1])
  *   docs.u32        Uint32 per posting: doc number (corpus order), ascending within a term
@@ -18,7 +19,8 @@
 import type { AnalyzerConfig } from '../../text/analyzer.ts';
 
 export const INDEX_FORMAT = 'dprep-bm25';
-export const INDEX_FORMAT_VERSION = 1;
+/** 2: header.json records the corpus by content (no path, no mtime) and every file's size and sha256. */
+export const INDEX_FORMAT_VERSION = 2;
 
 export interface Bm25Params {
   k1: number;
@@ -35,11 +37,24 @@ export interface Bm25Header extends Bm25Params {
   /** Sum of analyzed doc lengths, and its mean (BM25's avgdl). */
   totalLength: number;
   avgdl: number;
-  /** What was indexed: the corpus path as given, its size and mtime, for cache checks. */
-  source: { file: string; bytes: number; mtimeMs: number } | null;
+  /**
+   * What was indexed, by content: the corpus file's name (no directory), size and sha256. Nothing
+   * machine-specific, so the same corpus gives the same index bytes in any workdir.
+   */
+  source: { file: string; bytes: number; sha256: string } | null;
   /** Whether the title's terms are indexed with the text's. */
   indexTitle: boolean;
   dprepVersion: string;
+  /** Size and sha256 of every other file of the index. */
+  files: Record<string, IndexFile>;
+  /** sha256 of this header's JSON without this field (manifest.ts sealHeader). */
+  checksum: string;
+}
+
+/** One file of an index, as header.json records it. */
+export interface IndexFile {
+  bytes: number;
+  sha256: string;
 }
 
 export const FILES = {

@@ -10,6 +10,7 @@ import { InputError } from '../../util/errors.ts';
 import { FILES, INDEX_FORMAT, INDEX_FORMAT_VERSION, type Bm25Header } from './format.ts';
 import { Bm25Scorer, type PostingsArrays, type TermQuery } from './scorer.ts';
 import { lookupDoc, PassageIds, PassageStore, readFileBuffer } from './store.ts';
+import { checkBytes, checkFileHash, checkFileSizes, checkHeaderSeal, rebuildHint } from './manifest.ts';
 
 /** The buffers a worker thread needs to score and fetch passages without reloading files. */
 export interface SharedIndexBuffers {
@@ -30,15 +31,25 @@ export interface Bm25Hit {
   score: number;
 }
 
-/** Reads and checks header.json; an InputError names what is wrong. */
+/**
+ * Reads and checks header.json (format, version, its checksum, a size and sha256 for every file);
+ * an InputError names what is wrong.
+ */
 export function readHeader(dir: string): Bm25Header {
   const path = join(dir, FILES.header);
   if (!existsSync(path)) throw new InputError(dir, undefined, undefined, `not a dprep BM25 index (no ${FILES.header}); build one with "dprep index bm25"`);
-  const header = JSON.parse(readFileSync(path, 'utf8')) as Bm25Header;
+  let header: Bm25Header;
+  try {
+    header = JSON.parse(readFileSync(path, 'utf8')) as Bm25Header;
+  } catch (err) {
+    throw new InputError(path, undefined, undefined, `not valid JSON (${(err as Error).message}): ${rebuildHint()}`);
+  }
+  if (header === null || typeof header !== 'object') throw new InputError(path, undefined, undefined, `expected a JSON object: ${rebuildHint()}`);
   if (header.format !== INDEX_FORMAT) throw new InputError(path, undefined, 'format', `expected "${INDEX_FORMAT}", got ${JSON.stringify(header.format)}`);
   if (header.version !== INDEX_FORMAT_VERSION) {
-    throw new InputError(path, undefined, 'version', `index format ${header.version} is not readable by this dprep (expects ${INDEX_FORMAT_VERSION}); rebuild the index`);
+    throw new InputError(path, undefined, 'version', `index format ${header.version} is not readable by this dprep (expects ${INDEX_FORMAT_VERSION}); rebuild the index with "dprep index bm25"`);
   }
+  checkHeaderSeal(path, header);
   return header;
 }
 
@@ -68,11 +79,22 @@ export class Bm25Index {
     this.pids = new PassageIds(buffers.pids, new Float64Array(buffers.pidOffsets));
   }
 
-  /** Loads an index directory; `shared` puts the postings in SharedArrayBuffers for worker threads. */
-  static open(dir: string, opts: { shared?: boolean } = {}): Bm25Index {
+  /**
+   * Loads an index directory; `shared` puts the postings in SharedArrayBuffers for worker threads.
+   * Every file's size is checked against header.json; with `verify` (the default) its sha256 too:
+   * the tables read into memory as they are loaded, the passage store, term list and id table
+   * streamed here. `verify: false` leaves the hashes out (sizes only), for quick lookups.
+   */
+  static open(dir: string, opts: { shared?: boolean; verify?: boolean } = {}): Bm25Index {
     const header = readHeader(dir);
     const shared = opts.shared ?? false;
-    const load = (name: string) => readFileBuffer(join(dir, name), shared);
+    const verify = opts.verify ?? true;
+    checkFileSizes(dir, header);
+    const load = (name: string) => {
+      const buf = readFileBuffer(join(dir, name), shared);
+      if (verify) checkBytes(dir, name, header, buf);
+      return buf;
+    };
     const buffers: SharedIndexBuffers = {
       dir,
       header,
@@ -85,8 +107,9 @@ export class Bm25Index {
       pidOffsets: load(FILES.pidOffsets),
     };
     if (buffers.docs.byteLength !== header.postings * 4 || buffers.offsets.byteLength !== (header.terms + 1) * 8) {
-      throw new InputError(dir, undefined, undefined, 'index files do not match header.json (truncated or mixed builds); rebuild the index');
+      throw new InputError(dir, undefined, undefined, `index files do not match header.json (truncated or mixed builds): ${rebuildHint(header)}`);
     }
+    if (verify) for (const name of [FILES.store, FILES.terms, FILES.ids, FILES.doclen]) checkFileHash(dir, name, header);
     return new Bm25Index(dir, header, buffers);
   }
 

@@ -100,17 +100,18 @@ export async function searchQuestions(
 /**
  * Streams the corpus once and keeps only the passages whose ids are wanted; a wanted id missing
  * from the corpus means embeddings and corpus do not belong together, which stops with an error.
+ * Ids in `ifPresent` are kept too when the corpus has them (no error when it does not).
  */
-export async function fetchPassages(corpusFile: string, wanted: ReadonlySet<string>, columns?: CorpusColumns): Promise<Map<string, Passage>> {
+export async function fetchPassages(corpusFile: string, wanted: ReadonlySet<string>, columns?: CorpusColumns, ifPresent?: ReadonlySet<string>): Promise<Map<string, Passage>> {
   const found = new Map<string, Passage>();
   const progress = new Progress('read corpus', { unit: 'passages' });
   for await (const p of readCorpus(corpusFile, { columns })) {
-    if (wanted.has(p.passage_id)) found.set(p.passage_id, p);
+    if (wanted.has(p.passage_id) || ifPresent?.has(p.passage_id)) found.set(p.passage_id, p);
     progress.tick();
   }
   progress.finish();
-  if (found.size < wanted.size) {
-    const missing = [...wanted].filter((id) => !found.has(id));
+  const missing = [...wanted].filter((id) => !found.has(id));
+  if (missing.length > 0) {
     throw new InputError(corpusFile, undefined, 'passage_id', `${missing.length} retrieved passage(s) are not in this corpus (e.g. "${missing[0]}"): were the embeddings made from another corpus?`);
   }
   return found;
