@@ -7,7 +7,8 @@ import { readDprRecords } from '../io/records.ts';
 import type { DprRecord, Encoder, MatchMode } from '../types.ts';
 import { readCorpus, type CorpusColumns } from '../io/corpus.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
-import { fetchPassages, indexCorpus, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
+import { encodeQuestions, fetchPassages, indexCorpus, openEmbeddings, searchEmbeddings, searchQuestions } from '../search/vector/retrieve.ts';
+import type { TopK } from '../search/vector/exact.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import { firstAnswerRank, topKAccuracy } from './topk.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
@@ -43,18 +44,28 @@ export async function denseRun(opts: {
     qids.push(recordQid(record, i++));
     questions.push(record.question);
   }
-  const { index, rowIds } = opts.embeddings
-    ? await loadEmbeddingsIndex(opts.embeddings, opts.index, undefined, { corpus: opts.corpus, model: opts.embeddingsModel })
-    : await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
-  opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
-  const depth = Math.min(opts.depth, index.size);
-  const { hits } = await searchQuestions(questions, opts.queryEncoder, index, depth);
+  let hits: TopK;
+  let rowId: (row: number) => string;
+  if (opts.embeddings) {
+    const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
+    const queryVectors = await encodeQuestions(questions, opts.queryEncoder, manifest.dim);
+    const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index });
+    opts.log(`eval: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
+    hits = found.hits;
+    rowId = (row) => found.rowIds.get(row)!;
+  } else {
+    const { index, rowIds } = await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
+    opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
+    ({ hits } = await searchQuestions(questions, opts.queryEncoder, index, Math.min(opts.depth, index.size)));
+    rowId = (row) => rowIds[row];
+  }
+  const depth = hits.k;
   const run: Run = new Map();
   qids.forEach((qid, q) => {
     const entries = [];
     for (let r = 0; r < depth; r++) {
       const row = hits.ids[q * depth + r];
-      if (row >= 0) entries.push({ docid: rowIds[row], score: hits.scores[q * depth + r] });
+      if (row >= 0) entries.push({ docid: rowId(row), score: hits.scores[q * depth + r] });
     }
     run.set(qid, entries);
   });

@@ -15,7 +15,8 @@
  * Example: dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \
  *            --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json
  *
- * Memory: the index, the hits (questions × depth × 8 bytes) and the retrieved passages' text.
+ * Memory: one embeddings shard at a time (searched shard by shard, exact), the question vectors,
+ * the hits (questions × depth × 8 bytes) and the retrieved passages' text.
  * Records are streamed twice rather than held.
  */
 import { openRecordWriter } from '../io/records.ts';
@@ -27,7 +28,7 @@ import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
 import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
 import type { MinerSettings } from './options.ts';
-import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
+import { dot, encodeQuestions, fetchPassages, openEmbeddings, searchEmbeddings } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
@@ -86,13 +87,15 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
 
   const margins = opts.maxScoreRatio !== undefined || opts.maxScoreMargin !== undefined;
   const needGold = margins ? new Set(positiveIds.flat()) : undefined;
-  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, needGold, { corpus: opts.corpus, model: opts.embeddingsModel });
-  opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
-  const depth = Math.min(opts.depth, index.size);
-  const { hits, queryVectors } = await searchQuestions(questions, opts.queryEncoder, index, depth, opts.queryBatch);
+  const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
+  const queryVectors = await encodeQuestions(questions, opts.queryEncoder, manifest.dim, opts.queryBatch);
+  const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, capture: needGold });
+  const { hits, rowIds, captured } = found;
+  opts.log(`mine dense: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
+  const depth = hits.k;
 
   const wanted = new Set<string>();
-  for (const row of hits.ids) if (row >= 0) wanted.add(rowIds[row]);
+  for (const row of hits.ids) if (row >= 0) wanted.add(rowIds.get(row)!);
   const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns);
 
   // Pass 2: filter, sample and write, record by record.
@@ -110,7 +113,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
       for (let r = 0; r < depth; r++) {
         const row = hits.ids[q * depth + r];
         if (row < 0) break;
-        ranked.push({ passage: passages.get(rowIds[row])!, score: hits.scores[q * depth + r], rank: r });
+        ranked.push({ passage: passages.get(rowIds.get(row)!)!, score: hits.scores[q * depth + r], rank: r });
       }
       let maxScore: number | undefined;
       if (margins) {
@@ -149,7 +152,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
   if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
-  return { summary, counts, searchBackend: index.description };
+  return { summary, counts, searchBackend: found.description };
 }
 
 // Existing (e.g. BM25) negatives first, then dense ones not already there.

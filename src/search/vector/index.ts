@@ -7,6 +7,7 @@ import { loadFaiss, loadErrors, METRIC_INNER_PRODUCT, type FaissNativeIndex } fr
 
 export type { TopK } from './exact.ts';
 export { exactSearch, exactSearchParallel, mergeTopK } from './exact.ts';
+export { releaseNativeMemory } from './faiss.ts';
 
 export const INDEX_KINDS = ['flat', 'hnsw'] as const;
 export type IndexKind = (typeof INDEX_KINDS)[number];
@@ -38,6 +39,17 @@ export interface VectorIndex {
   add(vectors: Float32Array): void;
   /** Top-k rows by inner product for each query (nq × dim). */
   search(queries: Float32Array, k: number): Promise<TopK>;
+}
+
+/**
+ * Which search `backend` gives here: `faiss` when the addon loads (and is allowed), else `exact`;
+ * `faiss` insisted on but missing is an error.
+ */
+export function resolveBackend(backend: IndexBackend = 'auto'): 'faiss' | 'exact' {
+  if (backend === 'exact') return 'exact';
+  if (loadFaiss()) return 'faiss';
+  if (backend === 'faiss') throw new Error(`faiss-node is not available (run scripts/build-faiss-node.sh)${loadErrors.length ? ': ' + loadErrors.join('; ') : ''}`);
+  return 'exact';
 }
 
 /**

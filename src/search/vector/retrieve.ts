@@ -1,47 +1,63 @@
 /**
- * The steps dense mining and dense evaluation share: load embeddings into an index, encode and
- * search questions in batches, and fetch the text of just the passages that were retrieved.
+ * The steps dense mining and dense evaluation share: encode the questions, search the embeddings
+ * shard by shard (or a corpus encoded into an index now), and fetch the text of just the passages
+ * that were retrieved.
  * Encoders are the caller's (commands open them with trainer/encoder.ts's `openEncoder`), so
  * search/ never loads the trainer or tfjs itself.
  */
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
-import { checkEmbeddingsSource, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
+import { checkEmbeddingsSource, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
+import { searchEmbeddingShards, type ShardedSearchResult } from './sharded.ts';
 import type { Encoder, Passage } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from './index.ts';
 import type { TopK } from './exact.ts';
 
-export interface LoadedIndex {
-  index: VectorIndex;
-  /** Passage id of each index row. */
-  rowIds: string[];
-  /** Vectors of the ids asked for in `capture` (e.g. positives, for the score margin). */
-  captured: Map<string, Float32Array>;
+export interface EmbeddingsRetrieval extends ShardedSearchResult {}
+
+/**
+ * The manifest of an embeddings directory; with `source`, first refuses embeddings made from
+ * another corpus or passage encoder (manifest hashes, io/embeddings.ts). Callers check before
+ * they encode any question.
+ * @example const { dim } = await openEmbeddings('emb/', { corpus: 'corpus.jsonl' });
+ */
+export async function openEmbeddings(dir: string, source?: EmbeddingsSource): Promise<EmbeddingsManifest> {
+  const manifest = await readEmbeddingsManifest(dir);
+  if (source) await checkEmbeddingsSource(dir, source);
+  return manifest;
 }
 
 /**
- * Builds an index from an embeddings directory, shard by shard; with `source`, first refuses
- * embeddings made from another corpus or passage encoder (manifest hashes, io/embeddings.ts).
- * @example const { index, rowIds } = await loadEmbeddingsIndex('emb/', { kind: 'flat' }, undefined, { corpus: 'corpus.jsonl' });
+ * Searches an embeddings directory with query vectors: exact, shard by shard (sharded.ts), so
+ * memory holds one shard at a time.
+ * @example const { hits, rowIds } = await searchEmbeddings('emb/', queryVectors, 100, { index: { backend: 'auto' } });
  */
-export async function loadEmbeddingsIndex(dir: string, indexOpts: VectorIndexOptions = {}, capture?: ReadonlySet<string>, source?: EmbeddingsSource): Promise<LoadedIndex> {
+export async function searchEmbeddings(
+  dir: string,
+  queries: Float32Array,
+  k: number,
+  opts: { index?: VectorIndexOptions; capture?: ReadonlySet<string> } = {},
+): Promise<EmbeddingsRetrieval> {
   const manifest = await readEmbeddingsManifest(dir);
-  if (source) await checkEmbeddingsSource(dir, source);
-  const index = createVectorIndex(manifest.dim, { ...indexOpts, capacity: manifest.count });
-  const rowIds: string[] = [];
-  const captured = new Map<string, Float32Array>();
-  const progress = new Progress('index', { total: manifest.count, unit: 'vectors' });
-  for await (const shard of readEmbeddingShards(dir)) {
-    index.add(shard.vectors);
-    for (let i = 0; i < shard.ids.length; i++) {
-      rowIds.push(shard.ids[i]);
-      if (capture?.has(shard.ids[i])) captured.set(shard.ids[i], shard.vectors.slice(i * manifest.dim, (i + 1) * manifest.dim));
-    }
-    progress.tick(shard.ids.length);
+  return searchEmbeddingShards(dir, queries, Math.min(k, manifest.count), { index: opts.index, capture: opts.capture });
+}
+
+/**
+ * Encodes questions in batches (nq × dim, row-major), checking they have the embeddings' dim.
+ * @example const vectors = await encodeQuestions(['who wrote x?'], queryEncoder, 768);
+ */
+export async function encodeQuestions(questions: readonly string[], encoder: Encoder, dim: number, batchSize = 256): Promise<Float32Array> {
+  if (encoder.dim !== dim) throw new Error(`the query encoder gives ${encoder.dim}-d vectors but the passage embeddings are ${dim}-d`);
+  const out = new Float32Array(questions.length * dim);
+  const progress = new Progress('encode questions', { total: questions.length, unit: 'questions' });
+  for (let start = 0; start < questions.length; start += batchSize) {
+    const batch = questions.slice(start, start + batchSize);
+    out.set(await encoder.encode(batch.map((text) => ({ text }))), start * dim); // [batch, dim]
+    progress.tick(batch.length);
   }
   progress.finish();
-  return { index, rowIds, captured };
+  return out;
 }
 
 /** Encodes a corpus straight into an index (no shards), for evaluating small corpora. */
