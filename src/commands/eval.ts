@@ -4,7 +4,7 @@
  */
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
-import { INDEX_BACKENDS } from '../search/vector/index.ts';
+import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
@@ -38,6 +38,8 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
     complete: { type: 'boolean', help: 'average over every qrels query; missing ones count 0 (trec_eval -c)' },
     match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'DPR has_answer match mode' },
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'vector search backend' },
+    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'flat: exact (with --embeddings: shard by shard); ivf, ivfpq, hnsw: approximate faiss index built from --embeddings (saved in <embeddings>.ann/), recall reported' },
+    ...ANN_OPTIONS,
     json: { type: 'boolean', help: 'print the metrics as one JSON object' },
     out: { type: 'string', role: 'output', help: 'also write the metrics JSON here (input to dprep eval report)' },
     ...TEMPLATE_OPTIONS,
@@ -51,6 +53,7 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
     let metrics: Record<string, number>;
     let queries: number;
     let modelType: string | undefined;
+    let indexRecall: number | undefined;
     if (opts.run && opts.qrels) {
       const { evaluateRun, parseMetrics } = await import('../eval/metrics.ts');
       const specs = parseMetrics(opts.metrics);
@@ -70,7 +73,7 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
         modelType = queryEncoder.modelType;
         const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
         try {
-          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
+          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: indexSettings(opts), log: ctx.log, onRecall: (r) => (indexRecall = r.recall) });
         } finally {
           queryEncoder.dispose();
           passageEncoder?.dispose();
@@ -88,6 +91,8 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
     } else {
       throw new UsageError('give --run with --qrels, or --examples and --corpus with --model (or --run)');
     }
+    // An approximate --index: what it loses against exact search, beside the metrics it gave.
+    if (indexRecall !== undefined) metrics = { ...metrics, [`index_recall@${Math.max(...ks)}`]: indexRecall };
     const rounded = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Number(v.toFixed(6))]));
     const model: Record<string, string> = modelType === undefined ? {} : { model_type: modelType };
     if (opts.out) await writeFileAtomic(opts.out, JSON.stringify({ ...rounded, queries, ...model }, null, 2) + '\n');

@@ -2,7 +2,7 @@
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
-import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
+import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 
@@ -30,7 +30,8 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     ...minerOptions(200, 3),
     ...MARGIN_OPTIONS,
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
-    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
+    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'flat: exact, shard by shard (memory: one shard); ivf, ivfpq, hnsw: approximate faiss index built from the shards, saved in <embeddings>.ann/ and reused, recall reported' },
+    ...ANN_OPTIONS,
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'faiss when built, or force one' },
     threads: { type: 'integer', help: 'search threads (default: all cores)' },
     batch: { type: 'integer', default: 256, help: 'questions per encode + search call' },
@@ -50,13 +51,13 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
       const r = await mineDense({
         examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out: opts.out, queryEncoder,
         ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
-        keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
+        keepExisting: opts.keepExisting, index: indexSettings(opts),
         queryBatch: opts.batch, log: ctx.log,
       });
       await r.summary.write(opts.out);
       ctx.log(r.summary.render());
       const c = r.counts;
-      return { metrics: { records: r.summary.converted, skipped: r.summary.skippedTotal, hits: c.hits, removedPositive: c.positive, removedAnswer: c.answer, removedSkipTop: c.skipTop, removedMargin: c.margin, kept: c.kept, search: r.searchBackend } };
+      return { metrics: { records: r.summary.converted, skipped: r.summary.skippedTotal, hits: c.hits, removedPositive: c.positive, removedAnswer: c.answer, removedSkipTop: c.skipTop, removedMargin: c.margin, kept: c.kept, search: r.searchBackend, ...(r.recall ? { indexRecall: r.recall.recall } : {}) } };
     } finally {
       queryEncoder.dispose();
     }

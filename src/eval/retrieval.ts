@@ -9,6 +9,8 @@ import { readCorpus, type CorpusColumns } from '../io/corpus.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { encodeQuestions, fetchPassages, indexCorpus, openEmbeddings, searchEmbeddings, searchQuestions } from '../search/vector/retrieve.ts';
 import type { TopK } from '../search/vector/exact.ts';
+import type { RecallReport } from '../search/vector/ann.ts';
+import { UsageError } from '../util/errors.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import { firstAnswerRank, topKAccuracy } from './topk.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
@@ -36,6 +38,8 @@ export async function denseRun(opts: {
   depth: number;
   index?: VectorIndexOptions;
   log(message: string): void;
+  /** Called with an approximate index's recall against exact search. */
+  onRecall?(recall: RecallReport): void;
 }): Promise<Run> {
   const qids: string[] = [];
   const questions: string[] = [];
@@ -49,11 +53,13 @@ export async function denseRun(opts: {
   if (opts.embeddings) {
     const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
     const queryVectors = await encodeQuestions(questions, opts.queryEncoder, manifest.dim);
-    const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index });
+    const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, log: opts.log });
+    if (found.recall) opts.onRecall?.(found.recall);
     opts.log(`eval: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
     hits = found.hits;
     rowId = (row) => found.rowIds.get(row)!;
   } else {
+    if (opts.index?.kind === 'ivf' || opts.index?.kind === 'ivfpq') throw new UsageError(`--index ${opts.index.kind} is built from embeddings shards: give --embeddings (dprep encode), or use --index flat or hnsw`);
     const { index, rowIds } = await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
     opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
     ({ hits } = await searchQuestions(questions, opts.queryEncoder, index, Math.min(opts.depth, index.size)));

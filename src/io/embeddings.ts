@@ -362,6 +362,26 @@ export async function* readEmbeddingShards(dir: string, opts: { requireComplete?
   }
 }
 
+/**
+ * Streams only the ids of each shard (each .ids file checked against its sha256), without the vectors.
+ * @example for await (const { rowOffset, ids } of readEmbeddingIdShards('emb/')) console.log(rowOffset, ids.length);
+ */
+export async function* readEmbeddingIdShards(dir: string): AsyncGenerator<{ rowOffset: number; ids: string[] }> {
+  const m = await readEmbeddingsManifest(dir);
+  await checkShardFiles(dir, m);
+  let rowOffset = 0;
+  for (const s of m.shards) {
+    const idsPath = join(dir, s.ids);
+    const idsBuf = await readFile(idsPath);
+    const idsSha = sha256(idsBuf);
+    if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
+    const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
+    if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
+    yield { rowOffset, ids };
+    rowOffset += s.rows;
+  }
+}
+
 /** Reads a file into `into` (up to its length) and returns the file's size, which may differ. */
 async function readInto(path: string, into: Uint8Array): Promise<number> {
   const fh = await open(path, 'r');

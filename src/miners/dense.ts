@@ -30,6 +30,7 @@ import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedu
 import type { MinerSettings } from './options.ts';
 import { dot, encodeQuestions, fetchPassages, openEmbeddings, searchEmbeddings } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
+import type { RecallReport } from '../search/vector/ann.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
 
@@ -62,6 +63,8 @@ export interface DenseMiningResult {
   counts: FilterCounts;
   /** The search that served the queries. */
   searchBackend: string;
+  /** An approximate index's recall@depth against exact search (a sample of the questions). */
+  recall?: RecallReport;
 }
 
 /**
@@ -89,7 +92,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   const needGold = margins ? new Set(positiveIds.flat()) : undefined;
   const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
   const queryVectors = await encodeQuestions(questions, opts.queryEncoder, manifest.dim, opts.queryBatch);
-  const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, capture: needGold });
+  const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, capture: needGold, log: opts.log });
   const { hits, rowIds, captured } = found;
   opts.log(`mine dense: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
   const depth = hits.k;
@@ -152,7 +155,11 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
   if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
-  return { summary, counts, searchBackend: found.description };
+  if (found.recall) {
+    // What the approximate index loses, in the summary next to what the filters removed.
+    summary.count(`index recall@${found.recall.k} vs exact (per 10,000, on ${found.recall.queries} sampled questions)`, Math.round(found.recall.recall * 10_000));
+  }
+  return { summary, counts, searchBackend: found.description, recall: found.recall };
 }
 
 // Existing (e.g. BM25) negatives first, then dense ones not already there.

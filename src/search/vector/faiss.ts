@@ -18,11 +18,16 @@ export interface FaissNativeIndex {
   search(queries: Float32Array | number[], k: number): { distances: Float32Array | number[]; labels: Int32Array | number[] };
   /** Only in the addon built here: faiss ParameterSpace names such as `efSearch`. */
   setParam?(name: string, value: number): void;
+  isTrained(): boolean;
+  /** Takes a JS number array (n × dim), in every build. */
+  train(vectors: number[]): void;
+  /** Writes the index to a file (faiss's own format). */
+  write(path: string): void;
 }
 
 export interface FaissAddon {
   IndexFlatIP: new (dim: number) => FaissNativeIndex;
-  Index: { fromFactory(dim: number, description: string, metric: number): FaissNativeIndex };
+  Index: { fromFactory(dim: number, description: string, metric: number): FaissNativeIndex; read(path: string): FaissNativeIndex };
   /** Only in the addon built here: OpenMP threads; returns the current maximum. */
   setThreads?(n?: number): number;
   /** True for the addon built here: add/search take and return typed arrays. */

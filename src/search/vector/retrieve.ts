@@ -6,15 +6,31 @@
  * search/ never loads the trainer or tfjs itself.
  */
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
-import { checkEmbeddingsSource, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
-import { searchEmbeddingShards, type ShardedSearchResult } from './sharded.ts';
+import { checkEmbeddingsSource, readEmbeddingIdShards, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
+import { searchEmbeddingShards } from './sharded.ts';
+import type { RecallReport } from './ann.ts';
 import type { Encoder, Passage } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from './index.ts';
 import type { TopK } from './exact.ts';
 
-export interface EmbeddingsRetrieval extends ShardedSearchResult {}
+export interface EmbeddingsRetrieval {
+  /** Best-first hits by global row (position over all shards in manifest order). */
+  hits: TopK;
+  /** Passage id of every row that is in `hits`. */
+  rowIds: Map<number, string>;
+  /** Vectors of the ids asked for in `capture`. */
+  captured: Map<string, Float32Array>;
+  size: number;
+  shards: number;
+  description: string;
+  /** Approximate index only: recall@k against the exact search on a sample of the queries. */
+  recall?: RecallReport;
+  /** Approximate index only: the index file, and whether it was reused from an earlier run. */
+  annFile?: string;
+  annReused?: boolean;
+}
 
 /**
  * The manifest of an embeddings directory; with `source`, first refuses embeddings made from
@@ -30,17 +46,41 @@ export async function openEmbeddings(dir: string, source?: EmbeddingsSource): Pr
 
 /**
  * Searches an embeddings directory with query vectors: exact, shard by shard (sharded.ts), so
- * memory holds one shard at a time.
+ * memory holds one shard at a time; or, with an approximate `index.kind` (ivf, ivfpq, hnsw), in
+ * a faiss index built from the shards or reused (ann.ts), with its recall@k against the exact
+ * search measured on a seeded sample of the queries.
  * @example const { hits, rowIds } = await searchEmbeddings('emb/', queryVectors, 100, { index: { backend: 'auto' } });
  */
 export async function searchEmbeddings(
   dir: string,
   queries: Float32Array,
   k: number,
-  opts: { index?: VectorIndexOptions; capture?: ReadonlySet<string> } = {},
+  opts: { index?: VectorIndexOptions; capture?: ReadonlySet<string>; log?: (message: string) => void } = {},
 ): Promise<EmbeddingsRetrieval> {
   const manifest = await readEmbeddingsManifest(dir);
-  return searchEmbeddingShards(dir, queries, Math.min(k, manifest.count), { index: opts.index, capture: opts.capture });
+  const depth = Math.min(k, manifest.count);
+  const io = opts.index ?? {};
+  if (!io.kind || io.kind === 'flat') return searchEmbeddingShards(dir, queries, depth, { index: io, capture: opts.capture });
+  const { openAnnIndex, recallAgainstExact, searchAnn } = await import('./ann.ts');
+  const ann = await openAnnIndex(dir, { ...io, kind: io.kind }, opts.log);
+  const hits = searchAnn(ann, queries, depth);
+  // The ids of the rows retrieved (and the vectors asked for), one shard file at a time.
+  const wanted = new Set(hits.ids);
+  const rowIds = new Map<number, string>();
+  const captured = new Map<string, Float32Array>();
+  let shards = 0;
+  const keep = (rowOffset: number, ids: string[], vectors?: Float32Array) => {
+    shards++;
+    ids.forEach((id, i) => {
+      if (wanted.has(rowOffset + i)) rowIds.set(rowOffset + i, id);
+      if (vectors && opts.capture?.has(id)) captured.set(id, vectors.slice(i * manifest.dim, (i + 1) * manifest.dim));
+    });
+  };
+  if (opts.capture?.size) for await (const s of readEmbeddingShards(dir)) keep(s.rowOffset, s.ids, s.vectors);
+  else for await (const s of readEmbeddingIdShards(dir)) keep(s.rowOffset, s.ids);
+  const recall = io.recallQueries === 0 ? undefined : await recallAgainstExact(dir, queries, hits, io.recallQueries ?? 200, io.seed ?? 13, io.threads);
+  if (recall) opts.log?.(`index: recall@${recall.k} of ${ann.spec.factory} against exact search, on ${recall.queries} sampled queries: ${recall.recall.toFixed(4)}`);
+  return { hits, rowIds, captured, size: manifest.count, shards, description: ann.description, recall, annFile: ann.file, annReused: ann.reused };
 }
 
 /**
