@@ -9,7 +9,7 @@ import type { Run, RunEntry } from '../eval/trec.ts';
 import { requestedUnit, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
 import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
-import { INDEX_BACKENDS } from '../search/vector/index.ts';
+import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
@@ -48,6 +48,8 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     complete: { type: 'boolean', help: 'average over every qrels query; missing ones count 0 (trec_eval -c)' },
     match: { type: 'string', choices: MATCH_MODES, default: 'string', help: 'DPR has_answer match mode' },
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'vector search backend' },
+    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'flat: exact (with --embeddings: shard by shard); ivf, ivfpq, hnsw: approximate faiss index built from --embeddings (saved in <embeddings>.ann/), recall reported' },
+    ...ANN_OPTIONS,
     json: { type: 'boolean', help: 'print the metrics as one JSON object' },
     out: { type: 'string', role: 'output', help: 'also write the metrics JSON here (input to dprep eval report)' },
     ...TEMPLATE_OPTIONS,
@@ -61,6 +63,8 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     const ks = opts.k;
     const dense = !opts.run && opts.examples !== undefined && opts.corpus !== undefined && (opts.model ?? opts.queryModel) !== undefined;
     /** The dense run of questions [range) (all without one), and the query encoder's model_type. */
+    // An approximate --index's recall against exact search (reported beside the metrics).
+    let indexRecall: number | undefined;
     const denseEvalRun = async (range?: { start: number; end: number }) => {
       const { denseRun } = await import('../eval/retrieval.ts');
       const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
@@ -70,7 +74,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
       const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
       const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
       try {
-        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: { backend: opts.search }, range, log: ctx.log });
+        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: indexSettings(opts), range, log: ctx.log, onRecall: (r) => (indexRecall = r.recall) });
         return { run, modelType: queryEncoder.modelType };
       } finally {
         queryEncoder.dispose();
@@ -136,6 +140,8 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     } else {
       throw new UsageError('give --run with --qrels, or --examples and --corpus with --model (or --run)');
     }
+    // An approximate --index: what it loses against exact search, beside the metrics it gave.
+    if (indexRecall !== undefined) metrics = { ...metrics, [`index_recall@${Math.max(...ks)}`]: indexRecall };
     const rounded = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Number(v.toFixed(6))]));
     const model: Record<string, string> = modelType === undefined ? {} : { model_type: modelType };
     if (opts.out) await writeFileAtomic(opts.out, JSON.stringify({ ...rounded, queries, ...model }, null, 2) + '\n');

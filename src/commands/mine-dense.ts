@@ -10,7 +10,7 @@ import { requestedUnit, unitDir, unitKey, unitRange, UNIT_OPTIONS } from '../uti
 import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
-import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
+import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 
@@ -45,7 +45,8 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
     ...minerOptions(200, 3),
     ...MARGIN_OPTIONS,
     keepExisting: { type: 'boolean', help: 'append to the existing hard_negative_ctxs instead of replacing them' },
-    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'faiss IndexFlatIP (exact) or HNSW (approximate)' },
+    index: { type: 'string', choices: INDEX_KINDS, default: 'flat', help: 'flat: exact, shard by shard (memory: one shard); ivf, ivfpq, hnsw: approximate faiss index built from the shards, saved in <embeddings>.ann/ and reused, recall reported' },
+    ...ANN_OPTIONS,
     search: { type: 'string', choices: INDEX_BACKENDS, default: 'auto', help: 'faiss when built, or force one' },
     threads: { type: 'integer', help: 'search threads (default: all cores)' },
     batch: { type: 'integer', default: 256, help: 'questions per encode + search call' },
@@ -73,7 +74,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
       const mine = (out: string, range?: { start: number; end: number }) => mineDense({
         examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,
         ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
-        keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
+        keepExisting: opts.keepExisting, index: indexSettings(opts),
         queryBatch: opts.batch, range, log: ctx.log,
       });
       if (unit) {
@@ -93,7 +94,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
       const r = await mine(opts.out);
       await r.summary.write(opts.out);
       ctx.log(r.summary.render());
-      return denseMetrics(r.summary, r.counts, r.searchBackend);
+      return { metrics: { ...denseMetrics(r.summary, r.counts, r.searchBackend).metrics, ...(r.recall ? { indexRecall: r.recall.recall } : {}) } };
     } finally {
       queryEncoder.dispose();
     }

@@ -7,7 +7,10 @@ import { readDprRecords } from '../io/records.ts';
 import type { DprRecord, Encoder, MatchMode } from '../types.ts';
 import { readCorpus, type CorpusColumns } from '../io/corpus.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
-import { fetchPassages, indexCorpus, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
+import { encodeQuestions, fetchPassages, indexCorpus, openEmbeddings, searchEmbeddings, searchQuestions } from '../search/vector/retrieve.ts';
+import type { TopK } from '../search/vector/exact.ts';
+import type { RecallReport } from '../search/vector/ann.ts';
+import { UsageError } from '../util/errors.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import { firstAnswerRank, topKAccuracy } from './topk.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
@@ -42,6 +45,8 @@ export async function denseRun(opts: {
    */
   range?: { start: number; end: number };
   log(message: string): void;
+  /** Called with an approximate index's recall against exact search. */
+  onRecall?(recall: RecallReport): void;
 }): Promise<Run> {
   const qids: string[] = [];
   const questions: string[] = [];
@@ -55,18 +60,30 @@ export async function denseRun(opts: {
   const end = opts.range ? opts.range.end : qids.length;
   const from = Math.floor(start / batch) * batch;
   const to = Math.min(qids.length, Math.ceil(end / batch) * batch);
-  const { index, rowIds } = opts.embeddings
-    ? await loadEmbeddingsIndex(opts.embeddings, opts.index, undefined, { corpus: opts.corpus, model: opts.embeddingsModel })
-    : await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
-  opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
-  const depth = Math.min(opts.depth, index.size);
-  const { hits } = await searchQuestions(questions.slice(from, to), opts.queryEncoder, index, depth, batch);
+  let hits: TopK;
+  let rowId: (row: number) => string;
+  if (opts.embeddings) {
+    const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
+    const queryVectors = await encodeQuestions(questions.slice(from, to), opts.queryEncoder, manifest.dim, batch);
+    const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, log: opts.log });
+    if (found.recall) opts.onRecall?.(found.recall);
+    opts.log(`eval: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
+    hits = found.hits;
+    rowId = (row) => found.rowIds.get(row)!;
+  } else {
+    if (opts.index?.kind === 'ivf' || opts.index?.kind === 'ivfpq') throw new UsageError(`--index ${opts.index.kind} is built from embeddings shards: give --embeddings (dprep encode), or use --index flat or hnsw`);
+    const { index, rowIds } = await indexCorpus(readCorpus(opts.corpus, { columns: opts.corpusColumns }), opts.passageEncoder!, opts.index);
+    opts.log(`eval: ${index.size} passages indexed with ${index.description}`);
+    ({ hits } = await searchQuestions(questions.slice(from, to), opts.queryEncoder, index, Math.min(opts.depth, index.size), batch));
+    rowId = (row) => rowIds[row];
+  }
+  const depth = hits.k;
   const run: Run = new Map();
   for (let q = start; q < end; q++) {
     const entries = [];
     for (let r = 0; r < depth; r++) {
       const row = hits.ids[(q - from) * depth + r];
-      if (row >= 0) entries.push({ docid: rowIds[row], score: hits.scores[(q - from) * depth + r] });
+      if (row >= 0) entries.push({ docid: rowId(row), score: hits.scores[(q - from) * depth + r] });
     }
     run.set(qids[q], entries);
   }

@@ -18,7 +18,7 @@
  * no absolute path, so readers can check that `--corpus`/`--model` are the ones encoded.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { parseJsonLine } from './lines.ts';
@@ -322,9 +322,12 @@ export interface LoadedShard {
 
 /**
  * Streams the shards of an embeddings directory, checking each shard's size and sha256.
+ * Each shard's bytes are read straight into the returned vectors (no second copy), so a reader
+ * holds one shard at a time; with `shared` the vectors live in a SharedArrayBuffer, ready for
+ * the exact search's worker threads without another copy.
  * @example for await (const shard of readEmbeddingShards('emb/')) index.add(shard.vectors);
  */
-export async function* readEmbeddingShards(dir: string, opts: { requireComplete?: boolean } = {}): AsyncGenerator<LoadedShard> {
+export async function* readEmbeddingShards(dir: string, opts: { requireComplete?: boolean; shared?: boolean } = {}): AsyncGenerator<LoadedShard> {
   const m = await readEmbeddingsManifest(dir);
   if (opts.requireComplete !== false && !m.complete) {
     throw new InputError(join(dir, MANIFEST), undefined, 'complete', `embeddings are incomplete (${m.count} rows so far); finish them with "dprep encode" (it resumes)`);
@@ -334,10 +337,13 @@ export async function* readEmbeddingShards(dir: string, opts: { requireComplete?
   let rowOffset = 0;
   for (const s of m.shards) {
     const path = join(dir, s.file);
-    const buf = await readFile(path);
+    // An aligned Float32Array filled from the file (a Buffer's offset need not be a multiple of 4).
+    const vectors = new Float32Array(opts.shared ? new SharedArrayBuffer(s.bytes) : new ArrayBuffer(s.bytes));
+    const bytes = new Uint8Array(vectors.buffer);
+    const got = await readInto(path, bytes);
+    if (got !== s.bytes) throw new InputError(path, undefined, undefined, `expected ${s.bytes} bytes, found ${got}: the file changed while it was read; ${RECOVER}`);
     // Each file is read whole anyway: its hash costs little beside that.
-    if (buf.length !== s.bytes) throw new InputError(path, undefined, undefined, `expected ${s.bytes} bytes, found ${buf.length}: the file changed while it was read; ${RECOVER}`);
-    const sha = sha256(buf);
+    const sha = sha256(bytes);
     if (sha !== s.sha256) throw new InputError(path, undefined, undefined, `sha256 ${sha} does not match manifest.json (${s.sha256}): the shard is damaged; ${RECOVER}`);
     const idsPath = join(dir, s.ids);
     const idsBuf = await readFile(idsPath);
@@ -346,9 +352,6 @@ export async function* readEmbeddingShards(dir: string, opts: { requireComplete?
     // Numbered before blank lines are dropped, so an error names the file's own line.
     const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
     if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
-    // Copy into an aligned Float32Array (a Buffer's offset need not be a multiple of 4).
-    const vectors = new Float32Array(s.rows * m.dim);
-    new Uint8Array(vectors.buffer).set(buf);
     const bad = firstNonFinite(vectors);
     if (bad >= 0) {
       const row = Math.floor(bad / m.dim);
@@ -356,6 +359,42 @@ export async function* readEmbeddingShards(dir: string, opts: { requireComplete?
     }
     yield { rowOffset, ids, vectors };
     rowOffset += s.rows;
+  }
+}
+
+/**
+ * Streams only the ids of each shard (each .ids file checked against its sha256), without the vectors.
+ * @example for await (const { rowOffset, ids } of readEmbeddingIdShards('emb/')) console.log(rowOffset, ids.length);
+ */
+export async function* readEmbeddingIdShards(dir: string): AsyncGenerator<{ rowOffset: number; ids: string[] }> {
+  const m = await readEmbeddingsManifest(dir);
+  await checkShardFiles(dir, m);
+  let rowOffset = 0;
+  for (const s of m.shards) {
+    const idsPath = join(dir, s.ids);
+    const idsBuf = await readFile(idsPath);
+    const idsSha = sha256(idsBuf);
+    if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
+    const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
+    if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
+    yield { rowOffset, ids };
+    rowOffset += s.rows;
+  }
+}
+
+/** Reads a file into `into` (up to its length) and returns the file's size, which may differ. */
+async function readInto(path: string, into: Uint8Array): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    let done = 0;
+    while (done < into.length) {
+      const { bytesRead } = await fh.read(into, done, into.length - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done < into.length ? done : (await fh.stat()).size;
+  } finally {
+    await fh.close();
   }
 }
 

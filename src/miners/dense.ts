@@ -17,8 +17,9 @@
  * Example: dprep mine dense --query-model runs/stage1/query_encoder --embeddings emb/ \
  *            --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.densehn.json
  *
- * Memory: the index, the hits (questions × depth × 8 bytes), the positives' vectors (at most one
- * per question and positive, like the query vectors) and the retrieved passages' text.
+ * Memory: one embeddings shard at a time (searched shard by shard, exact), the question vectors,
+ * the hits (questions × depth × 8 bytes), the positives' vectors (at most one per question and
+ * positive, like the query vectors) and the retrieved passages' text.
  * Records are streamed twice rather than held.
  */
 import { openRecordWriter } from '../io/records.ts';
@@ -30,8 +31,9 @@ import { Summary } from '../util/summary.ts';
 import { Progress } from '../util/progress.ts';
 import { addCounts, admitForMining, emptyCounts, marginCeiling, normalizeForDedup, samplingKey, selectNegatives, skipReason, type FilterCounts, type Hit } from './filter.ts';
 import type { MinerSettings } from './options.ts';
-import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../search/vector/retrieve.ts';
+import { dot, encodeQuestions, fetchPassages, openEmbeddings, searchEmbeddings } from '../search/vector/retrieve.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
+import type { RecallReport } from '../search/vector/ann.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
@@ -76,6 +78,8 @@ export interface DenseMiningResult {
   scores: ScoreHistogramJson;
   /** The search that served the queries. */
   searchBackend: string;
+  /** An approximate index's recall@depth against exact search (a sample of the questions). */
+  recall?: RecallReport;
 }
 
 /**
@@ -116,13 +120,15 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   const margins = opts.maxScoreRatio !== undefined || opts.maxScoreMargin !== undefined;
   // The positives' vectors: scored for the margin and for the summary's score histogram.
   const gold = new Set(positiveIds.flat());
-  const { index, rowIds, captured } = await loadEmbeddingsIndex(opts.embeddings, opts.index, gold, { corpus: opts.corpus, model: opts.embeddingsModel });
-  opts.log(`mine dense: ${index.size} passages indexed with ${index.description}`);
-  const depth = Math.min(opts.depth, index.size);
-  const { hits, queryVectors } = await searchQuestions(questions.slice(from, to), opts.queryEncoder, index, depth, batch);
+  const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
+  const queryVectors = await encodeQuestions(questions.slice(from, to), opts.queryEncoder, manifest.dim, batch);
+  const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, capture: gold, log: opts.log });
+  const { hits, rowIds, captured } = found;
+  opts.log(`mine dense: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
+  const depth = hits.k;
 
   const wanted = new Set<string>();
-  for (let i = first < 0 ? 0 : (first - from) * depth; i < (last + 1 - from) * depth; i++) if (hits.ids[i] >= 0) wanted.add(rowIds[hits.ids[i]]);
+  for (let i = first < 0 ? 0 : (first - from) * depth; i < (last + 1 - from) * depth; i++) if (hits.ids[i] >= 0) wanted.add(rowIds.get(hits.ids[i])!);
   // The positives too, where the corpus has them: each is checked against the corpus's passage of its id.
   const passages = await fetchPassages(opts.corpus, wanted, opts.corpusColumns, gold);
 
@@ -151,7 +157,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
       for (let r = 0; r < depth; r++) {
         const row = hits.ids[q * depth + r];
         if (row < 0) break;
-        ranked.push({ passage: passages.get(rowIds[row])!, score: hits.scores[q * depth + r], rank: r });
+        ranked.push({ passage: passages.get(rowIds.get(row)!)!, score: hits.scores[q * depth + r], rank: r });
       }
       // Every positive with an embedding is scored: the margin is to the lowest of them.
       const query = queryVectors.subarray(q * dim, (q + 1) * dim);
@@ -190,10 +196,14 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
   if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
+  if (found.recall) {
+    // What the approximate index loses, in the summary next to what the filters removed.
+    summary.count(`index recall@${found.recall.k} vs exact (per 10,000, on ${found.recall.queries} sampled questions)`, Math.round(found.recall.recall * 10_000));
+  }
   const scores = histogram.toJSON();
   // No paths (the inputs are in <out>.summary.json): the same records give the same bytes in any workdir.
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify({ miner: 'mine dense', filters: counts, short, scores }, null, 1) + '\n');
-  return { summary, counts, scores, searchBackend: index.description };
+  return { summary, counts, scores, searchBackend: found.description, recall: found.recall };
 }
 
 // Existing (e.g. BM25) negatives first, then dense ones not already there.

@@ -5,6 +5,8 @@
  * the exact JS search.
  */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -16,11 +18,16 @@ export interface FaissNativeIndex {
   search(queries: Float32Array | number[], k: number): { distances: Float32Array | number[]; labels: Int32Array | number[] };
   /** Only in the addon built here: faiss ParameterSpace names such as `efSearch`. */
   setParam?(name: string, value: number): void;
+  isTrained(): boolean;
+  /** Takes a JS number array (n × dim), in every build. */
+  train(vectors: number[]): void;
+  /** Writes the index to a file (faiss's own format). */
+  write(path: string): void;
 }
 
 export interface FaissAddon {
   IndexFlatIP: new (dim: number) => FaissNativeIndex;
-  Index: { fromFactory(dim: number, description: string, metric: number): FaissNativeIndex };
+  Index: { fromFactory(dim: number, description: string, metric: number): FaissNativeIndex; read(path: string): FaissNativeIndex };
   /** Only in the addon built here: OpenMP threads; returns the current maximum. */
   setThreads?(n?: number): number;
   /** True for the addon built here: add/search take and return typed arrays. */
@@ -62,4 +69,28 @@ export function loadFaiss(): { addon: FaissAddon; source: string } | undefined {
     cached = null;
   }
   return cached ?? undefined;
+}
+
+let gc: (() => void) | undefined;
+
+/**
+ * Frees the native memory of faiss indexes that are no longer referenced. faiss-node frees an
+ * index only when V8 collects its JS wrapper, and V8 does not count the native bytes, so without
+ * this a loop that builds one index per shard keeps every shard's index alive (measured: +100 MB
+ * per 100 MB shard, never freed). A full collection, then a turn of the event loop for the addon's
+ * finalizers, returns them.
+ */
+export async function releaseNativeMemory(): Promise<void> {
+  if (!gc) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (exposed) gc = exposed;
+    else {
+      // Node's --expose-gc, turned on for a fresh context only; the main context is unchanged.
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    }
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
 }

@@ -7,14 +7,18 @@ import { loadFaiss, loadErrors, METRIC_INNER_PRODUCT, type FaissNativeIndex } fr
 
 export type { TopK } from './exact.ts';
 export { exactSearch, exactSearchParallel, mergeTopK } from './exact.ts';
+export { releaseNativeMemory } from './faiss.ts';
 
-export const INDEX_KINDS = ['flat', 'hnsw'] as const;
+export const INDEX_KINDS = ['flat', 'ivf', 'ivfpq', 'hnsw'] as const;
 export type IndexKind = (typeof INDEX_KINDS)[number];
 export const INDEX_BACKENDS = ['auto', 'faiss', 'exact'] as const;
 export type IndexBackend = (typeof INDEX_BACKENDS)[number];
 
 export interface VectorIndexOptions {
-  /** `flat` (exact, default) or `hnsw` (approximate; needs faiss, else exact is used). */
+  /**
+   * `flat` (exact, default); `ivf`, `ivfpq`, `hnsw` are approximate faiss indexes built from
+   * embeddings shards (ann.ts; an in-memory index takes only `hnsw`, else exact is used).
+   */
   kind?: IndexKind;
   /** `auto` uses faiss when it loads; `faiss` insists; `exact` never loads it. */
   backend?: IndexBackend;
@@ -26,6 +30,37 @@ export interface VectorIndexOptions {
   threads?: number;
   /** Rows that will be added, when known: the exact index allocates them once, shared with workers. */
   capacity?: number;
+  /** IVF lists and lists probed per query (ann.ts sizes them from the corpus when unset). */
+  nlist?: number;
+  nprobe?: number;
+  /** PQ sub-quantizers and bits per code (ivfpq). */
+  pqM?: number;
+  pqBits?: number;
+  /** Rows sampled to train IVF/PQ, and the sample's seed. */
+  trainRows?: number;
+  seed?: number;
+  /** Queries (a seeded sample) on which an approximate index's recall@k against exact is measured; 0: none. */
+  recallQueries?: number;
+}
+
+/**
+ * The approximate-index options of mine dense and eval (`--index` itself is each command's).
+ * @example options: { index: INDEX_OPTION, ...ANN_OPTIONS }
+ */
+export const ANN_OPTIONS = {
+  nlist: { type: 'integer', min: 1, help: 'ivf/ivfpq: inverted lists (default 4·√n as a power of two, at most n/39)' },
+  nprobe: { type: 'integer', min: 1, help: 'ivf/ivfpq: lists visited per query (default nlist/16)' },
+  pqM: { type: 'integer', min: 1, help: 'ivfpq: sub-quantizers = bytes per vector at 8 bits (default dim/8; must divide dim)' },
+  pqBits: { type: 'integer', min: 1, max: 16, help: 'ivfpq: bits per sub-quantizer code (default 8)' },
+  hnswM: { type: 'integer', min: 2, help: 'hnsw: graph degree (default 32)' },
+  efSearch: { type: 'integer', min: 1, help: 'hnsw: search breadth (default 128, at least the depth)' },
+  trainRows: { type: 'integer', min: 1, help: 'ivf/ivfpq: rows sampled (seeded) to train on (default 39·nlist, ≥ 9984 for PQ, ≤ 2^24 floats)' },
+  recallQueries: { type: 'integer', min: 0, default: 200, help: 'approximate --index: recall@depth against exact search on this many sampled questions (0: skip)' },
+} as const;
+
+/** The index settings from parsed options. */
+export function indexSettings(o: { index?: IndexKind; search?: IndexBackend; threads?: number; nlist?: number; nprobe?: number; pqM?: number; pqBits?: number; hnswM?: number; efSearch?: number; trainRows?: number; recallQueries?: number; seed?: number }): VectorIndexOptions {
+  return { kind: o.index, backend: o.search, threads: o.threads, nlist: o.nlist, nprobe: o.nprobe, pqM: o.pqM, pqBits: o.pqBits, hnswM: o.hnswM, efSearch: o.efSearch, trainRows: o.trainRows, recallQueries: o.recallQueries, seed: o.seed };
 }
 
 /** What both backends offer. */
@@ -38,6 +73,17 @@ export interface VectorIndex {
   add(vectors: Float32Array): void;
   /** Top-k rows by inner product for each query (nq × dim). */
   search(queries: Float32Array, k: number): Promise<TopK>;
+}
+
+/**
+ * Which search `backend` gives here: `faiss` when the addon loads (and is allowed), else `exact`;
+ * `faiss` insisted on but missing is an error.
+ */
+export function resolveBackend(backend: IndexBackend = 'auto'): 'faiss' | 'exact' {
+  if (backend === 'exact') return 'exact';
+  if (loadFaiss()) return 'faiss';
+  if (backend === 'faiss') throw new Error(`faiss-node is not available (run scripts/build-faiss-node.sh)${loadErrors.length ? ': ' + loadErrors.join('; ') : ''}`);
+  return 'exact';
 }
 
 /**

@@ -1,47 +1,103 @@
 /**
- * The steps dense mining and dense evaluation share: load embeddings into an index, encode and
- * search questions in batches, and fetch the text of just the passages that were retrieved.
+ * The steps dense mining and dense evaluation share: encode the questions, search the embeddings
+ * shard by shard (or a corpus encoded into an index now), and fetch the text of just the passages
+ * that were retrieved.
  * Encoders are the caller's (commands open them with trainer/encoder.ts's `openEncoder`), so
  * search/ never loads the trainer or tfjs itself.
  */
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
-import { checkEmbeddingsSource, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
+import { checkEmbeddingsSource, readEmbeddingIdShards, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
+import { searchEmbeddingShards } from './sharded.ts';
+import type { RecallReport } from './ann.ts';
 import type { Encoder, Passage } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from './index.ts';
 import type { TopK } from './exact.ts';
 
-export interface LoadedIndex {
-  index: VectorIndex;
-  /** Passage id of each index row. */
-  rowIds: string[];
-  /** Vectors of the ids asked for in `capture` (e.g. positives, for the score margin). */
+export interface EmbeddingsRetrieval {
+  /** Best-first hits by global row (position over all shards in manifest order). */
+  hits: TopK;
+  /** Passage id of every row that is in `hits`. */
+  rowIds: Map<number, string>;
+  /** Vectors of the ids asked for in `capture`. */
   captured: Map<string, Float32Array>;
+  size: number;
+  shards: number;
+  description: string;
+  /** Approximate index only: recall@k against the exact search on a sample of the queries. */
+  recall?: RecallReport;
+  /** Approximate index only: the index file, and whether it was reused from an earlier run. */
+  annFile?: string;
+  annReused?: boolean;
 }
 
 /**
- * Builds an index from an embeddings directory, shard by shard; with `source`, first refuses
- * embeddings made from another corpus or passage encoder (manifest hashes, io/embeddings.ts).
- * @example const { index, rowIds } = await loadEmbeddingsIndex('emb/', { kind: 'flat' }, undefined, { corpus: 'corpus.jsonl' });
+ * The manifest of an embeddings directory; with `source`, first refuses embeddings made from
+ * another corpus or passage encoder (manifest hashes, io/embeddings.ts). Callers check before
+ * they encode any question.
+ * @example const { dim } = await openEmbeddings('emb/', { corpus: 'corpus.jsonl' });
  */
-export async function loadEmbeddingsIndex(dir: string, indexOpts: VectorIndexOptions = {}, capture?: ReadonlySet<string>, source?: EmbeddingsSource): Promise<LoadedIndex> {
+export async function openEmbeddings(dir: string, source?: EmbeddingsSource): Promise<EmbeddingsManifest> {
   const manifest = await readEmbeddingsManifest(dir);
   if (source) await checkEmbeddingsSource(dir, source);
-  const index = createVectorIndex(manifest.dim, { ...indexOpts, capacity: manifest.count });
-  const rowIds: string[] = [];
+  return manifest;
+}
+
+/**
+ * Searches an embeddings directory with query vectors: exact, shard by shard (sharded.ts), so
+ * memory holds one shard at a time; or, with an approximate `index.kind` (ivf, ivfpq, hnsw), in
+ * a faiss index built from the shards or reused (ann.ts), with its recall@k against the exact
+ * search measured on a seeded sample of the queries.
+ * @example const { hits, rowIds } = await searchEmbeddings('emb/', queryVectors, 100, { index: { backend: 'auto' } });
+ */
+export async function searchEmbeddings(
+  dir: string,
+  queries: Float32Array,
+  k: number,
+  opts: { index?: VectorIndexOptions; capture?: ReadonlySet<string>; log?: (message: string) => void } = {},
+): Promise<EmbeddingsRetrieval> {
+  const manifest = await readEmbeddingsManifest(dir);
+  const depth = Math.min(k, manifest.count);
+  const io = opts.index ?? {};
+  if (!io.kind || io.kind === 'flat') return searchEmbeddingShards(dir, queries, depth, { index: io, capture: opts.capture });
+  const { openAnnIndex, recallAgainstExact, searchAnn } = await import('./ann.ts');
+  const ann = await openAnnIndex(dir, { ...io, kind: io.kind }, opts.log);
+  const hits = searchAnn(ann, queries, depth);
+  // The ids of the rows retrieved (and the vectors asked for), one shard file at a time.
+  const wanted = new Set(hits.ids);
+  const rowIds = new Map<number, string>();
   const captured = new Map<string, Float32Array>();
-  const progress = new Progress('index', { total: manifest.count, unit: 'vectors' });
-  for await (const shard of readEmbeddingShards(dir)) {
-    index.add(shard.vectors);
-    for (let i = 0; i < shard.ids.length; i++) {
-      rowIds.push(shard.ids[i]);
-      if (capture?.has(shard.ids[i])) captured.set(shard.ids[i], shard.vectors.slice(i * manifest.dim, (i + 1) * manifest.dim));
-    }
-    progress.tick(shard.ids.length);
+  let shards = 0;
+  const keep = (rowOffset: number, ids: string[], vectors?: Float32Array) => {
+    shards++;
+    ids.forEach((id, i) => {
+      if (wanted.has(rowOffset + i)) rowIds.set(rowOffset + i, id);
+      if (vectors && opts.capture?.has(id)) captured.set(id, vectors.slice(i * manifest.dim, (i + 1) * manifest.dim));
+    });
+  };
+  if (opts.capture?.size) for await (const s of readEmbeddingShards(dir)) keep(s.rowOffset, s.ids, s.vectors);
+  else for await (const s of readEmbeddingIdShards(dir)) keep(s.rowOffset, s.ids);
+  const recall = io.recallQueries === 0 ? undefined : await recallAgainstExact(dir, queries, hits, io.recallQueries ?? 200, io.seed ?? 13, io.threads);
+  if (recall) opts.log?.(`index: recall@${recall.k} of ${ann.spec.factory} against exact search, on ${recall.queries} sampled queries: ${recall.recall.toFixed(4)}`);
+  return { hits, rowIds, captured, size: manifest.count, shards, description: ann.description, recall, annFile: ann.file, annReused: ann.reused };
+}
+
+/**
+ * Encodes questions in batches (nq × dim, row-major), checking they have the embeddings' dim.
+ * @example const vectors = await encodeQuestions(['who wrote x?'], queryEncoder, 768);
+ */
+export async function encodeQuestions(questions: readonly string[], encoder: Encoder, dim: number, batchSize = 256): Promise<Float32Array> {
+  if (encoder.dim !== dim) throw new Error(`the query encoder gives ${encoder.dim}-d vectors but the passage embeddings are ${dim}-d`);
+  const out = new Float32Array(questions.length * dim);
+  const progress = new Progress('encode questions', { total: questions.length, unit: 'questions' });
+  for (let start = 0; start < questions.length; start += batchSize) {
+    const batch = questions.slice(start, start + batchSize);
+    out.set(await encoder.encode(batch.map((text) => ({ text }))), start * dim); // [batch, dim]
+    progress.tick(batch.length);
   }
   progress.finish();
-  return { index, rowIds, captured };
+  return out;
 }
 
 /** Encodes a corpus straight into an index (no shards), for evaluating small corpora. */
