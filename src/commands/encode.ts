@@ -3,10 +3,10 @@
  * resumable after a kill. Shows progress and passages/s.
  */
 import { join } from 'node:path';
-import { defineCommand } from '../options.ts';
+import { defineCommand, type CommandResult } from '../options.ts';
 import type { Passage } from '../types.ts';
 import { alignedUnitRange, requestedUnit, unitKey, UNIT_OPTIONS } from '../util/units.ts';
-import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
+import { commitUnit, oneEncoderAtATime, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
@@ -54,44 +54,46 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     const { assertReadableFile } = await import('../io/lines.ts');
     const { encodeCorpus } = await import('../search/vector/encode.ts');
     const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
-    const overrides = encoderOverrides(opts);
-    await assertReadableFile(opts.corpus);
-    const encoder = await openEncoder(opts.model, 'passage', { ...overrides, maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64), log: ctx.log });
-    try {
-      // Model and corpus by content: retraining in place or editing the corpus is another input.
-      const [modelHash, corpusHash] = await Promise.all([encoderContentHash(opts.model, 'passage'), sha256File(opts.corpus)]);
-      const encodeInto = (passages: AsyncIterable<Passage>, out: string) => encodeCorpus(passages, encoder, out, {
-        batchSize: opts.batch,
-        shardRows: opts.shardRows,
-        // How the vectors were made: a resume with other settings starts over (or is refused).
-        model: { maxLength: encoder.maxLength, model_type: encoder.modelType, pooling: encoder.pooling, normalize: encoder.normalize, template: encoder.template ?? null, sha256: modelHash.sha256, files: modelHash.files },
-        corpus: { file: basename(opts.corpus), bytes: corpusHash.bytes, sha256: corpusHash.sha256 },
-        overwrite: opts.overwrite,
-        corpusName: opts.corpus,
-      });
-      if (unit) {
-        let n = 0;
-        for await (const _ of readCorpus(opts.corpus, { columns: opts.columns })) n++;
-        const r = alignedUnitRange(n, unit.unit, unit.units, opts.shardRows);
-        if (unitAlreadyDone(opts.out, r, key)) ctx.log(`encode: unit ${r.unit} of ${r.units} already done`);
-        else {
-          await commitUnit(opts.out, r, key, async (dir) => {
-            const u = await encodeInto(passageRange(readCorpus(opts.corpus, { columns: opts.columns }), r.start, r.end), join(dir, UNIT_EMBEDDINGS));
-            ctx.log(`encode: unit ${r.unit} of ${r.units}: passages ${r.start}..${r.end} in ${u.manifest.shards.length} shards, ${u.passagesPerSecond.toFixed(1)} passages/s`);
-          });
+    return oneEncoderAtATime(async (): Promise<CommandResult> => {
+      const overrides = encoderOverrides(opts);
+      await assertReadableFile(opts.corpus);
+      const encoder = await openEncoder(opts.model, 'passage', { ...overrides, maxLength: opts.maxLength, batchSize: Math.min(opts.batch, 64), log: ctx.log });
+      try {
+        // Model and corpus by content: retraining in place or editing the corpus is another input.
+        const [modelHash, corpusHash] = await Promise.all([encoderContentHash(opts.model, 'passage'), sha256File(opts.corpus)]);
+        const encodeInto = (passages: AsyncIterable<Passage>, out: string) => encodeCorpus(passages, encoder, out, {
+          batchSize: opts.batch,
+          shardRows: opts.shardRows,
+          // How the vectors were made: a resume with other settings starts over (or is refused).
+          model: { maxLength: encoder.maxLength, model_type: encoder.modelType, pooling: encoder.pooling, normalize: encoder.normalize, template: encoder.template ?? null, sha256: modelHash.sha256, files: modelHash.files },
+          corpus: { file: basename(opts.corpus), bytes: corpusHash.bytes, sha256: corpusHash.sha256 },
+          overwrite: opts.overwrite,
+          corpusName: opts.corpus,
+        });
+        if (unit) {
+          let n = 0;
+          for await (const _ of readCorpus(opts.corpus, { columns: opts.columns })) n++;
+          const r = alignedUnitRange(n, unit.unit, unit.units, opts.shardRows);
+          if (unitAlreadyDone(opts.out, r, key)) ctx.log(`encode: unit ${r.unit} of ${r.units} already done`);
+          else {
+            await commitUnit(opts.out, r, key, async (dir) => {
+              const u = await encodeInto(passageRange(readCorpus(opts.corpus, { columns: opts.columns }), r.start, r.end), join(dir, UNIT_EMBEDDINGS));
+              ctx.log(`encode: unit ${r.unit} of ${r.units}: passages ${r.start}..${r.end} in ${u.manifest.shards.length} shards, ${u.passagesPerSecond.toFixed(1)} passages/s`);
+            });
+          }
+          return { metrics: { passages: r.end - r.start, units: r.units, model_type: encoder.modelType } };
         }
-        return { metrics: { passages: r.end - r.start, units: r.units, model_type: encoder.modelType } };
+        const r = await encodeInto(readCorpus(opts.corpus, { columns: opts.columns }), opts.out);
+        ctx.log(
+          r.encoded === 0 && r.resumed > 0
+            ? `encode: ${opts.out} already complete (${r.manifest.count} passages)`
+            : `encode: ${r.manifest.count} passages (${r.encoded} now, ${r.resumed} kept) in ${r.manifest.shards.length} shards, dim ${r.manifest.dim}, ${r.passagesPerSecond.toFixed(1)} passages/s`,
+        );
+        return { metrics: { passages: r.manifest.count, passagesPerSecond: Number(r.passagesPerSecond.toFixed(2)), model_type: encoder.modelType } };
+      } finally {
+        encoder.dispose();
       }
-      const r = await encodeInto(readCorpus(opts.corpus, { columns: opts.columns }), opts.out);
-      ctx.log(
-        r.encoded === 0 && r.resumed > 0
-          ? `encode: ${opts.out} already complete (${r.manifest.count} passages)`
-          : `encode: ${r.manifest.count} passages (${r.encoded} now, ${r.resumed} kept) in ${r.manifest.shards.length} shards, dim ${r.manifest.dim}, ${r.passagesPerSecond.toFixed(1)} passages/s`,
-      );
-      return { metrics: { passages: r.manifest.count, passagesPerSecond: Number(r.passagesPerSecond.toFixed(2)), model_type: encoder.modelType } };
-    } finally {
-      encoder.dispose();
-    }
+    });
   },
 });
 
