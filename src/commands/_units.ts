@@ -55,3 +55,18 @@ export async function unitsToMerge(out: string, key: string, command: string): P
   }
   return dirs;
 }
+
+let encoderTurn: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `work` after every earlier `oneEncoderAtATime` work of this process has finished. The local
+ * executor runs a step's units concurrently in one process; units that load an encoder (encode,
+ * mine dense, eval) take turns: tfjs registers a model's variables by name, so the same model
+ * cannot be loaded twice at once, and one JavaScript thread gains nothing from overlapping them.
+ * Separate processes (Slurm tasks) are not affected.
+ */
+export function oneEncoderAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const run = encoderTurn.then(work, work);
+  encoderTurn = run.catch(() => undefined);
+  return run;
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { defineCommand } from '../options.ts';
 import type { Run, RunEntry } from '../eval/trec.ts';
 import { requestedUnit, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
-import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
+import { commitUnit, oneEncoderAtATime, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
 import { MATCH_MODES } from '../text/answer.ts';
@@ -65,7 +65,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     /** The dense run of questions [range) (all without one), and the query encoder's model_type. */
     // An approximate --index's recall against exact search (reported beside the metrics).
     let indexRecall: number | undefined;
-    const denseEvalRun = async (range?: { start: number; end: number }) => {
+    const denseEvalRun = (range?: { start: number; end: number }) => oneEncoderAtATime(async () => {
       const { denseRun } = await import('../eval/retrieval.ts');
       const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
       const overrides = { ...encoderOverrides(opts), log: ctx.log };
@@ -80,7 +80,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
         queryEncoder.dispose();
         passageEncoder?.dispose();
       }
-    };
+    });
     const unit = requestedUnit(opts, 'eval');
     // The unit dirs go beside --out, else --run-out (the runner's choice too: the first output given).
     const unitOut = opts.out ?? opts.runOut;

@@ -2,12 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { defineCommand } from '../options.ts';
+import { defineCommand, type CommandResult } from '../options.ts';
 import { Summary, type SummaryJson } from '../util/summary.ts';
 import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 import { addCounts, emptyCounts, type FilterCounts } from '../miners/filter.ts';
 import { requestedUnit, unitDir, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
-import { commitUnit, unitAlreadyDone, unitsToMerge } from './_units.ts';
+import { commitUnit, oneEncoderAtATime, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
 import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
@@ -64,40 +64,42 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
       const dirs = await unitsToMerge(opts.out, key, 'mine dense');
       if (dirs.length) return mergeDenseUnits(opts.out, dirs, ctx.log);
     }
-    const { encoderContentHash, encoderOverrides, impliedPassageEncoder, openEncoder } = await import('../trainer/encoder.ts');
-    const overrides = encoderOverrides(opts);
-    // A bi-encoder dir as --query-model names its passage encoder too: embeddings of another are refused.
-    const passageDir = impliedPassageEncoder(opts.queryModel);
-    const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
-    const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
-    try {
-      const mine = (out: string, range?: { start: number; end: number }) => mineDense({
-        examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,
-        ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
-        keepExisting: opts.keepExisting, index: indexSettings(opts),
-        queryBatch: opts.batch, range, log: ctx.log,
-      });
-      if (unit) {
-        const { countDprRecords } = await import('../io/records.ts');
-        const r = unitRange(await countDprRecords(opts.examples), unit.unit, unit.units);
-        const dir = unitDir(opts.out, r.unit, r.units);
-        if (!unitAlreadyDone(opts.out, r, key)) {
-          await commitUnit(opts.out, r, key, async (tmp) => {
-            const m = await mine(join(tmp, UNIT_RECORDS), r);
-            await m.summary.write(join(tmp, UNIT_RECORDS));
-            await writeFileAtomic(join(tmp, 'unit.json'), JSON.stringify({ counts: m.counts, search: m.searchBackend }) + '\n');
-          });
-          ctx.log(`unit ${r.unit} of ${r.units}: records ${r.start}..${r.end}`);
-        } else ctx.log(`unit ${r.unit} of ${r.units} already done`);
-        return denseMetrics(...(await readUnit(dir)));
+    return oneEncoderAtATime(async (): Promise<CommandResult> => {
+      const { encoderContentHash, encoderOverrides, impliedPassageEncoder, openEncoder } = await import('../trainer/encoder.ts');
+      const overrides = encoderOverrides(opts);
+      // A bi-encoder dir as --query-model names its passage encoder too: embeddings of another are refused.
+      const passageDir = impliedPassageEncoder(opts.queryModel);
+      const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
+      const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
+      try {
+        const mine = (out: string, range?: { start: number; end: number }) => mineDense({
+          examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,
+          ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
+          keepExisting: opts.keepExisting, index: indexSettings(opts),
+          queryBatch: opts.batch, range, log: ctx.log,
+        });
+        if (unit) {
+          const { countDprRecords } = await import('../io/records.ts');
+          const r = unitRange(await countDprRecords(opts.examples), unit.unit, unit.units);
+          const dir = unitDir(opts.out, r.unit, r.units);
+          if (!unitAlreadyDone(opts.out, r, key)) {
+            await commitUnit(opts.out, r, key, async (tmp) => {
+              const m = await mine(join(tmp, UNIT_RECORDS), r);
+              await m.summary.write(join(tmp, UNIT_RECORDS));
+              await writeFileAtomic(join(tmp, 'unit.json'), JSON.stringify({ counts: m.counts, search: m.searchBackend }) + '\n');
+            });
+            ctx.log(`unit ${r.unit} of ${r.units}: records ${r.start}..${r.end}`);
+          } else ctx.log(`unit ${r.unit} of ${r.units} already done`);
+          return denseMetrics(...(await readUnit(dir)));
+        }
+        const r = await mine(opts.out);
+        await r.summary.write(opts.out);
+        ctx.log(r.summary.render());
+        return { metrics: { ...denseMetrics(r.summary, r.counts, r.searchBackend).metrics, ...(r.recall ? { indexRecall: r.recall.recall } : {}) } };
+      } finally {
+        queryEncoder.dispose();
       }
-      const r = await mine(opts.out);
-      await r.summary.write(opts.out);
-      ctx.log(r.summary.render());
-      return { metrics: { ...denseMetrics(r.summary, r.counts, r.searchBackend).metrics, ...(r.recall ? { indexRecall: r.recall.recall } : {}) } };
-    } finally {
-      queryEncoder.dispose();
-    }
+    });
   },
 });
 

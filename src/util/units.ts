@@ -141,3 +141,16 @@ export async function unitKey(command: string, params: Record<string, unknown>, 
   for (const input of inputs) if (input !== undefined && existsSync(input)) await visit(input);
   return h.digest('hex').slice(0, 16);
 }
+
+/**
+ * Unit `unit` of `units` when units must be whole blocks of `align` records (encode: whole shard
+ * files, so every batch and shard of a unit is the one a whole run writes): the unit size is
+ * ceil(n/N) rounded up to a multiple of `align`; trailing units may be empty.
+ * @example alignedUnitRange(250, 1, 4, 40) // { unit: 1, units: 4, start: 80, end: 160 }
+ */
+export function alignedUnitRange(n: number, unit: number, units: number, align: number): UnitRange {
+  const r = unitRange(n, unit, units);
+  const size = Math.ceil(Math.ceil(n / units) / align) * align;
+  const start = Math.min(n, r.unit * size);
+  return { ...r, start, end: Math.min(n, start + size) };
+}

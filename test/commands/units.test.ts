@@ -147,3 +147,27 @@ test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, r
     console.log = log;
   }
 });
+
+test('encode: N=1, 3, 7 and 10 units (whole shard files; 10 leaves empty units) re-stream to the manifest and shards of one run', async () => {
+  const model = join(dir, 'bert-tiny-enc');
+  await runCmd(initModelCommand, { config: join(FIXTURES, 'models', 'bert-tiny', 'config.json'), vocab: join(FIXTURES, 'models', 'bert-tiny'), out: model, seed: 5 });
+  for (const [batch, shardRows] of [[10, 20], [10, 25]]) {
+    const common = { model, corpus, batch, shardRows, maxLength: 48 };
+    const whole = join(dir, `enc-whole-${shardRows}`);
+    await runCmd(encodeCommand, { ...common, out: whole });
+    const names = (await readdir(whole)).sort();
+    assert.ok(names.length >= 2 * 6 + 1, names.join(', '));
+    const ref = await Promise.all(names.map((f) => readFile(join(whole, f))));
+    for (const n of [1, 3, 7, 10]) {
+      const out = join(dir, `enc-${n}-${shardRows}`, 'emb');
+      for (const unit of [...Array(n).keys()].reverse()) await runCmd(encodeCommand, { ...common, out, unit, units: n });
+      assert.ok(!existsSync(out), 'units write beside --out, not into it');
+      await runCmd(encodeCommand, { ...common, out });
+      assert.deepEqual((await readdir(out)).sort(), names, `N=${n}`);
+      sameBytes(await Promise.all(names.map((f) => readFile(join(out, f)))), ref, `encode N=${n} shard-rows ${shardRows}`);
+    }
+  }
+  // Units of another batch size are refused.
+  const out = join(dir, 'enc-3-20', 'emb');
+  await assert.rejects(runCmd(encodeCommand, { model, corpus, batch: 5, shardRows: 20, maxLength: 48, out }), /unit 0 of 3 .*other inputs or params/);
+});

@@ -189,3 +189,100 @@ steps:
   assert.equal(ex.jobs.length, 1);
   assert.equal(ex.units, undefined);
 });
+
+test('slurm: train runs as one job; requeued mid-training (scontrol requeue, StartTime=now) it resumes from its last/ checkpoint and ends bit-identical to a local run', async () => {
+  const { writeModelDir } = await import('../../src/trainer/checkpoint.ts');
+  const { initBertTensors } = await import('../../src/trainer/bert.ts');
+  const { readSafetensors } = await import('../../src/trainer/safetensors.ts');
+  const { tinyConfig, TEST_BACKEND } = await import('../trainer/_helpers.ts');
+  const { FIXTURES } = await import('../_paths.ts');
+  const config = tinyConfig({ vocab_size: 30522, hidden_size: 32, intermediate_size: 64, num_attention_heads: 2, max_position_embeddings: 128, initializer_range: 0.02, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 });
+  const yaml = `name: shard
+seed: 4
+allow-outside: true
+executor: { poll: 0.3, time: "00:20:00" }
+steps:
+  train:
+    uses: train
+    with:
+      train: ${join(FIXTURES, 'trainer', 'squad-bm25.train.jsonl')}
+      query-model: init
+      out: run
+      batch-size: 16
+      epochs: 4
+      eval-every: 1
+      max-query-len: 24
+      max-passage-len: 64
+      lr: 0.002
+      seed: ${process.pid % 1000}
+      backend: ${TEST_BACKEND}
+      workers: 1
+`;
+  const ref = await project(yaml);
+  const dir = await project(yaml);
+  for (const d of [ref, dir]) await writeModelDir(join(d, 'init'), config, initBertTensors(config, 5), join(FIXTURES, 'models', 'bert-tiny'));
+  const local = dprep(['run', 'p.yaml'], ref);
+  assert.equal(local.code, 0, local.stderr);
+
+  const child = spawn(process.execPath, [CLI, 'run', 'p.yaml', '--executor', 'slurm'], { cwd: dir, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const findUnder = async (root: string, test: (p: string) => boolean): Promise<string | undefined> => {
+    if (!existsSync(root)) return undefined;
+    for (const e of await readdir(root, { withFileTypes: true })) {
+      const p = join(root, e.name);
+      if (e.isDirectory()) {
+        const f = await findUnder(p, test);
+        if (f) return f;
+      } else if (test(p)) return p;
+    }
+    return undefined;
+  };
+  // Requeue once the job runs and has saved a checkpoint (past step 1): the rerun must resume from it.
+  let task = '';
+  for (let i = 0; i < 1200 && !task; i++) {
+    await sleep(100);
+    const state = await findUnder(join(work(dir), '.dprep', 'staging'), (p) => p.endsWith(join('last', 'trainer_state.json')));
+    if (!state) continue;
+    const step = (JSON.parse(await read(state).catch(() => '{}')) as { step?: number }).step ?? 0;
+    const rec = await recorded(dir);
+    if (step < 2 || !rec?.jobs.length) continue;
+    const q = execFileSync('squeue', ['-h', '-r', '-j', rec.jobs[0].id, '-o', '%i %T'], { encoding: 'utf8' });
+    task = q.split('\n').find((l) => l.endsWith(' RUNNING'))?.split(' ')[0] ?? '';
+  }
+  assert.ok(task, `the train job ran and checkpointed: ${stderr}`);
+  execFileSync('scontrol', ['requeue', task]);
+  let held = false;
+  for (let i = 0; i < 100 && !held; i++) {
+    await sleep(100);
+    held = execFileSync('squeue', ['-h', '-j', task, '-o', '%T %r'], { encoding: 'utf8' }).trim() === 'PENDING BeginTime';
+  }
+  assert.ok(held, 'the requeued job waits on its begin time');
+  await sleep(1500);
+  execFileSync('scontrol', ['update', `JobId=${task}`, 'StartTime=now']);
+  // The job's log is removed with the state dir when the step finishes: read it while it runs.
+  let resumed = '';
+  const watch = (async () => {
+    while (!resumed) {
+      const log = await findUnder(join(work(dir), '.dprep', 'state'), (p) => p.endsWith('.log'));
+      const text = log ? await read(log).catch(() => '') : '';
+      resumed = /trainer: resumed from .* at step (\d+)/.exec(text)?.[0] ?? '';
+      if (!resumed) await sleep(100);
+    }
+  })();
+  const code = await exited;
+  await Promise.race([watch, sleep(500)]);
+  assert.equal(code, 0, stderr);
+  assert.ok(resumed, 'the requeued job resumed from its checkpoint (log line seen)');
+  assert.ok(Number(/at step (\d+)/.exec(resumed)![1]) >= 2, resumed);
+  const ex = (await manifest(dir)).steps[0].executor;
+  assert.equal(ex.jobs.length, 1, `one job, requeued in place: ${JSON.stringify(ex)}`);
+  assert.match(execFileSync('scontrol', ['show', 'job', task], { encoding: 'utf8' }), /Restarts=1\b/, 'the controller restarted the job once');
+  for (const enc of ['query_encoder', 'passage_encoder']) {
+    const a = (await readSafetensors(join(work(ref), 'run', enc, 'model.safetensors'))).tensors;
+    const b = (await readSafetensors(join(work(dir), 'run', enc, 'model.safetensors'))).tensors;
+    assert.equal(a.size, b.size);
+    for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, `${enc} ${name}`);
+  }
+});

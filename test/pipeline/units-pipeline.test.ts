@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPipelineFile } from '../../src/pipeline/schema.ts';
 import { planPipeline } from '../../src/pipeline/plan.ts';
@@ -38,8 +38,8 @@ steps:
 
 // One project for both runs, the shardable steps forced in the second: reports name their inputs by
 // path, and the BM25 index header records the corpus file's mtime, so convert and index are kept.
-async function runOnce(dir: string, overrides: string[], force?: string[]) {
-  const file = join(dir, 'p.yaml');
+async function runOnce(dir: string, overrides: string[], force?: string[], name = 'p.yaml') {
+  const file = join(dir, name);
   const lines: string[] = [];
   const plan = planPipeline(await readPipelineFile(file), { commands: commandRegistry, overrides });
   const result = await runPipeline(plan, { log: (l) => lines.push(l), force });
@@ -64,5 +64,47 @@ test('pipeline: mine bm25 (with and without an index step) and search bm25 with 
   for (const step of ['mine', 'mine-indexed', 'search']) {
     assert.equal(sharded.result.steps.find((s) => s.step === step)?.executor?.units, 4, step);
     assert.ok(sharded.lines.some((l) => l.includes(`${step}: `) && /merged 4 units/.test(l)), `${step} merged its units:\n${sharded.lines.join('\n')}`);
+  }
+});
+
+const DENSE = `
+name: dense-units
+seed: 13
+steps:
+  convert:
+    uses: convert.squad
+    with: { input: squad.json, out: squad.dpr.jsonl, corpus: squad.corpus.jsonl }
+  model:
+    uses: init-model
+    with: { config: bert-tiny/config.json, vocab: bert-tiny, out: model, seed: 2 }
+  encode:
+    uses: encode
+    with: { model: '\${steps.model.outputs.out}', corpus: '\${steps.convert.outputs.corpus}', out: emb, batch: 16, shard-rows: 32, max-length: 48 }
+  dense:
+    uses: mine.dense
+    with: { query-model: '\${steps.model.outputs.out}', embeddings: '\${steps.encode.outputs.out}', examples: '\${steps.convert.outputs.out}', corpus: '\${steps.convert.outputs.corpus}', out: stage2.dpr.jsonl, depth: 20, negatives: 3, strategy: random, batch: 40, search: exact }
+  eval:
+    uses: eval
+    with: { model: '\${steps.model.outputs.out}', embeddings: '\${steps.encode.outputs.out}', examples: '\${steps.convert.outputs.out}', corpus: '\${steps.convert.outputs.corpus}', k: [1, 5], out: metrics.json, run-out: dev.trec, search: exact }
+`;
+
+test('pipeline: encode, mine dense and eval with executor.units=3 (units running two at a time in one process) give the lockfile and bytes of a whole run', async () => {
+  const dir = await tempProject();
+  await copyFile(join(FIXTURES, 'quickstart', 'squad-mini-train.json'), join(dir, 'squad.json'));
+  await mkdir(join(dir, 'bert-tiny'));
+  for (const f of ['config.json', 'vocab.txt']) await copyFile(join(FIXTURES, 'models', 'bert-tiny', f), join(dir, 'bert-tiny', f));
+  await writePipeline(dir, DENSE, 'dense.yaml');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const whole = await runOnce(dir, [], undefined, 'dense.yaml');
+    const sharded = await runOnce(dir, ['executor.units=3', 'executor.max-parallel=2', 'executor.retries=0'], ['encode', 'dense', 'eval'], 'dense.yaml');
+    assert.deepEqual(sharded.result.steps.filter((s) => s.status !== 'cached').map((s) => s.step).sort(), ['dense', 'encode', 'eval']);
+    assert.ok(Object.keys(whole.files).includes('metrics.json') && Object.keys(whole.files).includes('dev.trec'), Object.keys(whole.files).join(', '));
+    for (const [name, text] of Object.entries(whole.files)) assert.equal(sharded.files[name], text, name);
+    assert.equal(sharded.lock, whole.lock);
+    for (const step of ['encode', 'dense', 'eval']) assert.equal(sharded.result.steps.find((s) => s.step === step)?.executor?.units, 3, step);
+  } finally {
+    console.log = log;
   }
 });
