@@ -62,11 +62,13 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
       let run;
       if (opts.run) run = await trec.readRun(opts.run);
       else {
-        const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+        const { encoderContentHash, encoderOverrides, encoderWeightBytes, openEncoder } = await import('../trainer/encoder.ts');
         const overrides = { ...encoderOverrides(opts), log: ctx.log };
         // --model names the passage encoder: embeddings of another one are refused.
         const embeddingsModel = opts.embeddings && opts.model ? { dir: opts.model, ...(await encoderContentHash(opts.model, 'passage')) } : undefined;
-        const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
+        // Both encoders share one tfjs heap: the query encoder's batch leaves room for the passage weights.
+        const reserveBytes = opts.embeddings ? 0 : await encoderWeightBytes(opts.model ?? opts.queryModel!, 'passage');
+        const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64, reserveBytes });
         modelType = queryEncoder.modelType;
         const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
         try {

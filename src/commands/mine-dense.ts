@@ -45,7 +45,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     // A bi-encoder dir as --query-model names its passage encoder too: embeddings of another are refused.
     const passageDir = impliedPassageEncoder(opts.queryModel);
     const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
-    const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
+    const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, log: ctx.log });
     try {
       const r = await mineDense({
         examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out: opts.out, queryEncoder,
