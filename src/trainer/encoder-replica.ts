@@ -5,7 +5,6 @@
  */
 import { workerData } from 'node:worker_threads';
 import { loadTf } from './backend.ts';
-import { readModelDir } from './checkpoint.ts';
 import { createEncoderModel } from './families.ts';
 import { embedTokens, type EncoderReplicaInit } from './encoder.ts';
 import type { TokenBatch } from './tokenizer.ts';
@@ -13,8 +12,7 @@ import { serveRequests } from '../util/workers.ts';
 
 const init = workerData as EncoderReplicaInit;
 const { tf } = await loadTf(init.backend);
-const { config, tensors } = await readModelDir(init.modelDir, init.role);
-const model = createEncoderModel(tf, config, tensors, `encoder-${init.dir}`);
+const model = createEncoderModel(tf, init.config, new Map(init.tensors), init.name);
 serveRequests(
   (batch: TokenBatch) => embedTokens(tf, model, batch, init.pooling, init.normalize),
   (vectors) => [vectors.buffer as ArrayBuffer],

@@ -8,7 +8,8 @@ import { loadTf } from './backend.ts';
 import type { BackendChoice } from './tf-types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import type { Pooling } from './bert.ts';
-import type { ModelType } from './config.ts';
+import type { EncoderConfig, ModelType } from './config.ts';
+import type { NamedTensor } from './safetensors.ts';
 import { createEncoderModel, maxSequenceLength, type Role } from './families.ts';
 import { ENCODER_SETTINGS_FILE, readModelDir, type EncoderSettings } from './checkpoint.ts';
 import { isSentenceTransformersDir, readSentenceTransformersDir, type StSettings } from './st-dir.ts';
@@ -211,16 +212,18 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   // One forward pass of a padded batch, here or in a replica (the same code on the same bytes: the same vectors).
   let embedBatch: (batch: TokenBatch) => Promise<Float32Array>;
   let release: () => void;
+  // Read (and checked) here, so a bad checkpoint is an InputError before any replica starts.
+  const { tensors } = await readModelDir(modelDir, opts.role ?? trained.role);
   if (workers > 1) {
     // Replicas on worker threads, each with its own tfjs backend and model; one OpenBLAS thread per
     // call (the setting is process-wide), as the trainer's replicas: the replicas fill the cores.
     loadNative()?.kernels.setThreads(1);
-    const init: EncoderReplicaInit = { dir, modelDir, role: opts.role ?? trained.role, backend, pooling, normalize };
+    const init: EncoderReplicaInit = { name: `encoder-${dir}`, config, tensors: [...tensors], backend, pooling, normalize };
     const pool = WorkerPool.start<TokenBatch, Float32Array>('encoder replica', new URL('./encoder-replica.ts', import.meta.url), workers, init);
     embedBatch = (batch) => pool.run(batch, [batch.ids.buffer, batch.typeIds.buffer, batch.mask.buffer] as ArrayBuffer[]);
     release = () => void pool.close();
   } else {
-    const model = createEncoderModel(tf, config, (await readModelDir(modelDir, opts.role ?? trained.role)).tensors, `encoder-${dir}`);
+    const model = createEncoderModel(tf, config, tensors, `encoder-${dir}`);
     embedBatch = async (batch) => embedTokens(tf, model, batch, pooling, normalize);
     release = () => model.dispose();
   }
@@ -270,11 +273,11 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   return encoder;
 }
 
-/** What an encoder replica (encoder-replica.ts) loads: the model dir and the settings the encoder resolved. */
+/** What an encoder replica (encoder-replica.ts) is started with: the checked weights and the settings the encoder resolved. */
 export interface EncoderReplicaInit {
-  dir: string;
-  modelDir: string;
-  role?: Role;
+  name: string;
+  config: EncoderConfig;
+  tensors: [string, NamedTensor][];
   backend: BackendName;
   pooling: Pooling;
   normalize: boolean;
