@@ -28,7 +28,7 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     out: { type: 'string', required: true, role: 'output', help: 'embeddings directory' },
     batch: { type: 'integer', min: 1, help: 'passages per forward pass (default: the largest the memory estimate fits at --max-length, at most 64; a batch that cannot fit is refused)' },
     shardRows: { type: 'integer', default: 100000, min: 1, help: 'rows per shard file' },
-    workers: { type: 'integer', default: 1, min: 1, help: 'forward passes on this many replicas (worker threads, one OpenBLAS thread each); 1: this thread with OpenBLAS on every core. Same bytes whatever the count' },
+    workers: { type: 'integer', min: 1, help: 'forward passes on this many replicas (worker threads, one OpenBLAS thread each); 1: this thread with OpenBLAS on every core. Same bytes whatever the count (default: 1 for a corpus file under 16 MB, else one per core, at most 4, as the free RAM allows)' },
     maxLength: { type: 'integer', default: 256, min: 3, help: 'tokens per passage (title + text), specials included' },
     overwrite: { type: 'boolean', help: 'start over when --out holds embeddings of another model or corpus' },
     passageTemplate: TEMPLATE_OPTIONS.passageTemplate,
@@ -48,7 +48,10 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
     const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
     const overrides = encoderOverrides(opts);
     await assertReadableFile(opts.corpus);
-    const encoder = await openEncoder(opts.model, 'passage', { ...overrides, maxLength: opts.maxLength, batchSize: opts.batch, batchFlag: '--batch', workers: opts.workers, log: ctx.log });
+    // Replicas start in seconds each: worth it past a small corpus (bench/BENCHMARKS.md, encode).
+    const { stat } = await import('node:fs/promises');
+    const workers = opts.workers ?? ((await stat(opts.corpus)).size >= 16 * 1024 * 1024 ? 'auto' : 1);
+    const encoder = await openEncoder(opts.model, 'passage', { ...overrides, maxLength: opts.maxLength, batchSize: opts.batch, batchFlag: '--batch', workers, log: ctx.log });
     try {
       // Model and corpus by content: retraining in place or editing the corpus is another input.
       const [modelHash, corpusHash] = await Promise.all([encoderContentHash(opts.model, 'passage'), sha256File(opts.corpus)]);

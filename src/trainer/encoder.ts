@@ -21,6 +21,7 @@ import { WorkerPool } from '../util/workers.ts';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { sha256Dir, type FileSetHash } from '../io/content-hash.ts';
 import { join } from 'node:path';
+import { availableParallelism, freemem } from 'node:os';
 import { chooseEncodeBatch, paramCount, type EncodeBatchChoice } from './memory.ts';
 import { readEncoderConfig } from './config.ts';
 import { loadNative } from './native.ts';
@@ -79,9 +80,10 @@ export interface LoadEncoderOptions {
   /**
    * Forward passes on this many replicas (worker threads, each its own tfjs backend and copy of the
    * weights, one OpenBLAS thread each); 1 (default): in this thread, OpenBLAS on every core.
-   * Vectors are the same bytes whatever the count.
+   * Vectors are the same bytes whatever the count. `auto`: one per core, at most 4, as many as
+   * the free RAM holds.
    */
-  workers?: number;
+  workers?: number | 'auto';
   /** Where tokenizer/config warnings go (default: stderr). */
   log?: (message: string) => void;
 }
@@ -203,7 +205,8 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
     residentBytes: tf.memory().numBytes + (opts.reserveBytes ?? 0),
   });
   const batchSize = memory.batch;
-  const workers = opts.workers ?? 1;
+  // auto: one replica per core (at most 4), as many as the free RAM holds at this batch's estimate.
+  const workers = opts.workers === 'auto' ? Math.max(1, Math.min(availableParallelism(), 4, Math.floor((freemem() * 0.8) / memory.bytes))) : (opts.workers ?? 1);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
   const tokenizer = await loadTokenizer(modelDir, maxLength, { template, lowercase: st?.lowercase || undefined });
   for (const warning of checkTokenizerConfig(tokenizer, config, join(modelDir, 'config.json'))) log(`warning: ${warning}`);
