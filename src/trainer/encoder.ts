@@ -206,7 +206,7 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   });
   const batchSize = memory.batch;
   // auto: one replica per core (at most 4), as many as the free RAM holds at this batch's estimate.
-  const workers = opts.workers === 'auto' ? Math.max(1, Math.min(availableParallelism(), 4, Math.floor((freemem() * 0.8) / memory.bytes))) : (opts.workers ?? 1);
+  const workers = opts.workers === 'auto' ? autoWorkers(memory.bytes) : (opts.workers ?? 1);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
   const tokenizer = await loadTokenizer(modelDir, maxLength, { template, lowercase: st?.lowercase || undefined });
   for (const warning of checkTokenizerConfig(tokenizer, config, join(modelDir, 'config.json'))) log(`warning: ${warning}`);
@@ -224,7 +224,11 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
     const init: EncoderReplicaInit = { name: `encoder-${dir}`, config, tensors: [...tensors], backend, pooling, normalize };
     const pool = WorkerPool.start<TokenBatch, Float32Array>('encoder replica', new URL('./encoder-replica.ts', import.meta.url), workers, init);
     embedBatch = (batch) => pool.run(batch, [batch.ids.buffer, batch.typeIds.buffer, batch.mask.buffer] as ArrayBuffer[]);
-    release = () => void pool.close();
+    release = () => {
+      void pool.close();
+      // OpenBLAS's own default again for later in-thread encoders.
+      loadNative()?.kernels.setThreads(Number(process.env.OPENBLAS_NUM_THREADS) || availableParallelism());
+    };
   } else {
     const model = createEncoderModel(tf, config, tensors, `encoder-${dir}`);
     embedBatch = async (batch) => embedTokens(tf, model, batch, pooling, normalize);
@@ -274,6 +278,15 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
     dispose: () => release(),
   };
   return encoder;
+}
+
+/**
+ * The replica count of `workers: 'auto'`: one per core, at most 4, no more than 80% of the free
+ * RAM holds at `bytesPerReplica` (each replica has its own heap and copy of the weights); at least 1.
+ * @example autoWorkers(3.6 * 2 ** 30, 16, 8 * 2 ** 30) // 1
+ */
+export function autoWorkers(bytesPerReplica: number, cores = availableParallelism(), free = freemem()): number {
+  return Math.max(1, Math.min(cores, 4, Math.floor((free * 0.8) / bytesPerReplica)));
 }
 
 /** What an encoder replica (encoder-replica.ts) is started with: the checked weights and the settings the encoder resolved. */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTrainingMemory, chooseEncodeBatch, estimateEncodeMemory, estimateTrainingMemory, GB, paramCount } from '../../src/trainer/memory.ts';
 import { parseBertConfig } from '../../src/trainer/config.ts';
+import { autoWorkers } from '../../src/trainer/encoder.ts';
 
 const base = parseBertConfig({ vocab_size: 30522, max_position_embeddings: 512, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 }, 'bert-base');
 const step = (o: Partial<Parameters<typeof estimateTrainingMemory>[2]>) =>
@@ -75,4 +76,12 @@ test('the encode batch is the largest that fits (at most the cap); a requested o
   });
   // A budget too small for one sequence says so.
   assert.throws(() => chooseEncodeBatch(base, { ...o, maxMemoryGb: 0.5 }), /one sequence of 256 tokens needs an estimated .* lower --max-length/);
+});
+
+test('auto replicas: one per core, at most 4, as many as 80% of the free RAM holds, at least 1', () => {
+  const GiB = 2 ** 30;
+  assert.equal(autoWorkers(1 * GiB, 2, 20 * GiB), 2);
+  assert.equal(autoWorkers(1 * GiB, 16, 64 * GiB), 4);
+  assert.equal(autoWorkers(3.6 * GiB, 16, 10 * GiB), 2);
+  assert.equal(autoWorkers(3.6 * GiB, 16, 2 * GiB), 1);
 });
