@@ -49,5 +49,19 @@ export interface EncodeInput {
 export interface Encoder {
   readonly dim: number;
   encode(inputs: readonly EncodeInput[]): Promise<Float32Array>;
+  /**
+   * Optional split of `encode` in two: `prepare` tokenizes (off the main thread where the tokenizer
+   * can), `encodePrepared` runs the forward passes; a caller tokenizes the next inputs while the
+   * current ones run.
+   */
+  prepare?(inputs: readonly EncodeInput[]): Promise<PreparedInputs>;
+  encodePrepared?(prepared: PreparedInputs): Promise<Float32Array>;
+  /** Inputs per forward pass, when the encoder has chosen one. */
+  readonly batchSize?: number;
   dispose(): void;
+}
+
+/** Inputs an encoder's `prepare` has tokenized; only that encoder's `encodePrepared` reads them. */
+export interface PreparedInputs {
+  readonly count: number;
 }

@@ -138,7 +138,7 @@ test('declarations: the choice lists are the exported ones, declared once', () =
 
 test('help and docs show ranges: dprep help embed, eval and docs/cli.md', () => {
   const embed = renderHelp(findCommand('embed')!);
-  assert.match(embed, /--batch-size <integer >=1> +inputs per forward pass \(default: 32\)/);
+  assert.match(embed, /--batch-size <integer >=1> +inputs per forward pass \(default: the largest the memory estimate fits/);
   assert.match(renderHelp(findCommand('eval')!), /--k <list of integer >=1> +top-k cutoffs/);
   assert.match(renderHelp(findCommand('train')!), /--seed <integer 0\.\.4294967295> +seed of shuffling.*\(default: 12345\)/);
   const doc = readFileSync(join(REPO_ROOT, 'docs', 'cli.md'), 'utf8');

@@ -24,7 +24,7 @@ Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --ou
     input: { type: 'string', required: true, role: 'input', help: 'JSON lines of {"text", "title"?}' },
     out: { type: 'string', required: true, role: 'output', help: 'JSON lines of float arrays' },
     maxLength: { type: 'integer', default: 256, min: 3, help: 'tokens per input, specials included' },
-    batchSize: { type: 'integer', default: 32, min: 1, help: 'inputs per forward pass' },
+    batchSize: { type: 'integer', min: 1, help: 'inputs per forward pass (default: the largest the memory estimate fits at --max-length, at most 64; a batch that cannot fit is refused)' },
     role: { type: 'string', choices: ['query', 'passage'], help: 'embed as questions or as passages (default: the role stored with the encoder, else query)' },
     ...TEMPLATE_OPTIONS,
     ...EMBED_OVERRIDE_OPTIONS,
@@ -37,7 +37,7 @@ Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --ou
     const { Progress } = await import('../util/progress.ts');
     const overrides = encoderOverrides(opts);
     const encoder = await loadEncoder(opts.model, {
-      ...overrides, backend: opts.backend, maxLength: opts.maxLength, batchSize: opts.batchSize, log: ctx.log,
+      ...overrides, backend: opts.backend, maxLength: opts.maxLength, batchSize: opts.batchSize, batchFlag: '--batch-size', log: ctx.log,
       ...(opts.role !== undefined ? { role: opts.role as 'query' | 'passage' } : {}),
     });
     const out = await AtomicFile.create(opts.out);
@@ -68,7 +68,7 @@ Example:  dprep embed --model runs/stage1/query_encoder --input texts.jsonl --ou
           ctx.log(`embed: ${opts.input} line ${lineNo} and any later ones: titles are ignored (the ${encoder.role} encoder was trained without them${encoder.template ? `; its template is ${JSON.stringify(encoder.template)}` : ''})`);
         }
         pending.push(obj.title === undefined ? { text: obj.text } : { text: obj.text, title: obj.title });
-        if (pending.length >= opts.batchSize * 8) await flush();
+        if (pending.length >= encoder.batchSize * 8) await flush();
       }
       if (pending.length) await flush();
       await out.commit();

@@ -67,11 +67,13 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     let indexRecall: number | undefined;
     const denseEvalRun = (range?: { start: number; end: number }) => oneEncoderAtATime(async () => {
       const { denseRun } = await import('../eval/retrieval.ts');
-      const { encoderContentHash, encoderOverrides, openEncoder } = await import('../trainer/encoder.ts');
+      const { encoderContentHash, encoderOverrides, encoderWeightBytes, openEncoder } = await import('../trainer/encoder.ts');
       const overrides = { ...encoderOverrides(opts), log: ctx.log };
       // --model names the passage encoder: embeddings of another one are refused.
       const embeddingsModel = opts.embeddings && opts.model ? { dir: opts.model, ...(await encoderContentHash(opts.model, 'passage')) } : undefined;
-      const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64 });
+      // Both encoders share one tfjs heap: the query encoder's batch leaves room for the passage weights.
+      const reserveBytes = opts.embeddings ? 0 : await encoderWeightBytes(opts.model ?? opts.queryModel!, 'passage');
+      const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64, reserveBytes });
       const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
       try {
         const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: indexSettings(opts), range, log: ctx.log, onRecall: (r) => (indexRecall = r.recall) });

@@ -70,7 +70,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
       // A bi-encoder dir as --query-model names its passage encoder too: embeddings of another are refused.
       const passageDir = impliedPassageEncoder(opts.queryModel);
       const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
-      const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, batchSize: 64, log: ctx.log });
+      const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, log: ctx.log });
       try {
         const mine = (out: string, range?: { start: number; end: number }) => mineDense({
           examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,

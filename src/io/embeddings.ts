@@ -150,6 +150,11 @@ export class EmbeddingsWriter {
     return this.manifest.complete;
   }
 
+  /** Rows per shard file (the kept manifest's on a resume). */
+  get shardRows(): number {
+    return this.manifest.shardRows;
+  }
+
   static async open(dir: string, opts: WriterOptions): Promise<EmbeddingsWriter> {
     const fresh: EmbeddingsManifest = {
       format: EMBEDDINGS_FORMAT,

@@ -3,20 +3,28 @@
  * `openEncoder`: the same from a run dir. search/ and miners/ take the `Encoder` (src/types.ts)
  * their caller opened, so they never load the trainer themselves.
  */
-import type { Encoder, EncodeInput } from '../types.ts';
+import type { Encoder, EncodeInput, PreparedInputs } from '../types.ts';
 import { loadTf } from './backend.ts';
 import type { BackendChoice } from './tf-types.ts';
-import { InputError } from '../util/errors.ts';
+import { InputError, UsageError } from '../util/errors.ts';
 import type { Pooling } from './bert.ts';
-import type { ModelType } from './config.ts';
+import type { EncoderConfig, ModelType } from './config.ts';
+import type { NamedTensor } from './safetensors.ts';
 import { createEncoderModel, maxSequenceLength, type Role } from './families.ts';
 import { ENCODER_SETTINGS_FILE, readModelDir, type EncoderSettings } from './checkpoint.ts';
 import { isSentenceTransformersDir, readSentenceTransformersDir, type StSettings } from './st-dir.ts';
 import { parseTemplate, resolveTemplate, type InputTemplate } from './template.ts';
-import { checkTokenizerConfig, loadTokenizer, padBatch } from './tokenizer.ts';
+import { checkTokenizerConfig, loadTokenizer, padBatch, type TokenBatch, type TokenizedInput } from './tokenizer.ts';
+import type { EncoderModel } from './model-base.ts';
+import type { BackendName, TF } from './tf-types.ts';
+import { WorkerPool } from '../util/workers.ts';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { sha256Dir, type FileSetHash } from '../io/content-hash.ts';
 import { join } from 'node:path';
+import { availableParallelism, freemem } from 'node:os';
+import { chooseEncodeBatch, paramCount, type EncodeBatchChoice } from './memory.ts';
+import { readEncoderConfig } from './config.ts';
+import { loadNative } from './native.ts';
 
 export { ENCODER_SETTINGS_FILE, type EncoderSettings };
 
@@ -41,8 +49,21 @@ export interface LoadEncoderOptions {
   backend?: BackendChoice;
   /** Tokens per input, specials included (default: as trained, else 256; capped by the model's positions). */
   maxLength?: number;
-  /** Inputs per forward pass (default 32). */
+  /**
+   * Inputs per forward pass: refused (UsageError naming `batchFlag`, with the numbers) when the
+   * memory estimate says it cannot fit; default: the largest that fits, at most `batchCap` (64).
+   */
   batchSize?: number;
+  /** The option the caller's user set `batchSize` with (named when it is refused; default --batch). */
+  batchFlag?: string;
+  batchCap?: number;
+  /** Memory budget of the estimate (default: 3.8 GB on wasm, else 80% of the free RAM). */
+  maxMemoryGb?: number;
+  /**
+   * Bytes kept free for tensors that load after this encoder (another encoder's weights); what is
+   * in tfjs already (an encoder loaded before) is counted too.
+   */
+  reserveBytes?: number;
   /** Explicit settings win; otherwise dprep_encoder.json, then a sentence-transformers dir's, then cls / false. */
   pooling?: Pooling;
   normalize?: boolean;
@@ -51,6 +72,18 @@ export interface LoadEncoderOptions {
   /** Input templates (template.ts); the one of `role` applies. Win over the stored ones and ST prompts. */
   queryTemplate?: string;
   passageTemplate?: string;
+  /**
+   * Sort each encode call's inputs by token length and batch them in that order, so a batch is
+   * padded to its own longest member (default true); vectors come back in input order either way.
+   */
+  bucketing?: boolean;
+  /**
+   * Forward passes on this many replicas (worker threads, each its own tfjs backend and copy of the
+   * weights, one OpenBLAS thread each); 1 (default): in this thread, OpenBLAS on every core.
+   * Vectors are the same bytes whatever the count. `auto`: one per core, at most 4, as many as
+   * the free RAM holds.
+   */
+  workers?: number | 'auto';
   /** Where tokenizer/config warnings go (default: stderr). */
   log?: (message: string) => void;
 }
@@ -66,6 +99,49 @@ export interface LoadedEncoder extends Encoder {
   readonly template?: string;
   /** Passages' titles reach the model (DPR pair or a template with {title}); false: they are dropped. */
   readonly usesTitle: boolean;
+  /** Inputs per forward pass, and the memory estimate it was chosen or checked with. */
+  readonly batchSize: number;
+  readonly memory: EncodeBatchChoice;
+  /** Replicas running the forward passes (1: this thread). */
+  readonly workers: number;
+  /** Counts over every encode call so far (padding: see bucketBatches). */
+  readonly stats: EncodeStats;
+  prepare(inputs: readonly EncodeInput[]): Promise<PreparedInputs>;
+  encodePrepared(prepared: PreparedInputs): Promise<Float32Array>;
+}
+
+/** Token counts of an encoder's calls: real tokens, tokens fed (padding included), and what batches in input order would have fed. */
+export interface EncodeStats {
+  inputs: number;
+  tokens: number;
+  padded: number;
+  paddedInOrder: number;
+}
+
+interface Prepared extends PreparedInputs {
+  tokens: TokenizedInput[];
+}
+
+/**
+ * The batches one encode call runs: with `bucketing`, rows sorted by token length (ties in input
+ * order) and cut into batches of `batchSize`, each padded to its own longest row; without, batches
+ * of consecutive rows. The plan depends only on the lengths, in order: the same inputs give the
+ * same batches. Counts real tokens, padded tokens, and the padded tokens of batches in input order.
+ * @example bucketBatches([5, 1, 4, 2], 2, true).batches // [[1, 3], [2, 0]]
+ */
+export function bucketBatches(lengths: readonly number[], batchSize: number, bucketing: boolean): { batches: number[][]; tokens: number; padded: number; paddedInOrder: number } {
+  const rows = lengths.map((_, i) => i);
+  const inOrder: number[][] = [];
+  for (let s = 0; s < rows.length; s += batchSize) inOrder.push(rows.slice(s, s + batchSize));
+  const padOf = (batch: number[]) => batch.length * Math.max(1, ...batch.map((r) => lengths[r]));
+  const paddedInOrder = inOrder.reduce((n, b) => n + padOf(b), 0);
+  let batches = inOrder;
+  if (bucketing) {
+    const sorted = rows.slice().sort((a, b) => lengths[a] - lengths[b] || a - b);
+    batches = [];
+    for (let s = 0; s < sorted.length; s += batchSize) batches.push(sorted.slice(s, s + batchSize));
+  }
+  return { batches, tokens: lengths.reduce((n, l) => n + l, 0), padded: bucketing ? batches.reduce((n, b) => n + padOf(b), 0) : paddedInOrder, paddedInOrder };
 }
 
 /**
@@ -119,18 +195,52 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
     embedTitle,
   });
   const modelDir = st?.modelDir ?? dir;
-  const { tf } = await loadTf(opts.backend ?? 'auto');
-  const { config, tensors } = await readModelDir(modelDir, opts.role ?? trained.role);
+  const { tf, backend } = await loadTf(opts.backend ?? 'auto');
+  const config = await readEncoderConfig(join(modelDir, 'config.json'));
   const maxLength = Math.min(opts.maxLength ?? trained.max_length ?? st?.maxLength ?? 256, maxSequenceLength(config));
+  // Before the weights are read: a batch that cannot fit is refused, never aborted inside wasm.
+  const memory = chooseEncodeBatch(config, {
+    maxLength, backend, native: backend === 'wasm' && loadNative() !== undefined,
+    requested: opts.batchSize, flag: opts.batchFlag, cap: opts.batchCap, maxMemoryGb: opts.maxMemoryGb,
+    residentBytes: tf.memory().numBytes + (opts.reserveBytes ?? 0),
+  });
+  const batchSize = memory.batch;
+  // auto: one replica per core (at most 4), as many as the free RAM holds at this batch's estimate.
+  const workers = opts.workers === 'auto' ? autoWorkers(memory.bytes) : (opts.workers ?? 1);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
   const tokenizer = await loadTokenizer(modelDir, maxLength, { template, lowercase: st?.lowercase || undefined });
   for (const warning of checkTokenizerConfig(tokenizer, config, join(modelDir, 'config.json'))) log(`warning: ${warning}`);
-  const model = createEncoderModel(tf, config, tensors, `encoder-${dir}`);
-  const batchSize = opts.batchSize ?? 32;
   const pooling: Pooling = opts.pooling ?? trained.pooling ?? (st?.pooling as Pooling | undefined) ?? 'cls';
   const normalize = opts.normalize ?? trained.normalize ?? st?.normalize ?? false;
+  // One forward pass of a padded batch, here or in a replica (the same code on the same bytes: the same vectors).
+  let embedBatch: (batch: TokenBatch) => Promise<Float32Array>;
+  let release: () => void;
+  // Read (and checked) here, so a bad checkpoint is an InputError before any replica starts.
+  const { tensors } = await readModelDir(modelDir, opts.role ?? trained.role);
+  if (workers > 1) {
+    // Replicas on worker threads, each with its own tfjs backend and model; one OpenBLAS thread per
+    // call (the setting is process-wide), as the trainer's replicas: the replicas fill the cores.
+    loadNative()?.kernels.setThreads(1);
+    const init: EncoderReplicaInit = { name: `encoder-${dir}`, config, tensors: [...tensors], backend, pooling, normalize };
+    const pool = WorkerPool.start<TokenBatch, Float32Array>('encoder replica', new URL('./encoder-replica.ts', import.meta.url), workers, init);
+    embedBatch = (batch) => pool.run(batch, [batch.ids.buffer, batch.typeIds.buffer, batch.mask.buffer] as ArrayBuffer[]);
+    release = () => {
+      void pool.close();
+      // OpenBLAS's own default again for later in-thread encoders.
+      loadNative()?.kernels.setThreads(Number(process.env.OPENBLAS_NUM_THREADS) || availableParallelism());
+    };
+  } else {
+    const model = createEncoderModel(tf, config, tensors, `encoder-${dir}`);
+    embedBatch = async (batch) => embedTokens(tf, model, batch, pooling, normalize);
+    release = () => model.dispose();
+  }
+  const dim = config.projection_dim > 0 ? config.projection_dim : config.hidden_size;
+  const bucketing = opts.bucketing ?? true;
+  const stats: EncodeStats = { inputs: 0, tokens: 0, padded: 0, paddedInOrder: 0 };
   const usesTitle = template ? template.usesTitle : embedTitle;
-  return {
-    dim: model.dim,
+  const encoder: LoadedEncoder = {
+    dim,
+    workers,
     modelType: config.model_type,
     pooling,
     normalize,
@@ -138,19 +248,68 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
     role,
     ...(template ? { template: template.source } : {}),
     usesTitle,
-    async encode(inputs: readonly EncodeInput[]): Promise<Float32Array> {
-      const out = new Float32Array(inputs.length * model.dim);
-      for (let start = 0; start < inputs.length; start += batchSize) {
-        const slice = inputs.slice(start, start + batchSize);
-        const batch = padBatch(await tokenizer.encode(usesTitle ? slice : slice.map((x) => ({ text: x.text }))), tokenizer.padId);
-        const vecs = tf.tidy(() => model.embed(batch, pooling, normalize));
-        out.set((await vecs.data()) as Float32Array, start * model.dim);
-        vecs.dispose();
-      }
+    batchSize,
+    memory,
+    stats,
+    async prepare(inputs: readonly EncodeInput[]): Promise<PreparedInputs> {
+      const tokens = await tokenizer.encode(usesTitle ? inputs : inputs.map((x) => ({ text: x.text })));
+      return { count: inputs.length, tokens } as PreparedInputs;
+    },
+    async encodePrepared(prepared: PreparedInputs): Promise<Float32Array> {
+      const tokens = (prepared as Prepared).tokens;
+      const out = new Float32Array(tokens.length * dim);
+      const plan = bucketBatches(tokens.map((t) => t.ids.length), batchSize, bucketing);
+      stats.inputs += tokens.length;
+      stats.tokens += plan.tokens;
+      stats.padded += plan.padded;
+      stats.paddedInOrder += plan.paddedInOrder;
+      // With replicas every batch of the call is in flight at once (the pool runs one per replica).
+      await Promise.all(
+        plan.batches.map(async (rows) => {
+          const data = await embedBatch(padBatch(rows.map((r) => tokens[r]), tokenizer.padId)); // [rows, dim]
+          rows.forEach((r, i) => out.set(data.subarray(i * dim, (i + 1) * dim), r * dim));
+        }),
+      );
       return out;
     },
-    dispose: () => model.dispose(),
+    async encode(inputs: readonly EncodeInput[]): Promise<Float32Array> {
+      return encoder.encodePrepared(await encoder.prepare(inputs));
+    },
+    dispose: () => release(),
   };
+  return encoder;
+}
+
+/**
+ * The replica count of `workers: 'auto'`: one per core, at most 4, no more than 80% of the free
+ * RAM holds at `bytesPerReplica` (each replica has its own heap and copy of the weights); at least 1.
+ * @example autoWorkers(3.6 * 2 ** 30, 16, 8 * 2 ** 30) // 1
+ */
+export function autoWorkers(bytesPerReplica: number, cores = availableParallelism(), free = freemem()): number {
+  return Math.max(1, Math.min(cores, 4, Math.floor((free * 0.8) / bytesPerReplica)));
+}
+
+/** What an encoder replica (encoder-replica.ts) is started with: the checked weights and the settings the encoder resolved. */
+export interface EncoderReplicaInit {
+  name: string;
+  config: EncoderConfig;
+  tensors: [string, NamedTensor][];
+  backend: BackendName;
+  pooling: Pooling;
+  normalize: boolean;
+}
+
+/**
+ * The pooled vectors of one padded batch (`[batch, dim]`, row-major), synchronously: one tidy
+ * around the forward pass, read back with dataSync.
+ */
+export function embedTokens(tf: TF, model: EncoderModel, batch: TokenBatch, pooling: Pooling, normalize: boolean): Float32Array {
+  const vecs = tf.tidy(() => model.embed(batch, pooling, normalize));
+  try {
+    return (vecs.dataSync() as Float32Array).slice(); // its own buffer: a replica transfers it
+  } finally {
+    vecs.dispose();
+  }
 }
 
 /**
@@ -179,6 +338,17 @@ export async function encoderContentHash(dir: string, role: Role): Promise<FileS
   const resolved = encoderDirFor(dir, role);
   const subdirs = readdirSync(resolved, { withFileTypes: true }).filter((e) => e.isDirectory() && /^\d+_/.test(e.name)).map((e) => e.name);
   return sha256Dir(resolved, subdirs);
+}
+
+/**
+ * Bytes of the weights `openEncoder(dir, role)` would put in tfjs (from config.json alone), for a
+ * caller that holds two encoders in one heap to reserve room for the second.
+ * @example const reserveBytes = await encoderWeightBytes('runs/s1', 'passage');
+ */
+export async function encoderWeightBytes(dir: string, role: Role): Promise<number> {
+  const resolved = encoderDirFor(dir, role);
+  const modelDir = isSentenceTransformersDir(resolved) ? (await readSentenceTransformersDir(resolved)).modelDir : resolved;
+  return 4 * paramCount(await readEncoderConfig(join(modelDir, 'config.json')));
 }
 
 /** The passage encoder a query-side option implies: only a bi-encoder dir (holding passage_encoder/) implies one. */

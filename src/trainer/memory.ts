@@ -123,3 +123,81 @@ export function checkTrainingMemory(
     );
   }
 }
+
+/**
+ * Bytes of one inference forward pass (`embed` in one tf.tidy: every layer's intermediates stay
+ * alive until the pass ends) of `batch` sequences padded to `len`. Calibrated on the wasm heap
+ * (2026-12-02, BERT-base, `bench/encode-mem-probe.ts`): with dprep's native kernels 17.5k floats
+ * per token per layer at 128 tokens and 20.6k at 256 (heap 3.50 GB at 12 × 256, the 4 GB heap ran
+ * out at 64 × 256), i.e. about 11·H + 2·I + 2 per head per key: 12·H + 2·I + 2·heads·len is used;
+ * on tfjs's own kernels 45.4k at 128 (attention through head transposes, softmax as an op chain,
+ * XNNPACK's packed weight copies): 32·H + 4·I + 6·heads·len.
+ * Other families (DistilBERT, T5) are estimated with the same per-layer terms.
+ * @example estimateEncodeMemory(baseConfig, { batch: 12, len: 256, native: true }).tensorBytes / GB // ≈ 3.6
+ */
+export function estimateEncodeMemory(c: BertConfig, o: { batch: number; len: number; native: boolean }): { tensorBytes: number; weightBytes: number } {
+  const params = paramCount(c);
+  const embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * c.hidden_size;
+  const weightBytes = 4 * (params + (o.native ? 0 : params - embeddings));
+  const perTokenLayer = o.native
+    ? 12 * c.hidden_size + 2 * c.intermediate_size + 2 * c.num_attention_heads * o.len
+    : 32 * c.hidden_size + 4 * c.intermediate_size + 6 * c.num_attention_heads * o.len;
+  // + embeddings (words, types, their sums, the normalized input) and the pooled output.
+  const acts = 4 * o.batch * o.len * (c.num_hidden_layers * perTokenLayer + 5 * c.hidden_size);
+  return { tensorBytes: weightBytes + acts, weightBytes };
+}
+
+/** The tfjs memory an encoder may use: the wasm heap (4 GB, less a margin) or 80% of the free RAM. */
+export function encodeBudgetBytes(backend: BackendName, maxMemoryGb?: number): { bytes: number; what: string } {
+  if (maxMemoryGb !== undefined) return { bytes: maxMemoryGb * GB, what: 'the given memory budget' };
+  return backend === 'wasm' ? { bytes: 3.8 * GB, what: "the wasm backend's heap is 4 GB" } : { bytes: freemem() * 0.8, what: '80% of the free RAM' };
+}
+
+/** The batch an encoder runs, the estimate behind it and the budget it was checked against. */
+export interface EncodeBatchChoice {
+  batch: number;
+  /** Estimated bytes of one forward pass at `batch` × the max length (other tensors included). */
+  bytes: number;
+  budget: number;
+  /** The largest batch the estimate lets through at the max length. */
+  largest: number;
+}
+
+/**
+ * Inputs per forward pass of an encoder: `requested` when it fits the budget (else a UsageError
+ * with the numbers and the largest batch that fits, before any work), otherwise the largest that
+ * fits, at most `cap`. The estimate takes every sequence at `maxLength` (the worst case of padding).
+ * @example chooseEncodeBatch(cfg, { maxLength: 256, native: true, backend: 'wasm' }).batch // 12 for BERT-base
+ */
+export function chooseEncodeBatch(
+  c: BertConfig,
+  o: { maxLength: number; native: boolean; backend: BackendName; requested?: number; flag?: string; cap?: number; maxMemoryGb?: number; residentBytes?: number },
+): EncodeBatchChoice {
+  const budget = encodeBudgetBytes(o.backend, o.maxMemoryGb);
+  // Other tensors in the same heap (another encoder's weights) count against this one's budget.
+  const resident = o.residentBytes ?? 0;
+  const at = (batch: number) => resident + estimateEncodeMemory(c, { batch, len: o.maxLength, native: o.native }).tensorBytes;
+  // Bytes grow linearly with the batch: the largest fitting one in closed form, then checked.
+  const one = at(1);
+  const perSequence = at(2) - one;
+  let largest = Math.max(0, Math.floor((budget.bytes - (one - perSequence)) / perSequence));
+  while (largest > 0 && at(largest) > budget.bytes) largest--;
+  const shape = `${c.model_type}, ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${o.maxLength} tokens${resident > 0 ? `, ${(resident / GB).toFixed(2)} GB of other tensors` : ''}`;
+  if (largest === 0) {
+    throw new UsageError(
+      `one sequence of ${o.maxLength} tokens needs an estimated ${(one / GB).toFixed(2)} GB of tensors (${shape}), over the budget of ${(budget.bytes / GB).toFixed(1)} GB (${budget.what}): lower --max-length`,
+    );
+  }
+  if (o.requested !== undefined) {
+    const bytes = at(o.requested);
+    if (bytes > budget.bytes) {
+      throw new UsageError(
+        `${o.flag ?? '--batch'} ${o.requested} needs an estimated ${(bytes / GB).toFixed(2)} GB of tensors per forward pass (${shape}), over the budget of ${(budget.bytes / GB).toFixed(1)} GB` +
+          ` (${budget.what}); the largest batch that fits is ${largest} (or lower --max-length)`,
+      );
+    }
+    return { batch: o.requested, bytes, budget: budget.bytes, largest };
+  }
+  const batch = Math.min(largest, o.cap ?? 64);
+  return { batch, bytes: at(batch), budget: budget.bytes, largest };
+}

@@ -9,7 +9,7 @@ import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { checkEmbeddingsSource, readEmbeddingIdShards, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
 import { searchEmbeddingShards } from './sharded.ts';
 import type { RecallReport } from './ann.ts';
-import type { Encoder, Passage } from '../../types.ts';
+import type { EncodeInput, Encoder, Passage, PreparedInputs } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from './index.ts';
@@ -106,18 +106,36 @@ export async function indexCorpus(passages: AsyncIterable<Passage>, encoder: Enc
   const rowIds: string[] = [];
   const progress = new Progress('encode corpus', { unit: 'passages' });
   let batch: Passage[] = [];
+  // The batch read last is tokenized while the one before it runs.
+  let waiting: { passages: Passage[]; vectors: (() => Promise<Float32Array>) } | undefined;
+  const runWaiting = async () => {
+    if (!waiting) return;
+    const { passages: ps, vectors } = waiting;
+    waiting = undefined;
+    index.add(await vectors()); // [batch, dim]
+    for (const p of ps) rowIds.push(p.passage_id);
+    progress.tick(ps.length);
+  };
   const flush = async () => {
     if (batch.length === 0) return;
-    index.add(await encoder.encode(batch.map((p) => ({ text: p.text, title: p.title })))); // [batch, dim]
-    for (const p of batch) rowIds.push(p.passage_id);
-    progress.tick(batch.length);
+    const inputs = batch.map((p) => ({ text: p.text, title: p.title }));
+    let vectors: () => Promise<Float32Array>;
+    if (encoder.prepare && encoder.encodePrepared) {
+      const prepared = encoder.prepare(inputs);
+      prepared.catch(() => {}); // awaited when its turn comes
+      vectors = async () => encoder.encodePrepared!(await prepared);
+    } else vectors = () => encoder.encode(inputs);
+    const next = { passages: batch, vectors };
     batch = [];
+    await runWaiting();
+    waiting = next;
   };
   for await (const p of passages) {
     batch.push(p);
     if (batch.length >= batchSize) await flush();
   }
   await flush();
+  await runWaiting();
   progress.finish();
   return { index, rowIds };
 }
@@ -140,9 +158,11 @@ export async function searchQuestions(
   const scores = new Float32Array(nq * k);
   const queryVectors = new Float32Array(nq * dim);
   const progress = new Progress('search', { total: nq, unit: 'questions' });
+  const encodeAhead = overlapped(encoder, (start: number) => questions.slice(start, start + batchSize).map((text) => ({ text })));
   for (let start = 0; start < nq; start += batchSize) {
     const batch = questions.slice(start, start + batchSize);
-    const vectors = await encoder.encode(batch.map((text) => ({ text }))); // [batch, dim]
+    // The next batch is tokenized while this one runs.
+    const vectors = await encodeAhead(start, start + batchSize < nq ? start + batchSize : undefined); // [batch, dim]
     queryVectors.set(vectors, start * dim);
     const hits = await index.search(vectors, k); // ids/scores: [batch, k]
     ids.set(hits.ids, start * k);
@@ -151,6 +171,27 @@ export async function searchQuestions(
   }
   progress.finish();
   return { hits: { nq, k, ids, scores }, queryVectors };
+}
+
+/**
+ * `encode(at)` that starts tokenizing the inputs at `next` before running those at `at`, for
+ * encoders that split encoding in two (Encoder.prepare); other encoders just encode.
+ */
+function overlapped(encoder: Encoder, inputsAt: (at: number) => EncodeInput[]): (at: number, next?: number) => Promise<Float32Array> {
+  if (!encoder.prepare || !encoder.encodePrepared) return (at) => encoder.encode(inputsAt(at));
+  const ahead = new Map<number, Promise<PreparedInputs>>();
+  const prepare = (at: number) => {
+    const p = encoder.prepare!(inputsAt(at));
+    p.catch(() => {}); // awaited when its turn comes
+    ahead.set(at, p);
+  };
+  return async (at, next) => {
+    if (!ahead.has(at)) prepare(at);
+    const current = ahead.get(at)!;
+    ahead.delete(at);
+    if (next !== undefined) prepare(next);
+    return encoder.encodePrepared!(await current);
+  };
 }
 
 /**
