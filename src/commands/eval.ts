@@ -31,6 +31,7 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
     corpus: { type: 'string', role: 'input', help: 'corpus the passages come from' },
     ...corpusColumnsOptions,
     k: { type: 'list', items: 'integer', min: 1, default: [1, 5, 20, 100], help: 'top-k cutoffs for DPR accuracy' },
+    mrr: { type: 'integer', min: 0, default: 0, help: 'DPR accuracy: also report mrr@K, the reciprocal rank of the first answer-bearing passage within the top K, averaged (0: off)' },
     runOut: { type: 'string', role: 'output', help: 'write the dense retrieval as a TREC run file' },
     run: { type: 'string', role: 'input', help: 'TREC run file to evaluate' },
     qrels: { type: 'string', role: 'input', help: 'relevance judgements for --run' },
@@ -70,14 +71,14 @@ sentence-transformers files); --query-template, --passage-template, --pooling, -
         modelType = queryEncoder.modelType;
         const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
         try {
-          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: { backend: opts.search }, log: ctx.log });
+          run = await denseRun({ examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks, opts.mrr), index: { backend: opts.search }, log: ctx.log });
         } finally {
           queryEncoder.dispose();
           passageEncoder?.dispose();
         }
         if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
       }
-      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match, opts.columns);
+      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match, opts.columns, opts.mrr);
       ({ metrics, questions: queries } = acc);
       if (acc.answered === 0 && queries > 0) {
         // MS MARCO-style records carry no answer strings: top-k would be 0 by construction.
