@@ -54,7 +54,7 @@ export { EmbeddingsWriter, readEmbeddingShards, readEmbeddingsManifest, type Emb
 export { createVectorIndex, type VectorIndex, type VectorIndexOptions, type TopK } from './search/vector/index.ts';
 
 // Eval metrics: DPR top-k accuracy, TREC runs and qrels, MRR/recall/nDCG, reports.
-export { topKAccuracy, firstAnswerRank } from './eval/topk.ts';
+export { topKAccuracy, firstAnswerRank, answerMrr } from './eval/topk.ts';
 export { dprAccuracy, denseRun } from './eval/retrieval.ts';
 export { readRun, readQrels, writeRun, writeQrels, type Run, type RunEntry, type Qrels } from './eval/trec.ts';
 export { evaluateRun, parseMetrics, type MetricSpec, type EvaluationResult } from './eval/metrics.ts';

@@ -52,7 +52,7 @@ const VALUES: [string, string[]][] = [
   ['mining', ['mineBm25', 'mineDense', 'rescoreNegatives', 'selectNegatives']],
   ['trainer', ['loadCrossEncoder', 'loadEncoder', 'trainBiEncoder']],
   ['vector search', ['EmbeddingsWriter', 'createVectorIndex', 'encodeCorpus', 'readEmbeddingShards', 'readEmbeddingsManifest']],
-  ['eval', ['denseRun', 'dprAccuracy', 'evaluateRun', 'firstAnswerRank', 'parseMetrics', 'readQrels', 'readRun', 'renderReportMarkdown', 'reportJson', 'topKAccuracy', 'writeQrels', 'writeReport', 'writeRun']],
+  ['eval', ['answerMrr', 'denseRun', 'dprAccuracy', 'evaluateRun', 'firstAnswerRank', 'parseMetrics', 'readQrels', 'readRun', 'renderReportMarkdown', 'reportJson', 'topKAccuracy', 'writeQrels', 'writeReport', 'writeRun']],
   ['pipeline', ['PipelineError', 'StepFailedError', 'dagMermaid', 'dagText', 'parsePipeline', 'pipelineStatus', 'planPipeline', 'readPipelineFile', 'runPipeline']],
 ];
 

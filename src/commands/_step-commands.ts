@@ -23,6 +23,7 @@ import { mineBm25Command } from './mine-bm25.ts';
 import { minePositivesCommand } from './mine-positives.ts';
 import { searchBm25Command } from './search-bm25.ts';
 import { exportCommand } from './export.ts';
+import { splitCommand } from './split.ts';
 
 export const stepCommands: CommandSpec<any>[] = [
   // answers
@@ -32,6 +33,7 @@ export const stepCommands: CommandSpec<any>[] = [
   convertPiafCommand,
   convertMsmarcoCommand,
   convertNqCommand,
+  splitCommand,
   // BM25
   indexBm25Command,
   mineBm25Command,

@@ -41,6 +41,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     corpus: { type: 'string', role: 'input', help: 'corpus the passages come from' },
     ...corpusColumnsOptions,
     k: { type: 'list', items: 'integer', min: 1, default: [1, 5, 20, 100], help: 'top-k cutoffs for DPR accuracy' },
+    mrr: { type: 'integer', min: 0, default: 0, help: 'DPR accuracy: also report mrr@K, the reciprocal rank of the first answer-bearing passage within the top K, averaged (0: off)' },
     runOut: { type: 'string', role: 'output', help: 'write the dense retrieval as a TREC run file' },
     run: { type: 'string', role: 'input', help: 'TREC run file to evaluate' },
     qrels: { type: 'string', role: 'input', help: 'relevance judgements for --run' },
@@ -76,7 +77,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
       const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64, reserveBytes });
       const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
       try {
-        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks), index: indexSettings(opts), range, log: ctx.log, onRecall: (r) => (indexRecall = r.recall) });
+        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks, opts.mrr), index: indexSettings(opts), range, log: ctx.log, onRecall: (r) => (indexRecall = r.recall) });
         return { run, modelType: queryEncoder.modelType };
       } finally {
         queryEncoder.dispose();
@@ -131,7 +132,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
         } else ({ run, modelType } = await denseEvalRun());
         if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
       }
-      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match, opts.columns);
+      const acc = await dprAccuracy(run, opts.examples, opts.corpus, ks, opts.match, opts.columns, opts.mrr);
       ({ metrics, questions: queries } = acc);
       if (acc.answered === 0 && queries > 0) {
         // MS MARCO-style records carry no answer strings: top-k would be 0 by construction.

@@ -12,7 +12,7 @@ import type { TopK } from '../search/vector/exact.ts';
 import type { RecallReport } from '../search/vector/ann.ts';
 import { UsageError } from '../util/errors.ts';
 import type { VectorIndexOptions } from '../search/vector/index.ts';
-import { firstAnswerRank, topKAccuracy } from './topk.ts';
+import { answerMrr, firstAnswerRank, topKAccuracy } from './topk.ts';
 import { isEmptyAnswer } from '../text/answer.ts';
 import type { Run } from './trec.ts';
 
@@ -95,8 +95,8 @@ export async function denseRun(opts: {
  * Questions missing from the run count as misses.
  * @example const acc = await dprAccuracy(run, 'dev.dpr.json', 'corpus.jsonl', [1, 5, 20, 100]);
  */
-export async function dprAccuracy(run: Run, examples: string, corpus: string, ks: readonly number[], mode: MatchMode = 'string', columns?: CorpusColumns): Promise<{ metrics: Record<string, number>; questions: number; answered: number }> {
-  const maxK = Math.max(...ks);
+export async function dprAccuracy(run: Run, examples: string, corpus: string, ks: readonly number[], mode: MatchMode = 'string', columns?: CorpusColumns, mrrK = 0): Promise<{ metrics: Record<string, number>; questions: number; answered: number }> {
+  const maxK = Math.max(...ks, mrrK);
   const wanted = new Set<string>();
   for (const entries of run.values()) for (const e of entries.slice(0, maxK)) wanted.add(e.docid);
   const passages = await fetchPassages(corpus, wanted, columns);
@@ -108,5 +108,7 @@ export async function dprAccuracy(run: Run, examples: string, corpus: string, ks
     if (!record.answers.every(isEmptyAnswer)) answered++;
     ranks.push(firstAnswerRank(record.answers, entries.slice(0, maxK).map((e) => passages.get(e.docid)!), mode));
   }
-  return { metrics: topKAccuracy(ranks, ks), questions: ranks.length, answered };
+  const metrics = topKAccuracy(ranks, ks);
+  if (mrrK > 0) metrics[`mrr@${mrrK}`] = answerMrr(ranks, mrrK);
+  return { metrics, questions: ranks.length, answered };
 }

@@ -1,6 +1,7 @@
 /**
  * DPR's retrieval accuracy: the share of questions with an answer-bearing passage (DPR
- * `has_answer`) among the top k retrieved. Reported as `top@1`, `top@5`, `top@20`, `top@100`.
+ * `has_answer`) among the top k retrieved. Reported as `top@1`, `top@5`, `top@20`, `top@100`; on
+ * request also `mrr@k`, the same first answer-bearing rank's reciprocal.
  */
 import { AnswerMatcher } from '../text/answer.ts';
 import type { MatchMode, Passage } from '../types.ts';
@@ -25,4 +26,15 @@ export function topKAccuracy(firstRanks: readonly number[], ks: readonly number[
     out[`top@${k}`] = firstRanks.length === 0 ? 0 : hits / firstRanks.length;
   }
   return out;
+}
+
+/**
+ * Mean reciprocal rank of each question's first answer-bearing passage, counted within the top k
+ * (0 beyond it or when none is found), over every question.
+ * @example answerMrr([0, 3, -1], 10) // (1 + 1/4 + 0) / 3
+ */
+export function answerMrr(firstRanks: readonly number[], k: number): number {
+  let sum = 0;
+  for (const r of firstRanks) if (r >= 0 && r < k) sum += 1 / (r + 1);
+  return firstRanks.length === 0 ? 0 : sum / firstRanks.length;
 }

@@ -26,6 +26,12 @@ test('dprep eval scores DPR top-k accuracy of any run over DPR records', async (
   const r = dprep('eval', '--run', join(dir, 'bm25.trec'), '--examples', join(dir, 'dev.jsonl'), '--corpus', join(dir, 'corpus.jsonl'), '--k', '1,2', '--json');
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { 'top@1': 0.5, 'top@2': 1 });
+  // --mrr 10: question 0's answer is at rank 1, question 1's at rank 2; the run has only 2 ranks.
+  const m = dprep('eval', '--run', join(dir, 'bm25.trec'), '--examples', join(dir, 'dev.jsonl'), '--corpus', join(dir, 'corpus.jsonl'), '--k', '1', '--mrr', '10', '--json');
+  assert.equal(m.status, 0, m.stderr);
+  assert.deepEqual(JSON.parse(m.stdout), { 'top@1': 0.5, 'mrr@10': 0.75 });
+  const m1 = dprep('eval', '--run', join(dir, 'bm25.trec'), '--examples', join(dir, 'dev.jsonl'), '--corpus', join(dir, 'corpus.jsonl'), '--k', '1', '--mrr', '1', '--json');
+  assert.deepEqual(JSON.parse(m1.stdout), { 'top@1': 0.5, 'mrr@1': 0.5 });
 });
 
 test('dprep eval reports no DPR top-k for records without answer strings (MS MARCO), and says how to score them', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstAnswerRank, topKAccuracy } from '../../src/eval/topk.ts';
+import { answerMrr, firstAnswerRank, topKAccuracy } from '../../src/eval/topk.ts';
 import { renderReportMarkdown, reportJson, type ReportRow } from '../../src/eval/report.ts';
 
 const p = (text: string, title = '') => ({ passage_id: text.slice(0, 8), title, text });
@@ -32,4 +32,10 @@ test('report puts runs side by side; missing metrics show as – and null', () =
     '| run | mrr@10 | recall@100 | queries |\n|---|---:|---:|---:|\n| bm25 | 0.1874 | 0.6000 | 10 |\n| stage2 | 0.3000 | – | – |\n',
   );
   assert.deepEqual(reportJson(rows).runs[1], { label: 'stage2', metrics: { 'mrr@10': 0.3, 'recall@100': null } });
+});
+
+test('answer MRR@k: the first answer-bearing rank reciprocal within the top k, 0 beyond it or when none', () => {
+  assert.equal(answerMrr([0, 3, -1], 10), (1 + 1 / 4 + 0) / 3);
+  assert.equal(answerMrr([0, 9, 10], 10), (1 + 1 / 10 + 0) / 3, 'rank 10 (0-based) is the 11th: outside mrr@10');
+  assert.equal(answerMrr([], 10), 0);
 });
