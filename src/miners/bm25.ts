@@ -16,13 +16,13 @@
  *
  * Example: dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { removeTemp, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
@@ -108,7 +108,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const pool = await startBm25Pool(index, opts.threads, mineTask(settings)).catch(async (e) => {
     await writer.abort();
     index.close();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) await removeTemp(tempDir);
     throw e;
   });
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
@@ -155,7 +155,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   } finally {
     await pool.close();
     index.close();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) await removeTemp(tempDir);
   }
   return writeReport(opts, index, { ...settings, languageFrom }, pool.threads, summary, output, log);
 }
@@ -221,13 +221,14 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
   if (!dir) {
     // Beside the output, not in /tmp: an index is about twice the corpus size.
     mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-    tempDir = mkdtempSync(join(dirname(resolve(opts.out)), `.${basename(opts.out)}.bm25-`));
+    tempDir = tempPathFor(`${resolve(opts.out)}.bm25`);
+    mkdirSync(tempDir);
     dir = join(tempDir, 'index');
   }
   try {
     await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns }, log);
   } catch (err) {
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) await removeTemp(tempDir);
     throw err;
   }
   return { dir, tempDir };

@@ -6,12 +6,12 @@
  * → header, and the directory put in place atomically. Memory: the segment buffer, the term
  * dictionary, and 4 bytes per doc of lengths, whatever the corpus size. Binary I/O: build-io.ts.
  */
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Passage } from '../../types.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
-import { replaceDir, tempPathFor } from '../../io/atomic.ts';
+import { makeDir, namingTarget, removeTemp, replaceDir, tempPathFor } from '../../io/atomic.ts';
 import { assertReadableFile } from '../../io/lines.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
@@ -60,8 +60,8 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
   const indexTitle = opts.indexTitle ?? true;
   const source = opts.sourceFile ?? '<passages>';
   const tmp = tempPathFor(dir);
-  mkdirSync(tmp, { recursive: true });
   try {
+    await makeDir(tmp);
     const collector = new Collector(tmp, Math.max(1024, opts.segmentPostings ?? 16 << 20), opts.onPassage);
     const analysis = { analyzer: opts.analyzer, indexTitle, threads: opts.threads ?? 0, batchSize: opts.batchSize ?? 512 };
     await analyzeInOrder(passages, analysis, (batch, thread) => collector.add(batch, thread));
@@ -89,8 +89,8 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
     await replaceDir(tmp, dir);
     return { header, segments: c.runs.length, seconds: (Date.now() - started) / 1000, mergeSeconds: (Date.now() - mergeStarted) / 1000 };
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    await removeTemp(tmp);
+    throw namingTarget(err, dir);
   }
 }
 
