@@ -1,6 +1,7 @@
 /** `dprep mine bm25`: BM25 hard negatives with DPR has_answer filtering. */
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
@@ -22,6 +23,8 @@ language). --lang auto (the default) follows the data: records converted from PI
 mined with the French analyzer, others with the English one; an existing --index keeps its own.
 Skipped and counted (not errors): empty question; no non-empty answer; no positive_ctxs; a positive
 passage_id missing from the corpus. If every record misses its positives, it is an error (wrong corpus).
+A bad record or passage (invalid JSON or UTF-8, a wrong field) stops the run naming file, record and
+field; --skip-bad leaves it out, counted by reason in the report (records) or the log (passages).
 Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json --negatives 30`,
   options: {
     examples: { type: 'string', required: true, role: 'input', help: 'DPR records to mine negatives for' },
@@ -33,6 +36,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     ...MARGIN_OPTIONS,
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { mineBm25 } = await import('../miners/bm25.ts');
@@ -52,6 +56,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       languageFrom: language.from,
       k1: opts.k1,
       b: opts.b,
+      skipBad: opts.skipBad,
       log: ctx.log,
     });
     return {

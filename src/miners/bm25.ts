@@ -23,6 +23,7 @@ import type { AnalyzerConfig } from '../text/analyzer.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { removeTemp, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
+import { BadRecords } from '../util/bad-records.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
@@ -60,6 +61,8 @@ export interface MineBm25Options extends MinerSettings, ScoreMargins {
   b?: number;
   /** Records per batch handed to a worker. */
   batchSize?: number;
+  /** Leave out bad records and passages, counted by reason, instead of stopping (--skip-bad). */
+  skipBad?: boolean;
   log?: (message: string) => void;
 }
 
@@ -113,6 +116,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   });
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
   const output = new MinedRecords(writer, index, summary, opts.negatives);
+  const bad = new BadRecords(opts.skipBad, summary);
   const progress = new Progress('mine bm25', { unit: 'records' });
   let missingPositive = 0;
   try {
@@ -124,7 +128,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     const batchSize = opts.batchSize ?? 32;
     let items: Pending[] = [];
     let jobs: MineJob[] = [];
-    for await (const { record, where } of readDprRecords(opts.examples)) {
+    for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
       const ordinal = summary.read++;
       const answers = admitForMining(record, where, summary);
       if (!answers) continue;
@@ -226,7 +230,9 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
     dir = join(tempDir, 'index');
   }
   try {
-    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns }, log);
+    const bad = new BadRecords(opts.skipBad);
+    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns, onBad: bad.onBad }, log);
+    if (opts.skipBad) log(`mine bm25: corpus ${opts.corpus}: ${bad.render('passages')}`);
   } catch (err) {
     if (tempDir) await removeTemp(tempDir);
     throw err;

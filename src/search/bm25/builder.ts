@@ -12,7 +12,7 @@ import type { Passage } from '../../types.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { makeDir, namingTarget, removeTemp, replaceDir, tempPathFor } from '../../io/atomic.ts';
-import { assertReadableFile } from '../../io/lines.ts';
+import { assertReadableFile, type OnBadRecord } from '../../io/lines.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
 import { DPREP_VERSION } from '../../version.ts';
@@ -101,13 +101,13 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
 export async function buildIndexFromCorpus(
   corpus: string,
   dir: string,
-  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number; columns?: CorpusColumns },
+  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number; columns?: CorpusColumns; onBad?: OnBadRecord },
   log: (m: string) => void,
 ): Promise<BuildStats> {
   const bytes = await assertReadableFile(corpus);
   const progress = new Progress('bm25 index', { total: bytes, unit: 'B' });
-  const { columns, ...build } = opts;
-  const stats = await buildBm25Index(readCorpus(corpus, { columns, onRawBytes: (n) => progress.tick(n) }), dir, { ...build, sourceFile: corpus });
+  const { columns, onBad, ...build } = opts;
+  const stats = await buildBm25Index(readCorpus(corpus, { columns, onBad, onRawBytes: (n) => progress.tick(n) }), dir, { ...build, sourceFile: corpus });
   progress.finish();
   const h = stats.header;
   log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s (merge ${stats.mergeSeconds.toFixed(1)}s) → ${dir}`);
