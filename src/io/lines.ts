@@ -96,9 +96,10 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
  * Yields each line (without its line end: LF or CRLF). A BOM at the start of the file is
  * dropped. Lines are split on bytes and decoded as strict UTF-8: a line with invalid bytes is an
  * InputError naming the file and line, or, with `onBad`, reported and left out. A line may be of
- * any length (a 50 MB line is read whole).
+ * any length (a 50 MB line is read whole). `keepCr` keeps the CR of a CRLF (for TSV, where a
+ * quoted field may hold a CRLF of its own).
  */
-export async function* readLines(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord): AsyncGenerator<Line> {
+export async function* readLines(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord, keepCr = false): AsyncGenerator<Line> {
   const input = (await openByteStream(file, onRawBytes)) as AsyncIterable<Buffer>;
   let lineNo = 0;
   let parts: Buffer[] = [];
@@ -107,7 +108,7 @@ export async function* readLines(file: string, onRawBytes?: (n: number) => void,
     let start = 0;
     let end = line.length;
     if (lineNo === 1 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf) start = 3;
-    if (end > start && line[end - 1] === 0x0d) end--;
+    if (!keepCr && end > start && line[end - 1] === 0x0d) end--;
     try {
       return decodeUtf8(line.subarray(start, end), file, `line ${lineNo}`);
     } catch (err) {

@@ -59,11 +59,13 @@ export interface TsvRow {
 export async function* readTsv(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord): AsyncGenerator<TsvRow> {
   let pending: string | null = null;
   let startLine = 0;
-  for await (const { lineNo, text } of readLines(file, onRawBytes, onBad)) {
+  // Lines come with the CR of a CRLF: it ends the record, unless a quoted field is still open and holds it.
+  for await (const { lineNo, text } of readLines(file, onRawBytes, onBad, true)) {
     const line: string = pending === null ? text : `${pending}\n${text}`;
     if (pending === null) startLine = lineNo;
-    if (line === '') continue;
-    const fields = parseTsvRecord(line);
+    const record = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (record === '') continue;
+    const fields = parseTsvRecord(record);
     if (fields === null) {
       pending = line;
       continue;
