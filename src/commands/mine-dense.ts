@@ -5,6 +5,7 @@ import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.t
 import { INDEX_BACKENDS, INDEX_KINDS } from '../search/vector/index.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 
 export const mineDenseCommand = defineCommand({
   id: 'mine.dense',
@@ -37,6 +38,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
     maxLength: { type: 'integer', default: 64, help: 'tokens per question' },
     queryTemplate: TEMPLATE_OPTIONS.queryTemplate,
     ...EMBED_OVERRIDE_OPTIONS,
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { mineDense } = await import('../miners/dense.ts');
@@ -51,7 +53,7 @@ Example:  dprep mine dense --query-model runs/stage1/query_encoder --embeddings 
         examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out: opts.out, queryEncoder,
         ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
         keepExisting: opts.keepExisting, index: { kind: opts.index, backend: opts.search, threads: opts.threads },
-        queryBatch: opts.batch, log: ctx.log,
+        queryBatch: opts.batch, skipBad: opts.skipBad, log: ctx.log,
       });
       await r.summary.write(opts.out);
       ctx.log(r.summary.render());

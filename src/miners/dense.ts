@@ -31,6 +31,7 @@ import { dot, fetchPassages, loadEmbeddingsIndex, searchQuestions } from '../sea
 import type { VectorIndexOptions } from '../search/vector/index.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
+import { BadRecords } from '../util/bad-records.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
@@ -52,6 +53,8 @@ export interface DenseMiningOptions extends MinerSettings {
   index: VectorIndexOptions;
   /** Questions per encode + search call. */
   queryBatch?: number;
+  /** Leave out bad records, counted by reason in the summary, instead of stopping (--skip-bad). */
+  skipBad?: boolean;
   log(message: string): void;
 }
 
@@ -77,7 +80,8 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   // Pass 1: the questions and gold positives of the mineable records.
   const questions: string[] = [];
   const positiveIds: string[][] = [];
-  for await (const { record, where } of readDprRecords(opts.examples)) {
+  const bad = new BadRecords(opts.skipBad, summary);
+  for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
     summary.read++;
     if (!admitForMining(record, where, summary)) continue;
     questions.push(record.question);
@@ -104,7 +108,8 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let short = 0;
   let noGoldVector = 0;
   try {
-    for await (const { record } of readDprRecords(opts.examples)) {
+    // The same records as pass 1: its bad ones were counted there.
+    for await (const { record } of readDprRecords(opts.examples, { onBad: bad.onBad && (() => {}) })) {
       if (skipReason(record)) continue;
       const ranked: Hit[] = [];
       for (let r = 0; r < depth; r++) {

@@ -24,7 +24,10 @@ writeFileSync(join(dir, 'good.jsonl'), jsonl(Array.from({ length: 100 }, (_, i) 
 assert.equal(dprep(['index', 'bm25', '--corpus', 'good.jsonl', '--out', 'good.idx', '--threads', '1']).code, 0);
 
 const docsOf = (idx: string) => (JSON.parse(readFileSync(join(dir, idx, 'header.json'), 'utf8')) as { docs: number }).docs;
-const mining = (out: string) => JSON.parse(readFileSync(join(dir, `${out}.mining.json`), 'utf8')) as { records: { read: number; converted: number; skipped: Record<string, number>; examples: Record<string, string[]> } };
+type Account = { read: number; converted: number; skipped: Record<string, number>; examples: Record<string, string[]> };
+// mine bm25 accounts in <out>.mining.json (records), the other miners in <out>.summary.json.
+const mining = (out: string) => JSON.parse(readFileSync(join(dir, `${out}.mining.json`), 'utf8')) as { records: Account };
+const account = (args: string[], out: string): Account => (args[1] === 'bm25' ? mining(out).records : (JSON.parse(readFileSync(join(dir, `${out}.summary.json`), 'utf8')) as Account));
 
 interface Case {
   name: string;
@@ -115,6 +118,18 @@ const CASES: Case[] = [
     kept: (out) => assert.equal(mining(out).records.converted, 4),
   },
   {
+    name: 'invalid JSON in the records of mine positives',
+    make: () => {
+      const rows = [0, 1, 2, 3].map((i) => JSON.stringify({ question: `which word ${i} common`, answers: [`word${i}`] }));
+      rows[2] = '{"question": "which word 2", "answers": ["word2"]';
+      writeFileSync(join(dir, 'pos.jsonl'), rows.join('\n') + '\n');
+      return ['mine', 'positives', '--examples', 'pos.jsonl', '--index', 'good.idx', '--out', 'pos.out.jsonl', '--threads', '1', '--depth', '10'];
+    },
+    message: /pos\.jsonl, line 3: invalid JSON/,
+    reason: 'bad record: invalid JSON',
+    kept: (out) => assert.deepEqual([account(['mine', 'positives'], out).read, account(['mine', 'positives'], out).converted], [4, 3]),
+  },
+  {
     name: 'a 50 MB line with a wrong field',
     make: () => {
       const lines = [0, 1, 2].map((i) => JSON.stringify(passage(i)));
@@ -145,10 +160,10 @@ for (const c of CASES) {
       assert.match(skipped.stderr, /skipped 1 bad passages \(--skip-bad\)/);
       assert.ok(skipped.stderr.includes(`       1  ${c.reason}`), skipped.stderr);
     } else {
-      const m = mining(out);
-      const counted = Object.entries(m.records.skipped).filter(([reason]) => reason.startsWith('bad record'));
+      const m = account(args, out);
+      const counted = Object.entries(m.skipped).filter(([reason]) => reason.startsWith('bad record'));
       assert.deepEqual(counted, [[c.reason, 1]]);
-      assert.equal(m.records.read, m.records.converted + Object.values(m.records.skipped).reduce((a, b) => a + b, 0), 'read = converted + skipped');
+      assert.equal(m.read, m.converted + Object.values(m.skipped).reduce((a, b) => a + b, 0), 'read = converted + skipped');
     }
     c.kept(out);
   });
