@@ -4,10 +4,12 @@
  * (0 ok, 1 failed, 2 bad usage or bad input). Stack traces only with `--debug`.
  */
 import { commands } from './commands/index.ts';
-import { checkPathHazards, parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
+import { checkPathHazards, optionPathUses, parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
 import { InputError, UsageError } from './util/errors.ts';
 import { DPREP_VERSION } from './version.ts';
 import { writeFileAtomic } from './io/atomic.ts';
+import { installSignalCleanup, sweepStaleTemps } from './io/temps.ts';
+import { dirname } from 'node:path';
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.id.length)) + 2;
@@ -32,18 +34,20 @@ function lookup(argv: string[]): { cmd: CommandSpec<any>; rest: string[] } | und
   return undefined;
 }
 
-/** What a failed system call says, by errno code, in the user's words. */
-const SYSTEM_ERRORS: Record<string, [problem: string, exit: number]> = {
+const FULL = 'nothing was written under that name and the temp files are removed; free space or write elsewhere, then rerun';
+
+/** What a failed system call says, by errno code, in the user's words (and what to do, where that is not obvious). */
+const SYSTEM_ERRORS: Record<string, [problem: string, exit: number, hint?: string]> = {
   ENOENT: ['no such file or directory', 2],
   EISDIR: ['is a directory, a file was expected', 2],
   ENOTDIR: ['a part of the path is a file, not a directory', 2],
   EACCES: ['permission denied', 2],
   EPERM: ['operation not permitted', 2],
-  EROFS: ['read-only file system', 2],
+  EROFS: ['read-only file system', 2, 'nothing was written; give an output on a writable file system'],
   EEXIST: ['already exists', 2],
   ENOTEMPTY: ['directory not empty', 2],
-  ENOSPC: ['no space left on the device', 1],
-  EDQUOT: ['disk quota exceeded', 1],
+  ENOSPC: ['no space left on the device', 1, FULL],
+  EDQUOT: ['disk quota exceeded', 1, FULL],
   EMFILE: ['too many open files', 1],
 };
 
@@ -59,7 +63,7 @@ function describeSystemError(err: unknown): { message: string; exit: number } | 
   if (!known) return undefined;
   const where = e.path ? `${e.path}${e.dest ? ` → ${e.dest}` : ''}: ` : '';
   const problem = e.code === 'EEXIST' && e.syscall === 'mkdir' ? 'a file is where a directory is needed' : known[0];
-  return { message: `${where}${problem} (${e.code}${e.syscall ? `, ${e.syscall}` : ''})`, exit: known[1] };
+  return { message: `${where}${problem} (${e.code}${e.syscall ? `, ${e.syscall}` : ''})${known[2] ? `; ${known[2]}` : ''}`, exit: known[1] };
 }
 
 /** `--debug` anywhere on the line: print stack traces of unexpected errors. */
@@ -103,6 +107,13 @@ export async function main(rawArgv: string[]): Promise<number> {
     });
     const options = resolveOptions(cmd.options, raw, name);
     checkPathHazards(cmd.options, options, name);
+    // Temps a killed earlier run left beside this run's outputs (kill -9 skips every cleanup) go first.
+    installSignalCleanup();
+    for (const use of optionPathUses(cmd.options, options)) {
+      if (use.role !== 'output') continue;
+      sweepStaleTemps(dirname(use.path));
+      sweepStaleTemps(use.path);
+    }
     // A Slurm job running a whole pipeline step gets the step's state dir (checkpoints) and a file for the command's result (metrics).
     const env = process.env;
     const result = await cmd.run(options, { log: (m) => process.stderr.write(m + '\n'), ...(env.DPREP_STATE_DIR ? { stateDir: env.DPREP_STATE_DIR } : {}) });

@@ -9,7 +9,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AtomicFile, writeFileAtomic } from '../io/atomic.ts';
+import { AtomicFile, removeTemp, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
+import { forgetTemp } from '../io/temps.ts';
 import { defineCommand, seedOption } from '../options.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { completeUnits, readUnitDone, unitDir, unitRange, unitsRoot, UNIT_DONE, UNIT_OPTIONS, type UnitDone } from '../util/units.ts';
@@ -127,14 +128,19 @@ in every unit (and in a whole run) before writing.`,
         await writeFile(once, '');
         throw new Error(`debug.shard: unit ${r.unit} failing on purpose (first attempt)`);
       }
-      const tmp = `${dir}.tmp-${process.pid}`;
-      await rm(tmp, { recursive: true, force: true });
+      const tmp = tempPathFor(dir);
       await mkdir(tmp, { recursive: true });
-      let body = '';
-      for (let i = r.start; i < r.end; i++) body += line(i);
-      await writeFile(join(tmp, 'part.txt'), body);
-      await rm(dir, { recursive: true, force: true });
-      await rename(tmp, dir);
+      try {
+        let body = '';
+        for (let i = r.start; i < r.end; i++) body += line(i);
+        await writeFile(join(tmp, 'part.txt'), body);
+        await rm(dir, { recursive: true, force: true });
+        await rename(tmp, dir);
+        forgetTemp(tmp);
+      } catch (err) {
+        await removeTemp(tmp);
+        throw err;
+      }
       const done: UnitDone = { ...r, version: DPREP_VERSION, key, host: hostname() };
       await writeFileAtomic(join(dir, UNIT_DONE), JSON.stringify(done) + '\n');
       context.log(`unit ${r.unit} of ${r.units}: lines ${r.start}..${r.end}`);

@@ -1,6 +1,7 @@
 /** `dprep index bm25`: builds a reusable on-disk BM25 index from a corpus. */
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
+import { BadRecords, SKIP_BAD_OPTION } from '../util/bad-records.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
 
 export const indexBm25Command = defineCommand({
@@ -21,7 +22,9 @@ header.json records the corpus by content (file name, size, sha256: no directory
 same corpus gives the same index bytes in any workdir) and every other file's size and sha256;
 search bm25 and mine bm25/positives check them on open and refuse a damaged index by file name.
 The directory is replaced only when it is absent, empty or a dprep BM25 index (its header.json);
-any other directory is refused.
+any other directory is refused. A bad passage (invalid JSON or UTF-8, a missing id or text, a TSV row
+with the wrong column count) stops the build naming file, line and field; --skip-bad leaves it out
+and prints the count per reason.
 Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang en`,
   options: {
     corpus: { type: 'string', required: true, role: 'input', help: 'corpus file (.jsonl, .tsv, .parquet, .arrow / .feather; .gz ok)' },
@@ -31,6 +34,7 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
     noTitle: { type: 'boolean', help: 'index passage text only, not the title' },
     segmentPostings: { type: 'integer', default: 16777216, help: 'postings held in memory before a sorted run is spilled (10 bytes each)' },
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads analyzing passages (0: one per core; 1 or more: that many); same index whatever the count' },
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { buildIndexFromCorpus } = await import('../search/bm25/builder.ts');
@@ -54,13 +58,15 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
     await checkReplaceableDir(opts.out, '--out', 'BM25 index', isIndex);
     const language = await resolveLanguage(opts.lang, { corpus: opts.corpus, columns: opts.columns });
     ctx.log(`index bm25: analyzer language ${language.lang} (from ${language.from})`);
+    const bad = new BadRecords(opts.skipBad);
     const stats = await buildIndexFromCorpus(
       opts.corpus,
       opts.out,
-      { analyzer: analyzerFromOptions({ ...opts, lang: language.lang }), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads), columns: opts.columns },
+      { analyzer: analyzerFromOptions({ ...opts, lang: language.lang }), k1: opts.k1, b: opts.b, indexTitle: !opts.noTitle, segmentPostings: opts.segmentPostings, threads: resolveThreads(opts.threads), columns: opts.columns, onBad: bad.onBad },
       ctx.log,
     );
+    if (opts.skipBad) ctx.log(`index bm25: ${bad.render('passages')}`);
     const h = stats.header;
-    return { metrics: { passages: h.docs, terms: h.terms, postings: h.postings, language: h.analyzer.lang, seconds: stats.seconds } };
+    return { metrics: { passages: h.docs, terms: h.terms, postings: h.postings, language: h.analyzer.lang, seconds: stats.seconds, ...(opts.skipBad ? { badPassages: bad.total } : {}) } };
   },
 });

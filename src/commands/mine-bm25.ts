@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.ts';
 import { requestedUnit, unitDir, unitKey, unitRange, unitsRoot, UNIT_OPTIONS } from '../util/units.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
@@ -30,6 +31,8 @@ Work units: --unit I --units N mines only records [I*U, min((I+1)*U, n)) of the 
 into a unit directory beside --out (.<out>.units/), against one index of the whole corpus (--index, or
 built once into the units directory by the first unit); run again without --unit once all N units are
 done, it merges them into --out and <out>.mining.json, the same bytes as one whole run, mining nothing again.
+A bad record or passage (invalid JSON or UTF-8, a wrong field) stops the run naming file, record and
+field; --skip-bad leaves it out, counted by reason in the report (records) or the log (passages).
 Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json --negatives 30`,
   units: { over: 'examples' },
   options: {
@@ -43,6 +46,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
     ...UNIT_OPTIONS,
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { mergeBm25Units, mineBm25, readUnitReport, UNIT_RECORDS } = await import('../miners/bm25.ts');
@@ -67,6 +71,7 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
       languageFrom: language.from,
       k1: opts.k1,
       b: opts.b,
+      skipBad: opts.skipBad,
       log: ctx.log,
     };
     let report;

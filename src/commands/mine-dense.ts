@@ -13,6 +13,7 @@ import { MARGIN_OPTIONS, minerOptions, minerSettings } from '../miners/options.t
 import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../search/vector/index.ts';
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 
 export const mineDenseCommand = defineCommand({
   id: 'mine.dense',
@@ -54,6 +55,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
     queryTemplate: TEMPLATE_OPTIONS.queryTemplate,
     ...EMBED_OVERRIDE_OPTIONS,
     ...UNIT_OPTIONS,
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { mineDense } = await import('../miners/dense.ts');
@@ -76,7 +78,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
           examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,
           ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
           keepExisting: opts.keepExisting, index: indexSettings(opts),
-          queryBatch: opts.batch, range, log: ctx.log,
+          queryBatch: opts.batch, range, skipBad: opts.skipBad, log: ctx.log,
         });
         if (unit) {
           const { countDprRecords } = await import('../io/records.ts');

@@ -3,6 +3,7 @@ import { defineCommand } from '../options.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
 import { minerOptions, minerSettings } from '../miners/options.ts';
 import { analyzerFromOptions, analyzerOptions, resolveLanguage, resolveThreads } from './_bm25-options.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 
 export const minePositivesCommand = defineCommand({
   id: 'mine.positives',
@@ -30,6 +31,7 @@ Example:  dprep mine positives --examples nq-open.dpr.jsonl --corpus psgs_w100.t
     ...minerOptions(100, 0),
     threads: { type: 'integer', default: 0, min: 0, help: 'worker threads for querying (0: one per core)' },
     ...analyzerOptions,
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { minePositives } = await import('../miners/positives.ts');
@@ -48,6 +50,7 @@ Example:  dprep mine positives --examples nq-open.dpr.jsonl --corpus psgs_w100.t
       analyzer: analyzerFromOptions({ ...opts, lang: language.lang }),
       k1: opts.k1,
       b: opts.b,
+      skipBad: opts.skipBad,
       log: ctx.log,
     });
     await summary.write(opts.out);

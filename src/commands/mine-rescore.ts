@@ -1,5 +1,6 @@
 /** `dprep mine rescore`: cross-encoder denoising of mined hard negatives (see src/miners/rescore.ts). */
 import { defineCommand } from '../options.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 
 export const mineRescoreCommand = defineCommand({
   id: 'mine.rescore',
@@ -25,6 +26,7 @@ Example:  dprep mine rescore --cross-encoder models/ce --examples squad.densehn.
     dropTop: { type: 'number', min: 0, max: 1, help: "drop the top fraction F of each record's negatives by score (floor(F × n))" },
     maxLength: { type: 'integer', default: 256, min: 4, help: 'tokens per pair, specials included (capped by the model)' },
     batch: { type: 'integer', default: 32, min: 1, help: 'pairs per forward pass' },
+    ...SKIP_BAD_OPTION,
   },
   async run(opts, ctx) {
     const { rescoreNegatives } = await import('../miners/rescore.ts');
@@ -34,7 +36,7 @@ Example:  dprep mine rescore --cross-encoder models/ce --examples squad.densehn.
     const scorer = await loadCrossEncoder(opts.crossEncoder, { maxLength: opts.maxLength, batchSize: opts.batch, log: ctx.log });
     ctx.log(`mine rescore: ${scorer.modelType} cross-encoder, ${scorer.numLabels} label(s), max length ${scorer.maxLength}`);
     try {
-      const { summary, counts } = await rescoreNegatives({ examples: opts.examples, out: opts.out, scorer, threshold: opts.threshold, dropTop: opts.dropTop, log: ctx.log });
+      const { summary, counts } = await rescoreNegatives({ examples: opts.examples, out: opts.out, scorer, threshold: opts.threshold, dropTop: opts.dropTop, skipBad: opts.skipBad, log: ctx.log });
       await summary.write(opts.out);
       ctx.log(summary.render());
       return { metrics: { records: counts.records, skipped: summary.skippedTotal, scored: counts.scored, kept: counts.kept, dropped: counts.dropped, droppedThreshold: counts.droppedThreshold, droppedTopFraction: counts.droppedTopFraction } };

@@ -36,6 +36,9 @@ const SIMPLE_ESCAPES: Record<string, string> = {
  * parsePythonStringList(`['Sandra Day O\\'Connor', "Destiny 's Child"]`) // ["Sandra Day O'Connor", "Destiny 's Child"]
  */
 export function parsePythonStringList(src: string): string[] {
+  // Python refuses source holding a NUL anywhere (found by bench/fuzz.ts).
+  const nul = src.indexOf('\0');
+  if (nul >= 0) throw new PythonLiteralError('a NUL character', nul);
   let i = 0;
   const skipSpace = () => {
     while (i < src.length && /\s/.test(src[i])) i++;

@@ -9,7 +9,7 @@ import type { Passage } from '../types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { ARROW_EXTENSION, readArrowRows } from './arrow.ts';
 import { AtomicFile } from './atomic.ts';
-import { readJsonLines } from './lines.ts';
+import { readJsonLines, type OnBadRecord } from './lines.ts';
 import { ParquetRowWriter, corpusSchemaFields, readParquetRows } from './parquet.ts';
 import { formatTsvField, readTsv } from './tsv.ts';
 import { corpusHeaderLayout, type CorpusColumns } from './corpus-columns.ts';
@@ -123,20 +123,40 @@ function passageFromFields(fields: readonly string[], layout: readonly string[])
  * for await (const p of readCorpus('psgs_w100.tsv')) console.log(p.passage_id, p.title);
  * for await (const p of readCorpus('corpus.tsv', { columns: 'id,title,text' })) console.log(p.title);
  */
-export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 'arrow'; columns?: CorpusColumns; onRawBytes?: (n: number) => void } = {}): AsyncGenerator<Passage> {
+export async function* readCorpus(
+  file: string,
+  opts: { format?: CorpusFormat | 'arrow'; columns?: CorpusColumns; onRawBytes?: (n: number) => void; onBad?: OnBadRecord } = {},
+): AsyncGenerator<Passage> {
   const format = opts.format ?? (ARROW_EXTENSION.test(file) ? 'arrow' : corpusFormatFromPath(file));
+  const { onBad } = opts;
+  // A bad passage stops the read, or with onBad (--skip-bad) is reported and left out.
+  const checked = (make: () => Passage): Passage | undefined => {
+    try {
+      return make();
+    } catch (err) {
+      if (!onBad || !(err instanceof InputError)) throw err;
+      onBad(err);
+      return undefined;
+    }
+  };
   if (format === 'parquet' || format === 'arrow') {
     let i = 0;
-    for await (const row of format === 'arrow' ? readArrowRows(file) : readParquetRows(file)) yield passageFromJson(row, file, `row ${i++}`);
+    for await (const row of format === 'arrow' ? readArrowRows(file) : readParquetRows(file)) {
+      const p = checked(() => passageFromJson(row, file, `row ${i++}`));
+      if (p) yield p;
+    }
     return;
   }
   if (format === 'jsonl') {
-    for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) yield passageFromJson(value, file, where);
+    for await (const { value, where } of readJsonLines(file, opts.onRawBytes, onBad)) {
+      const p = checked(() => passageFromJson(value, file, where));
+      if (p) yield p;
+    }
     return;
   }
   let layout: string[] | null = opts.columns ? opts.columns.split(',') : null;
   let first = true;
-  for await (const { lineNo, fields } of readTsv(file, opts.onRawBytes)) {
+  for await (const { lineNo, fields } of readTsv(file, opts.onRawBytes, onBad)) {
     if (first) {
       first = false;
       const header = corpusHeaderLayout(fields);
@@ -152,10 +172,13 @@ export async function* readCorpus(file: string, opts: { format?: CorpusFormat | 
         throw new InputError(file, `line ${lineNo}`, undefined, `3 tab-separated columns and no header row: pass --columns id,text,title (DPR psgs_w100) or --columns id,title,text (OpenMatch/RocketQA), or add a header row`);
       }
     }
-    if (layout === null || fields.length !== layout.length) {
-      const expected = layout ? `${layout.length} (${layout.join(', ')})` : '2 (pid, passage) or 3 (declared with --columns)';
-      throw new InputError(file, `line ${lineNo}`, undefined, `expected ${expected} tab-separated fields, got ${fields.length}`);
-    }
-    yield passageFromFields(fields, layout);
+    const p = checked(() => {
+      if (layout === null || fields.length !== layout.length) {
+        const expected = layout ? `${layout.length} (${layout.join(', ')})` : '2 (pid, passage) or 3 (declared with --columns)';
+        throw new InputError(file, `line ${lineNo}`, undefined, `expected ${expected} tab-separated fields, got ${fields.length}`);
+      }
+      return passageFromFields(fields, layout);
+    });
+    if (p) yield p;
   }
 }

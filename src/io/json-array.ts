@@ -3,7 +3,7 @@
  * finds where each element ends (tracking strings and nesting), and only that slice is parsed.
  * Memory holds one element at a time, so a 7.4 GB DPR train file converts in constant memory.
  */
-import { openByteStream } from './lines.ts';
+import { decodeUtf8, openByteStream, type OnBadRecord } from './lines.ts';
 import { InputError } from '../util/errors.ts';
 
 const OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
@@ -22,13 +22,15 @@ export interface ArrayElement {
 
 /**
  * Yields each element of the JSON array in `file` (gzip accepted; a UTF-8 BOM is ignored).
- * Truncated or malformed JSON raises an InputError naming the element (`[index]`).
+ * Truncated or malformed JSON (or invalid UTF-8) raises an InputError naming the element
+ * (`[index]`); with `onBad`, a malformed element is reported and left out (the scanner knows
+ * where it ends), and a truncated last one is reported and ends the array.
  *
  * @example
  * for await (const { index, value } of readJsonArray('biencoder-nq-train.json')) { ... }
  */
-export async function* readJsonArray(file: string, onRawBytes?: (n: number) => void): AsyncGenerator<ArrayElement> {
-  yield* scanJsonArray((await openByteStream(file, onRawBytes)) as AsyncIterable<Buffer>, file);
+export async function* readJsonArray(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord): AsyncGenerator<ArrayElement> {
+  yield* scanJsonArray((await openByteStream(file, onRawBytes)) as AsyncIterable<Buffer>, file, onBad);
 }
 
 /**
@@ -38,7 +40,7 @@ export async function* readJsonArray(file: string, onRawBytes?: (n: number) => v
  * @example
  * for await (const { value } of scanJsonArray([Buffer.from('[1,'), Buffer.from('2]')], 'mem')) ...
  */
-export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buffer>, file: string): AsyncGenerator<ArrayElement> {
+export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buffer>, file: string, onBad?: OnBadRecord): AsyncGenerator<ArrayElement> {
   // Scanner state, kept across chunks.
   let started = false; // seen the opening '['
   let ended = false; // seen the closing ']'
@@ -51,12 +53,19 @@ export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buf
   let bomMatched = 0; // bytes of a leading UTF-8 BOM seen so far; -1 once past it
   let expectValue = true; // after '[' or ',' a value must come
 
+  const BAD = Symbol('bad');
   const parse = (bytes: Buffer): unknown => {
-    const text = bytes.toString('utf8');
     try {
-      return JSON.parse(text);
+      const text = decodeUtf8(bytes, file, `record [${index}]`);
+      try {
+        return JSON.parse(text);
+      } catch (err) {
+        throw new InputError(file, `record [${index}]`, undefined, `invalid JSON (${(err as Error).message})`);
+      }
     } catch (err) {
-      throw new InputError(file, `record [${index}]`, undefined, `invalid JSON (${(err as Error).message})`);
+      if (!onBad || !(err instanceof InputError)) throw err;
+      onBad(err);
+      return BAD;
     }
   };
 
@@ -156,7 +165,8 @@ export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buf
       else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
         if (depth === 0) {
           // A scalar element ends at the array's closing bracket.
-          yield { index, value: parse(concat(parts, buf, elementStart, i)) };
+          const value = parse(concat(parts, buf, elementStart, i));
+          if (value !== BAD) yield { index, value };
           index++;
           parts = [];
           inElement = false;
@@ -164,7 +174,8 @@ export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buf
         }
         depth--;
         if (depth === 0) {
-          yield { index, value: parse(concat(parts, buf, elementStart, i + 1)) };
+          const value = parse(concat(parts, buf, elementStart, i + 1));
+          if (value !== BAD) yield { index, value };
           index++;
           parts = [];
           inElement = false;
@@ -172,7 +183,8 @@ export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buf
           continue;
         }
       } else if (b === COMMA && depth === 0) {
-        yield { index, value: parse(concat(parts, buf, elementStart, i)) };
+        const value = parse(concat(parts, buf, elementStart, i));
+        if (value !== BAD) yield { index, value };
         index++;
         parts = [];
         inElement = false;
@@ -184,7 +196,9 @@ export async function* scanJsonArray(input: AsyncIterable<Buffer> | Iterable<Buf
   }
   if (!started) throw new InputError(file, undefined, undefined, 'empty file: expected a JSON array');
   if (!ended) {
-    throw new InputError(file, `record [${index}]`, undefined, inElement ? 'truncated JSON: the file ends inside this record' : 'truncated JSON: the array is not closed with "]"');
+    const err = new InputError(file, `record [${index}]`, undefined, inElement ? 'truncated JSON: the file ends inside this record' : 'truncated JSON: the array is not closed with "]"');
+    if (!onBad) throw err;
+    onBad(err);
   }
 }
 

@@ -1,11 +1,11 @@
 /**
  * Streams the lines of a text file, gzip or not (detected by magic bytes, not by name),
- * with a UTF-8 BOM removed and CRLF line ends accepted. Memory stays flat whatever the size.
+ * with a UTF-8 BOM removed, CRLF line ends accepted and invalid UTF-8 refused. Memory stays flat
+ * whatever the size (one line at a time).
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { InputError } from '../util/errors.ts';
 
@@ -60,15 +60,78 @@ export async function openByteStream(file: string, onRawBytes?: (n: number) => v
   return gzip ? raw.pipe(createGunzip()) : raw;
 }
 
-/** Yields each line (without its line end). A BOM at the start of the file is dropped. */
-export async function* readLines(file: string, onRawBytes?: (n: number) => void): AsyncGenerator<Line> {
-  const input = await openByteStream(file, onRawBytes);
-  input.setEncoding('utf8');
-  const rl = createInterface({ input, crlfDelay: Infinity });
+/** What a reader does with a bad record when the command runs with --skip-bad: count it (its error names file, record, field). */
+export type OnBadRecord = (err: InputError) => void;
+
+// ignoreBOM: a BOM is dropped only at the start of a file (readLines), never at the start of every line.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Decodes strict UTF-8; invalid bytes are an InputError naming the byte, never U+FFFD put in silently. */
+export function decodeUtf8(bytes: Uint8Array, file: string, where: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw new InputError(file, where, undefined, `invalid UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at byte ${at + 1}); re-encode the file as UTF-8`);
+  }
+}
+
+/** Offset of the first byte that does not belong to a valid UTF-8 sequence (bytes.length when all are valid). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > bytes.length) return i;
+    for (let k = 1; k < len; k++) if ((bytes[i + k] & 0xc0) !== 0x80) return i;
+    // Overlong 3/4-byte forms, UTF-16 surrogates and code points past U+10FFFF.
+    const b1 = bytes[i + 1];
+    if ((b === 0xe0 && b1 < 0xa0) || (b === 0xed && b1 > 0x9f) || (b === 0xf0 && b1 < 0x90) || (b === 0xf4 && b1 > 0x8f)) return i;
+    i += len;
+  }
+  return i;
+}
+
+/**
+ * Yields each line (without its line end: LF or CRLF). A BOM at the start of the file is
+ * dropped. Lines are split on bytes and decoded as strict UTF-8: a line with invalid bytes is an
+ * InputError naming the file and line, or, with `onBad`, reported and left out. A line may be of
+ * any length (a 50 MB line is read whole). `keepCr` keeps the CR of a CRLF (for TSV, where a
+ * quoted field may hold a CRLF of its own).
+ */
+export async function* readLines(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord, keepCr = false): AsyncGenerator<Line> {
+  const input = (await openByteStream(file, onRawBytes)) as AsyncIterable<Buffer>;
   let lineNo = 0;
-  for await (const line of rl) {
+  let parts: Buffer[] = [];
+  const decode = (line: Buffer): string | undefined => {
     lineNo++;
-    yield { lineNo, text: lineNo === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line };
+    let start = 0;
+    let end = line.length;
+    if (lineNo === 1 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf) start = 3;
+    if (!keepCr && end > start && line[end - 1] === 0x0d) end--;
+    try {
+      return decodeUtf8(line.subarray(start, end), file, `line ${lineNo}`);
+    } catch (err) {
+      if (!onBad || !(err instanceof InputError)) throw err;
+      onBad(err);
+      return undefined;
+    }
+  };
+  for await (const chunk of input) {
+    let from = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+      const piece = chunk.subarray(from, nl);
+      const line = parts.length ? Buffer.concat([...parts, piece]) : piece;
+      parts = [];
+      from = nl + 1;
+      const text = decode(line);
+      if (text !== undefined) yield { lineNo, text };
+    }
+    if (from < chunk.length) parts.push(chunk.subarray(from));
+  }
+  if (parts.length) {
+    const text = decode(Buffer.concat(parts));
+    if (text !== undefined) yield { lineNo, text };
   }
 }
 
@@ -91,12 +154,20 @@ export function parseJsonLine(text: string, file: string, lineNo: number): unkno
 
 /**
  * Yields the parsed values of a JSON-lines file (gzip or not), blank lines skipped; an invalid
- * line is an InputError naming the file and line.
+ * line is an InputError naming the file and line (with `onBad`: reported, left out).
  * @example for await (const { value, where } of readJsonLines('corpus.jsonl')) check(value, where);
  */
-export async function* readJsonLines(file: string, onRawBytes?: (n: number) => void): AsyncGenerator<JsonLine> {
-  for await (const { lineNo, text } of readLines(file, onRawBytes)) {
+export async function* readJsonLines(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord): AsyncGenerator<JsonLine> {
+  for await (const { lineNo, text } of readLines(file, onRawBytes, onBad)) {
     if (text.trim() === '') continue;
-    yield { lineNo, where: `line ${lineNo}`, value: parseJsonLine(text, file, lineNo) };
+    let value: unknown;
+    try {
+      value = parseJsonLine(text, file, lineNo);
+    } catch (err) {
+      if (!onBad || !(err instanceof InputError)) throw err;
+      onBad(err);
+      continue;
+    }
+    yield { lineNo, where: `line ${lineNo}`, value };
   }
 }

@@ -3,10 +3,11 @@
  * Corpora use a flat schema {passage_id, title, text}; DPR records nest their ctx lists as
  * repeated groups, so other Parquet readers see real lists of structs.
  */
-import { rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { tempPathFor } from './atomic.ts';
+import { removeTemp, tempPathFor } from './atomic.ts';
+import { forgetTemp } from './temps.ts';
 
 // parquetjs-lite ships no types; this is the part of its API dprep uses.
 interface ParquetModule {
@@ -80,11 +81,12 @@ export class ParquetRowWriter {
   async close(): Promise<void> {
     await this.writer.close();
     await rename(this.tempPath, this.target);
+    forgetTemp(this.tempPath);
   }
 
   async abort(): Promise<void> {
     await this.writer.close().catch(() => undefined);
-    await rm(this.tempPath, { force: true });
+    await removeTemp(this.tempPath);
   }
 }
 

@@ -8,7 +8,7 @@ import type { Ctx, DprRecord } from '../types.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { AtomicFile } from './atomic.ts';
 import { readJsonArray } from './json-array.ts';
-import { readJsonLines } from './lines.ts';
+import { readJsonLines, type OnBadRecord } from './lines.ts';
 import { ParquetRowWriter, readParquetRows, recordSchemaFields } from './parquet.ts';
 import { isArrowMagic, readArrowRows } from './arrow.ts';
 
@@ -116,25 +116,31 @@ export interface RecordWithLocation {
  * Streams and validates DPR records from a DPR JSON array, JSON lines, Parquet or Arrow IPC file
  * (format told from the first bytes; Arrow and Parquet ctx lists are lists of structs).
  * Missing `negative_ctxs` / `hard_negative_ctxs` default to []; numeric passage ids become strings.
- * Wrong types stop with an InputError naming the record and field.
+ * Wrong types stop with an InputError naming the record and field; with `onBad` (--skip-bad)
+ * a bad record is reported to it and left out.
  * @example
  * for await (const { record, where } of readDprRecords('train.dpr.json')) console.log(where, record.question);
  */
-export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: number) => void } = {}): AsyncGenerator<RecordWithLocation> {
+export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: number) => void; onBad?: OnBadRecord } = {}): AsyncGenerator<RecordWithLocation> {
   const format = await sniffRecordFormat(file);
+  const { onBad } = opts;
+  const checked = (value: unknown, where: string): RecordWithLocation | undefined => {
+    try {
+      return { record: validateDprRecord(value, file, where), where };
+    } catch (err) {
+      if (!onBad || !(err instanceof InputError)) throw err;
+      onBad(err);
+      return undefined;
+    }
+  };
+  let r: RecordWithLocation | undefined;
   if (format === 'parquet' || format === 'arrow') {
     let i = 0;
-    for await (const row of format === 'arrow' ? readArrowRows(file) : readParquetRows(file)) {
-      const where = `row ${i++}`;
-      yield { record: validateDprRecord(fromParquetRow(row), file, where), where };
-    }
+    for await (const row of format === 'arrow' ? readArrowRows(file) : readParquetRows(file)) if ((r = checked(fromParquetRow(row), `row ${i++}`))) yield r;
   } else if (format === 'dpr-json') {
-    for await (const { index, value } of readJsonArray(file, opts.onRawBytes)) {
-      const where = `record [${index}]`;
-      yield { record: validateDprRecord(value, file, where), where };
-    }
+    for await (const { index, value } of readJsonArray(file, opts.onRawBytes, onBad)) if ((r = checked(value, `record [${index}]`))) yield r;
   } else {
-    for await (const { value, where } of readJsonLines(file, opts.onRawBytes)) yield { record: validateDprRecord(value, file, where), where };
+    for await (const { value, where } of readJsonLines(file, opts.onRawBytes, onBad)) if ((r = checked(value, where))) yield r;
   }
 }
 

@@ -3,7 +3,7 @@
  * psgs_w100.tsv): a field holding a tab, quote or line break is wrapped in quotes with inner
  * quotes doubled. Splitting on tabs alone breaks such lines, so parse them.
  */
-import { readLines } from './lines.ts';
+import { readLines, type OnBadRecord } from './lines.ts';
 import { InputError } from '../util/errors.ts';
 
 /** Parses one TSV record; returns null when a quoted field is still open (the record continues on the next line). */
@@ -55,15 +55,17 @@ export interface TsvRow {
   fields: string[];
 }
 
-/** Streams TSV records; quoted fields may span lines. Blank lines are skipped. */
-export async function* readTsv(file: string, onRawBytes?: (n: number) => void): AsyncGenerator<TsvRow> {
+/** Streams TSV records; quoted fields may span lines. Blank lines are skipped. `onBad`: see readLines. */
+export async function* readTsv(file: string, onRawBytes?: (n: number) => void, onBad?: OnBadRecord): AsyncGenerator<TsvRow> {
   let pending: string | null = null;
   let startLine = 0;
-  for await (const { lineNo, text } of readLines(file, onRawBytes)) {
+  // Lines come with the CR of a CRLF: it ends the record, unless a quoted field is still open and holds it.
+  for await (const { lineNo, text } of readLines(file, onRawBytes, onBad, true)) {
     const line: string = pending === null ? text : `${pending}\n${text}`;
     if (pending === null) startLine = lineNo;
-    if (line === '') continue;
-    const fields = parseTsvRecord(line);
+    const record = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (record === '') continue;
+    const fields = parseTsvRecord(record);
     if (fields === null) {
       pending = line;
       continue;
@@ -71,5 +73,9 @@ export async function* readTsv(file: string, onRawBytes?: (n: number) => void): 
     pending = null;
     yield { lineNo: startLine, fields };
   }
-  if (pending !== null) throw new InputError(file, `line ${startLine}`, undefined, 'unterminated quoted field at end of file');
+  if (pending !== null) {
+    const err = new InputError(file, `line ${startLine}`, undefined, 'unterminated quoted field at end of file');
+    if (!onBad) throw err;
+    onBad(err);
+  }
 }

@@ -17,13 +17,14 @@
  *
  * Example: dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl --out squad.bm25neg.json
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { DprRecord } from '../types.ts';
 import type { AnalyzerConfig } from '../text/analyzer.ts';
 import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { copyRecordLines, openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
-import { writeFileAtomic } from '../io/atomic.ts';
+import { removeTemp, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
+import { BadRecords } from '../util/bad-records.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { buildOnce } from '../io/build-once.ts';
 import { sha256File } from '../io/content-hash.ts';
@@ -71,6 +72,8 @@ export interface MineBm25Options extends MinerSettings, ScoreMargins {
    * An index built from the corpus is built once, at `opts.index` or else `indexDir`, for every unit.
    */
   unit?: { start: number; end: number; indexDir: string };
+  /** Leave out bad records and passages, counted by reason, instead of stopping (--skip-bad). */
+  skipBad?: boolean;
   log?: (message: string) => void;
 }
 
@@ -121,11 +124,12 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   const pool = await startBm25Pool(index, opts.threads, mineTask(settings)).catch(async (e) => {
     await writer.abort();
     index.close();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) await removeTemp(tempDir);
     throw e;
   });
   const summary = new Summary('mine bm25', [opts.examples, opts.corpus ?? indexDir]);
   const output = new MinedRecords(writer, index, summary, opts.negatives);
+  const bad = new BadRecords(opts.skipBad, summary);
   const progress = new Progress('mine bm25', { unit: 'records' });
   let missingPositive = 0;
   let position = 0;
@@ -139,7 +143,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     const batchSize = opts.batchSize ?? 32;
     let items: Pending[] = [];
     let jobs: MineJob[] = [];
-    for await (const { record, where } of readDprRecords(opts.examples)) {
+    for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
       const ordinal = position++;
       if (range && ordinal < range.start) continue;
       if (range && ordinal >= range.end) break;
@@ -175,7 +179,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
   } finally {
     await pool.close();
     index.close();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) await removeTemp(tempDir);
   }
   const report = buildReport(opts, index.header, { ...settings, languageFrom }, pool.threads, summary, output);
   if (range) {
@@ -299,7 +303,8 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
   if (opts.unit) {
     // Work units share one index of the whole corpus (idf is global), built by the first unit that gets there.
     const dir = opts.index ?? opts.unit.indexDir;
-    await buildOnce(dir, () => buildIndexFromCorpus(opts.corpus!, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns }, log), { log });
+    const bad = new BadRecords(opts.skipBad);
+    await buildOnce(dir, () => buildIndexFromCorpus(opts.corpus!, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns, onBad: bad.onBad }, log), { log });
     checkIndexAgrees(dir, opts);
     return { dir };
   }
@@ -308,13 +313,16 @@ export async function prepareIndex(opts: MineBm25Options, log: (m: string) => vo
   if (!dir) {
     // Beside the output, not in /tmp: an index is about twice the corpus size.
     mkdirSync(dirname(resolve(opts.out)), { recursive: true });
-    tempDir = mkdtempSync(join(dirname(resolve(opts.out)), `.${basename(opts.out)}.bm25-`));
+    tempDir = tempPathFor(`${resolve(opts.out)}.bm25`);
+    mkdirSync(tempDir);
     dir = join(tempDir, 'index');
   }
   try {
-    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns }, log);
+    const bad = new BadRecords(opts.skipBad);
+    await buildIndexFromCorpus(opts.corpus, dir, { analyzer: opts.analyzer, k1: opts.k1, b: opts.b, threads: opts.threads > 1 ? opts.threads : 0, columns: opts.corpusColumns, onBad: bad.onBad }, log);
+    if (opts.skipBad) log(`mine bm25: corpus ${opts.corpus}: ${bad.render('passages')}`);
   } catch (err) {
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) await removeTemp(tempDir);
     throw err;
   }
   return { dir, tempDir };

@@ -39,6 +39,7 @@ import { checkPositivesAgainstCorpus } from './positive-check.ts';
 import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
+import { BadRecords } from '../util/bad-records.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
@@ -67,6 +68,8 @@ export interface DenseMiningOptions extends MinerSettings {
    * done whole), so every score is the one a whole run computes, bit for bit.
    */
   range?: { start: number; end: number };
+  /** Leave out bad records, counted by reason in the summary, instead of stopping (--skip-bad). */
+  skipBad?: boolean;
   log(message: string): void;
 }
 
@@ -99,10 +102,11 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   // `first`..`last`: the mineable questions (numbered over the whole file) this call mines.
   const questions: string[] = [];
   const positiveIds: string[][] = [];
+  const bad = new BadRecords(opts.skipBad, summary);
   let position = 0;
   let first = -1;
   let last = -1;
-  for await (const { record, where } of readDprRecords(opts.examples)) {
+  for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
     const mine = inRange(position++);
     if (mine) summary.read++;
     if (mine ? !admitForMining(record, where, summary) : skipReason(record)) continue;
@@ -143,7 +147,8 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let short = 0;
   let noGoldVector = 0;
   try {
-    for await (const { record, where } of readDprRecords(opts.examples)) {
+    // The same records as pass 1: its bad ones were counted there.
+    for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad && (() => {}) })) {
       position++;
       if (skipReason(record)) continue;
       const mine = inRange(position);

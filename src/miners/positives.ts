@@ -33,6 +33,7 @@ import { startBm25Pool, type Bm25Task } from '../search/bm25/pool.ts';
 import type { TermQuery } from '../search/bm25/scorer.ts';
 import type { IndexParts } from '../search/bm25/worker.ts';
 import type { PassageStore } from '../search/bm25/store.ts';
+import { BadRecords } from '../util/bad-records.ts';
 
 /** The mining settings plus how many answer-bearing hits become positives (DPR: 1). */
 export interface PositiveSettings extends MinerSettings {
@@ -182,7 +183,8 @@ export async function minePositives(opts: MinePositivesOptions): Promise<Positiv
       items = [];
       jobs = [];
     };
-    for await (const { record, where } of readDprRecords(opts.examples)) {
+    const bad = new BadRecords(opts.skipBad, summary);
+    for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
       const ordinal = summary.read++;
       if (record.positive_ctxs.length > 0) {
         checkPositivesAgainstCorpus(record, where, opts.examples, opts.corpus ?? indexDir, (id) => {

@@ -19,6 +19,7 @@ import type { Ctx } from '../types.ts';
 import { UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
 import { Summary } from '../util/summary.ts';
+import { BadRecords } from '../util/bad-records.ts';
 
 /** What scores the pairs: a cross-encoder (trainer/cross-encoder.ts), opened by the caller. */
 export interface PairScorer {
@@ -34,6 +35,8 @@ export interface RescoreOptions {
   threshold?: number;
   /** Drop the top fraction of each record's negatives by score: floor(dropTop · n). */
   dropTop?: number;
+  /** Leave out bad records, counted by reason in the summary, instead of stopping (--skip-bad). */
+  skipBad?: boolean;
   log?: (message: string) => void;
 }
 
@@ -72,7 +75,8 @@ export async function rescoreNegatives(opts: RescoreOptions): Promise<{ summary:
   const writer = await openRecordWriter(opts.out);
   const progress = new Progress('mine rescore', { unit: 'records' });
   try {
-    for await (const { record, where } of readDprRecords(opts.examples)) {
+    const bad = new BadRecords(opts.skipBad, summary);
+    for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
       summary.read++;
       if (record.question.trim() === '') {
         summary.skip('empty question', where);

@@ -5,36 +5,14 @@
  * awaiting its reaper still answers `kill(pid, 0)`), and started at the recorded time (a
  * recycled pid belongs to someone else).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UsageError } from '../util/errors.ts';
+import { procStat, processAlive as holderAlive } from '../util/process.ts';
+import { forgetTemp, onInterrupt, tempPathFor } from '../io/temps.ts';
 
-/** State letter and start time of a process from /proc (undefined where there is no /proc or no such process). */
-export function procStat(pid: number): { state: string; start: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces or ')': split after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0], start: rest[19] };
-}
-
-/** Whether the run recorded as `pid` (started at `start`, when recorded) is still running. */
-export function holderAlive(pid: number, start?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  const stat = procStat(pid);
-  if (!stat) return true; // no /proc (macOS): the signal's answer is all there is
-  if (stat.state === 'Z' || stat.state === 'X') return false;
-  return start === undefined || stat.start === start;
-}
+export { procStat } from '../util/process.ts';
 
 /**
  * Takes the workdir's run lock, or refuses (UsageError) naming the live holder; a pid file
@@ -45,17 +23,29 @@ export async function acquireRunLock(pidFile: string): Promise<() => Promise<voi
   const mine = `${process.pid} ${procStat(process.pid)?.start ?? ''}`.trim();
   for (let attempt = 0; attempt < 3; attempt++) {
     // Written aside and hard-linked in (fails if the lock exists): no one ever reads a half-written pid file.
-    const tmp = `${pidFile}.tmp-${process.pid}`;
+    const tmp = tempPathFor(pidFile);
     await writeFile(tmp, mine + '\n');
     try {
       await link(tmp, pidFile);
       await rm(tmp, { force: true });
+      forgetTemp(tmp);
+      // Only our own lock: a run that took over a lock we lost must keep it.
+      const ours = () => {
+        try {
+          return readFileSync(pidFile, 'utf8').trim() === mine;
+        } catch {
+          return false;
+        }
+      };
+      // A signal stops the run: the lock goes with it (a dead holder would be taken over anyway, but not be named as one).
+      const off = onInterrupt(() => ours() && rmSync(pidFile, { force: true }));
       return async () => {
-        // Only our own lock: a run that took over a lock we lost must keep it.
-        if ((await readFile(pidFile, 'utf8').catch(() => '')).trim() === mine) await rm(pidFile, { force: true });
+        off();
+        if (ours()) await rm(pidFile, { force: true });
       };
     } catch (err) {
       await rm(tmp, { force: true });
+      forgetTemp(tmp);
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const [pidText, start] = (await readFile(pidFile, 'utf8').catch(() => '')).trim().split(/\s+/);
       const pid = Number(pidText);

@@ -9,11 +9,11 @@
  * for --resume) and the final export of a run's encoders with how they embed (`exportEncoders`).
  * Every directory is written beside its target and swapped in whole (replaceDir).
  */
-import { copyFile, cp, mkdir, rm } from 'node:fs/promises';
+import { copyFile, cp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.ts';
-import { replaceDir, writeFileAtomic } from '../io/atomic.ts';
+import { makeDir, namingTarget, removeTemp, replaceDir, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
 import { encoderConfigJson, readEncoderConfig, type BertConfig, type EncoderConfig } from './config.ts';
 import { writeSafetensors, type NamedTensor } from './safetensors.ts';
 import type { Pooling } from './bert.ts';
@@ -87,9 +87,18 @@ function checkFamilyTensors(config: EncoderConfig, raw: Map<string, NamedTensor>
  * Tokenizer files are copied from `tokenizerFrom`.
  */
 export async function writeModelDir(dir: string, config: BertConfig, tensors: Map<string, NamedTensor>, tokenizerFrom: string, role: 'query' | 'passage' = 'query'): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  const tmp = tempPathFor(dir);
+  try {
+    await makeDir(tmp);
+    await fillModelDir(tmp, config, tensors, tokenizerFrom, role);
+    await replaceDir(tmp, dir);
+  } catch (err) {
+    await removeTemp(tmp);
+    throw namingTarget(err, dir);
+  }
+}
+
+async function fillModelDir(tmp: string, config: BertConfig, tensors: Map<string, NamedTensor>, tokenizerFrom: string, role: 'query' | 'passage'): Promise<void> {
   // The family's own HF layout (DPR with a projection: DPRQuestionEncoder / DPRContextEncoder names).
   await writeFileAtomic(join(tmp, 'config.json'), encoderConfigJson(config, role));
   await writeSafetensors(join(tmp, 'model.safetensors'), toHfLayout(config, tensors, role));
@@ -101,7 +110,6 @@ export async function writeModelDir(dir: string, config: BertConfig, tensors: Ma
     }
   }
   if (copied === 0) throw new InputError(tokenizerFrom, undefined, undefined, 'no vocab.txt or tokenizer.json to copy into the model dir');
-  await replaceDir(tmp, dir);
 }
 
 /** Written by `dprep train` into each encoder dir: how it embeds, so every reader embeds the same way. */
@@ -138,20 +146,24 @@ export async function saveCheckpoint(
   encoders: { query: CheckpointEncoder; passage: CheckpointEncoder },
   resume?: { optimizer: Map<string, NamedTensor>; state: object },
 ): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  for (const role of ['query', 'passage'] as const) {
-    const e = encoders[role];
-    await writeModelDir(join(tmp, `${role}_encoder`), e.config, e.tensors, e.tokenizerFrom, role);
+  const tmp = tempPathFor(dir);
+  try {
+    await makeDir(tmp);
+    for (const role of ['query', 'passage'] as const) {
+      const e = encoders[role];
+      await writeModelDir(join(tmp, `${role}_encoder`), e.config, e.tensors, e.tokenizerFrom, role);
+    }
+    if (resume) {
+      await writeSafetensors(join(tmp, 'optimizer.safetensors'), resume.optimizer);
+      // The state records the sha256 of every other file, so --resume refuses a checkpoint damaged since.
+      const files = await checkpointFiles(tmp);
+      await writeFileAtomic(join(tmp, 'trainer_state.json'), JSON.stringify({ ...resume.state, files }, null, 2) + '\n');
+    }
+    await replaceDir(tmp, dir);
+  } catch (err) {
+    await removeTemp(tmp);
+    throw namingTarget(err, dir);
   }
-  if (resume) {
-    await writeSafetensors(join(tmp, 'optimizer.safetensors'), resume.optimizer);
-    // The state records the sha256 of every other file, so --resume refuses a checkpoint damaged since.
-    const files = await checkpointFiles(tmp);
-    await writeFileAtomic(join(tmp, 'trainer_state.json'), JSON.stringify({ ...resume.state, files }, null, 2) + '\n');
-  }
-  await replaceDir(tmp, dir);
 }
 
 /**
@@ -162,10 +174,14 @@ export async function saveCheckpoint(
 export async function exportEncoders(out: string, from: string, settings: { query: EncoderSettings; passage: EncoderSettings }): Promise<void> {
   for (const role of ['query', 'passage'] as const) {
     const target = join(out, `${role}_encoder`);
-    const tmp = join(out, `.${role}_encoder.tmp-${process.pid}`);
-    await rm(tmp, { recursive: true, force: true });
-    await cp(join(out, from, `${role}_encoder`), tmp, { recursive: true });
-    await writeFileAtomic(join(tmp, ENCODER_SETTINGS_FILE), JSON.stringify(settings[role], null, 2) + '\n');
-    await replaceDir(tmp, target);
+    const tmp = tempPathFor(target);
+    try {
+      await cp(join(out, from, `${role}_encoder`), tmp, { recursive: true });
+      await writeFileAtomic(join(tmp, ENCODER_SETTINGS_FILE), JSON.stringify(settings[role], null, 2) + '\n');
+      await replaceDir(tmp, target);
+    } catch (err) {
+      await removeTemp(tmp);
+      throw namingTarget(err, target);
+    }
   }
 }

@@ -17,6 +17,7 @@ import { readDprRecords } from '../io/records.ts';
 import { Summary } from '../util/summary.ts';
 import { deriveSeed, seededRandom, shuffleInPlace } from '../util/random.ts';
 import { normalizeForDedup } from '../text/same-passage.ts';
+import { BadRecords } from '../util/bad-records.ts';
 
 /** What training keeps of a record: only the passages it can use. */
 export interface BiEncoderExample {
@@ -32,10 +33,12 @@ export type PositiveChoice = 'first' | 'sampled';
  * Keeps at most `hardNegatives` hard negatives per record (the miner's top ones).
  * @example const { examples, summary } = await readExamples('train.json', 1);
  */
-export async function readExamples(file: string, hardNegatives: number, limit = Infinity): Promise<{ examples: BiEncoderExample[]; summary: Summary }> {
+export async function readExamples(file: string, hardNegatives: number, limit = Infinity, skipBad = false): Promise<{ examples: BiEncoderExample[]; summary: Summary }> {
   const summary = new Summary('train', [file]);
   const examples: BiEncoderExample[] = [];
-  for await (const { record, where } of readDprRecords(file)) {
+  // --skip-bad: a bad record is counted in the summary (its reason starts "bad record:").
+  const bad = new BadRecords(skipBad, summary);
+  for await (const { record, where } of readDprRecords(file, { onBad: bad.onBad })) {
     if (examples.length >= limit) break;
     summary.read++;
     const example = toExample(record, hardNegatives);

@@ -16,9 +16,9 @@
  * in a temp dir beside it and swapped in whole (replaceDir), and never overlaps the input.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { replaceDir } from '../io/atomic.ts';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { namingTarget, removeTemp, replaceDir, tempPathFor } from '../io/atomic.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { encoderConfigJson, type EncoderConfig } from './config.ts';
 import { ENCODER_SETTINGS_FILE, readModelDir, TOKENIZER_FILES, writeModelDir, type EncoderSettings } from './checkpoint.ts';
@@ -181,8 +181,7 @@ export async function exportModel(model: string, out: string, opts: { format: Ex
   }
   refuseOverlap(model, out);
   const roles: Role[] = (opts.role ?? 'both') === 'both' ? ['query', 'passage'] : [opts.role as Role];
-  const tmp = join(dirname(resolve(out)), `.${basename(resolve(out))}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
+  const tmp = tempPathFor(resolve(out));
   await mkdir(dirname(tmp), { recursive: true });
   const written: ExportedEncoder[] = [];
   try {
@@ -193,8 +192,8 @@ export async function exportModel(model: string, out: string, opts: { format: Ex
     }
     await replaceDir(tmp, out);
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
+    await removeTemp(tmp);
+    throw namingTarget(err, out);
   }
   return written;
 }

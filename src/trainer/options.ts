@@ -12,6 +12,7 @@ import { POOLINGS } from './bert.ts';
 import { BACKENDS } from './tf-types.ts';
 import { TEMPLATE_OPTIONS } from './template.ts';
 import { BATCH_SAMPLERS } from './data.ts';
+import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
 
 /** A train option; `onResume` is required so that a new option cannot forget to say. */
 export interface TrainOptionSpec extends OptionSpec {
@@ -58,6 +59,8 @@ export const TRAIN_OPTIONS = {
   // In-batch false negatives (data.ts). Last in the fingerprint: runs saved before them do not resume.
   maskFalseNegatives: { type: 'boolean', default: true, onResume: 'fixed', help: "leave out of question i's softmax every other passage of the batch that is one of its positives (same passage_id or normalized text); --no-mask-false-negatives for the unmasked DPR loss" },
   batchSampler: { type: 'string', choices: BATCH_SAMPLERS, default: 'shuffle', onResume: 'fixed', help: 'shuffle: seeded shuffle; no-duplicates: build batches in which no passage is a positive of another question (greedy; every record still once per epoch, leftovers masked)' },
+  // Fixed: it decides which records train. Left out of the fingerprint while off, so runs saved before it still resume.
+  skipBad: { ...SKIP_BAD_OPTION.skipBad, onResume: 'fixed' },
 } as const satisfies Record<string, TrainOptionSpec>;
 
 /**
@@ -82,7 +85,7 @@ export const RESUME_FIXED: readonly TrainOptionKey[] = (Object.keys(TRAIN_OPTION
  * @example trainFingerprint({ ...o, workers: 2 }) // '{"train":"train.jsonl","batchSize":16,...}'
  */
 export function trainFingerprint(o: TrainOptions): string {
-  return JSON.stringify(Object.fromEntries(RESUME_FIXED.map((k) => [k, o[k]])));
+  return JSON.stringify(Object.fromEntries(RESUME_FIXED.filter((k) => k !== 'skipBad' || o.skipBad).map((k) => [k, o[k]])));
 }
 
 /**

@@ -317,10 +317,12 @@ function buildModel(tf: TF, o: TrainOptions, start: { query: StartEncoder; passa
 
 /** Training records (those without positives skipped and counted) and the dev records. */
 async function readTrainingData(o: TrainOptions, log: (m: string) => void): Promise<{ examples: BiEncoderExample[]; dev: BiEncoderExample[] }> {
-  const { examples, summary } = await readExamples(o.train, o.hardNegatives);
+  const { examples, summary } = await readExamples(o.train, o.hardNegatives, Infinity, o.skipBad);
   for (const [reason, n] of summary.skipped) log(`trainer: skipped ${n} training record(s): ${reason}`);
   if (examples.length === 0) throw new UsageError(`${o.train}: no usable training records (read ${summary.read})`);
-  const dev = o.dev ? (await readExamples(o.dev, o.hardNegatives, o.devMaxQuestions)).examples : [];
+  const devRead = o.dev ? await readExamples(o.dev, o.hardNegatives, o.devMaxQuestions, o.skipBad) : undefined;
+  for (const [reason, n] of devRead?.summary.skipped ?? []) if (reason.startsWith('bad record')) log(`trainer: skipped ${n} dev record(s): ${reason}`);
+  const dev = devRead?.examples ?? [];
   return { examples, dev };
 }
 

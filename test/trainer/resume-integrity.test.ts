@@ -27,7 +27,7 @@ const opts = (model: string, out: string): TrainOptions => ({
   train: TRAIN, queryModel: model, out, batchSize: 16, gradAccum: 1, hardNegatives: 1, positives: 'first',
   epochs: 1, maxSteps: 2, lr: 2e-3, warmup: 0, weightDecay: 0.01, maxGradNorm: 2, maxQueryLen: 24, maxPassageLen: 48,
   embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, workers: 1, seed: 9, evalEvery: 1,
-  devMaxQuestions: 1000, maskFalseNegatives: true, batchSampler: 'shuffle', log: () => {},
+  devMaxQuestions: 1000, maskFalseNegatives: true, batchSampler: 'shuffle', skipBad: false, log: () => {},
 });
 
 before(async () => {

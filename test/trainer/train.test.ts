@@ -30,7 +30,7 @@ const base = (model: string, out: string): TrainOptions => ({
   train: TRAIN, dev: DEV, queryModel: model, out, batchSize: 16, gradAccum: 1, hardNegatives: 1, positives: 'first',
   epochs: 3, maxSteps: 0, lr: 2e-3, warmup: 2, weightDecay: 0.01, maxGradNorm: 2, maxQueryLen: 24, maxPassageLen: 64,
   embedTitle: true, sharedEncoder: false, pooling: 'cls', normalize: false, backend: TEST_BACKEND, workers: 0, seed: 9, evalEvery: 0,
-  devMaxQuestions: 1000, maskFalseNegatives: true, batchSampler: 'shuffle', log: () => {},
+  devMaxQuestions: 1000, maskFalseNegatives: true, batchSampler: 'shuffle', skipBad: false, log: () => {},
 });
 
 const metricRows = async (out: string) => (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
@@ -126,13 +126,13 @@ test('trained encoders record how they embed, and loadEncoder follows it (titles
 });
 
 // The options --resume refuses to change, as they were before the declaration carried them.
-const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions', 'queryTemplate', 'passageTemplate', 'maskFalseNegatives', 'batchSampler'];
+const FIXED_ON_RESUME = ['train', 'dev', 'batchSize', 'gradAccum', 'hardNegatives', 'positives', 'epochs', 'lr', 'warmup', 'weightDecay', 'maxGradNorm', 'maxQueryLen', 'maxPassageLen', 'embedTitle', 'sharedEncoder', 'pooling', 'normalize', 'workers', 'seed', 'evalEvery', 'devMaxQuestions', 'queryTemplate', 'passageTemplate', 'maskFalseNegatives', 'batchSampler', 'skipBad'];
 // A value different from base()'s (dev: unset) for each fixed option.
 const CHANGED: Record<string, unknown> = {
   train: DEV, dev: DEV, batchSize: 8, gradAccum: 2, hardNegatives: 0, positives: 'sampled', epochs: 4, lr: 1, warmup: 3, weightDecay: 0,
   maxGradNorm: 1, maxQueryLen: 20, maxPassageLen: 48, embedTitle: false, sharedEncoder: true, pooling: 'mean', normalize: true, workers: 2,
   seed: 10, evalEvery: 5, devMaxQuestions: 10, queryTemplate: 'query: {text}', passageTemplate: 'passage: {title} {text}',
-  maskFalseNegatives: false, batchSampler: 'no-duplicates',
+  maskFalseNegatives: false, batchSampler: 'no-duplicates', skipBad: true,
 };
 
 test('the resume fingerprint is the JSON of the fixed options, byte for byte as runs made before the declaration stored it', () => {

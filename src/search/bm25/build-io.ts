@@ -4,6 +4,7 @@
  * the typed arrays are on every platform Node runs on.
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { injectedFault } from '../../io/atomic.ts';
 
 /** Growable typed array with amortized doubling. */
 export class Grow<T extends Uint32Array | Float64Array> {
@@ -36,7 +37,11 @@ export class BinWriter {
   private readonly buf: Buffer;
   private used = 0;
   bytes = 0;
-  constructor(path: string, size = 1 << 22) {
+  constructor(
+    private readonly path: string,
+    size = 1 << 22,
+  ) {
+    injectedFault(path, 'open', 0);
     this.fd = openSync(path, 'w');
     this.buf = Buffer.alloc(size);
   }
@@ -60,6 +65,7 @@ export class BinWriter {
     } else this.write(Buffer.from(s, 'utf8'));
   }
   flush(): void {
+    injectedFault(this.path, 'write', this.used);
     let off = 0;
     while (off < this.used) off += writeSync(this.fd, this.buf, off, this.used - off);
     this.used = 0;

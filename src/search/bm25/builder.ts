@@ -6,13 +6,13 @@
  * → header, and the directory put in place atomically. Memory: the segment buffer, the term
  * dictionary, and 4 bytes per doc of lengths, whatever the corpus size. Binary I/O: build-io.ts.
  */
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Passage } from '../../types.ts';
 import { createAnalyzer, type AnalyzerConfig } from '../../text/analyzer.ts';
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
-import { replaceDir, tempPathFor } from '../../io/atomic.ts';
-import { assertReadableFile } from '../../io/lines.ts';
+import { makeDir, namingTarget, removeTemp, replaceDir, tempPathFor } from '../../io/atomic.ts';
+import { assertReadableFile, type OnBadRecord } from '../../io/lines.ts';
 import { sha256File } from '../../io/content-hash.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
@@ -63,8 +63,8 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
   const source = opts.sourceFile ?? '<passages>';
   const sourceInfo = await describeSource(opts.sourceFile);
   const tmp = tempPathFor(dir);
-  mkdirSync(tmp, { recursive: true });
   try {
+    await makeDir(tmp);
     const collector = new Collector(tmp, Math.max(1024, opts.segmentPostings ?? 16 << 20), opts.onPassage);
     const analysis = { analyzer: opts.analyzer, indexTitle, threads: opts.threads ?? 0, batchSize: opts.batchSize ?? 512 };
     await analyzeInOrder(passages, analysis, (batch, thread) => collector.add(batch, thread));
@@ -94,8 +94,8 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
     await replaceDir(tmp, dir);
     return { header: JSON.parse(sealed) as Bm25Header, segments: c.runs.length, seconds: (Date.now() - started) / 1000, mergeSeconds: (Date.now() - mergeStarted) / 1000 };
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    await removeTemp(tmp);
+    throw namingTarget(err, dir);
   }
 }
 
@@ -106,13 +106,13 @@ export async function buildBm25Index(passages: AsyncIterable<Passage> | Iterable
 export async function buildIndexFromCorpus(
   corpus: string,
   dir: string,
-  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number; columns?: CorpusColumns },
+  opts: { analyzer?: Partial<AnalyzerConfig>; k1?: number; b?: number; indexTitle?: boolean; segmentPostings?: number; threads?: number; columns?: CorpusColumns; onBad?: OnBadRecord },
   log: (m: string) => void,
 ): Promise<BuildStats> {
   const bytes = await assertReadableFile(corpus);
   const progress = new Progress('bm25 index', { total: bytes, unit: 'B' });
-  const { columns, ...build } = opts;
-  const stats = await buildBm25Index(readCorpus(corpus, { columns, onRawBytes: (n) => progress.tick(n) }), dir, { ...build, sourceFile: corpus });
+  const { columns, onBad, ...build } = opts;
+  const stats = await buildBm25Index(readCorpus(corpus, { columns, onBad, onRawBytes: (n) => progress.tick(n) }), dir, { ...build, sourceFile: corpus });
   progress.finish();
   const h = stats.header;
   log(`bm25 index: ${h.docs} passages, ${h.terms} terms, ${h.postings} postings, ${stats.segments} run(s), ${stats.seconds.toFixed(1)}s (merge ${stats.mergeSeconds.toFixed(1)}s) → ${dir}`);
