@@ -24,7 +24,12 @@ export function dprLoss(tf: TF, q: Tensor2D, p: Tensor2D, positiveIndex: readonl
   let scores = tf.matMul(q, p, false, true); // [B, P]
   if (masked.length > 0) scores = tf.add(scores, maskOffsets(tf, q.shape[0], p.shape[0], masked)); // [B, P]
   const logProbs = tf.logSoftmax(scores, -1); // [B, P]
-  const target = tf.oneHot(tf.tensor1d(positiveIndex as number[], 'int32'), p.shape[0]); // [B, P]
+  // The one-hot targets built here, not by tf.oneHot: that refuses depth 1, which a replica holding one
+  // question without hard negatives has (its loss is then 0: one passage takes all the probability).
+  const cols = p.shape[0];
+  const onehot = new Float32Array(positiveIndex.length * cols);
+  positiveIndex.forEach((j, i) => (onehot[i * cols + j] = 1));
+  const target = tf.tensor2d(onehot, [positiveIndex.length, cols]); // [B, P]
   return tf.neg(tf.div(tf.sum(tf.mul(logProbs, target)), positiveIndex.length)) as Scalar;
 }
 

@@ -56,6 +56,12 @@ test('DPR loss equals the softmax NLL computed by hand; ranks are 0-based', asyn
   assert.deepEqual(positiveRanks(Float32Array.from([1, 3, 2, 5, 5, 0]), 2, 3, [2, 0]), [1, 1]);
 });
 
+test('DPR loss of one question over one passage (a replica given a single question) is 0, not an error', async () => {
+  const tf = await getTf();
+  const loss = tf.tidy(() => dprLoss(tf, tf.tensor2d([[0.5, -2]]) as Tensor2D, tf.tensor2d([[3, 1]]) as Tensor2D, [0])).dataSync()[0];
+  assert.ok(loss === 0, `loss ${loss}`); // -0 from the negated sum is 0
+});
+
 test('gradient check: tape gradients of the full bi-encoder loss match central differences', async () => {
   const tf = await getTf();
   const model = await makeModel();
