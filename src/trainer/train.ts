@@ -254,7 +254,8 @@ async function evaluateAndSave(run: TrainRun, state: TrainerState, trainLoss: nu
       improved = true;
     }
   }
-  row.questions_per_s = questionsPerSecond(run);
+  // No timings here: metrics.jsonl is part of the model dir a pipeline hashes, so it must be the same
+  // bytes every run (questions/s is in the progress line and the command's metrics, i.e. the run manifest).
   await appendFile(run.metricsFile, JSON.stringify(row) + '\n');
   const qTensors = await model.query.toTensors();
   const encoders = {
