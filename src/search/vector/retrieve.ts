@@ -7,7 +7,7 @@
  */
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { checkEmbeddingsSource, readEmbeddingIdShards, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
-import { searchEmbeddingShards } from './sharded.ts';
+import { searchEmbeddingShards, type ShardedSearchResult } from './sharded.ts';
 import type { RecallReport } from './ann.ts';
 import type { EncodeInput, Encoder, Passage, PreparedInputs } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
@@ -15,16 +15,8 @@ import { Progress } from '../../util/progress.ts';
 import { createVectorIndex, type VectorIndex, type VectorIndexOptions } from './index.ts';
 import type { TopK } from './exact.ts';
 
-export interface EmbeddingsRetrieval {
-  /** Best-first hits by global row (position over all shards in manifest order). */
-  hits: TopK;
-  /** Passage id of every row that is in `hits`. */
-  rowIds: Map<number, string>;
-  /** Vectors of the ids asked for in `capture`. */
-  captured: Map<string, Float32Array>;
-  size: number;
-  shards: number;
-  description: string;
+/** What searchEmbeddings returns: the sharded search's result (less its memory probe), plus an approximate index's report. */
+export interface EmbeddingsRetrieval extends Omit<ShardedSearchResult, 'peakResidentRows'> {
   /** Approximate index only: recall@k against the exact search on a sample of the queries. */
   recall?: RecallReport;
   /** Approximate index only: the index file, and whether it was reused from an earlier run. */
