@@ -278,10 +278,12 @@ export class SlurmExecutor implements Executor {
     };
     const finalStates = new Map<string, TaskState>();
     const seenEnded = new Map<string, string>();
+    // Tasks whose unit is committed but which were still finishing (RUNNING, COMPLETING) at the last look.
+    const finishing = new Map<string, TaskState>();
     // Jobs with a task not yet judged: still queued or running, or ended unseen.
     const open = () => rec!.jobs.filter((j) => j.units.some((u) => !rec!.judged[`${j.id}_${u}`])).map((j) => j.id);
     try {
-      await this.loop(w, rec, save, resultsDir, finalStates, seenEnded);
+      await this.loop(w, rec, save, resultsDir, finalStates, seenEnded, finishing);
     } catch (err) {
       // The step stops: its other tasks would only burn the allocation (and write into a staging dir nobody merges).
       const ids = open();
@@ -294,6 +296,10 @@ export class SlurmExecutor implements Executor {
     // Every unit is committed: a task still queued or running (a requeued duplicate) has nothing left to do.
     const stray = open();
     if (stray.length) await slurmCall('scancel', stray).catch((err: Error) => w.log(`could not cancel leftover job(s) ${stray.join(', ')}: ${err.message}`));
+    // A task whose unit committed while it was still finishing did the work: it is an attempt like any other.
+    for (const [tag, t] of finishing) {
+      if (!rec.judged[tag]) rec.judged[tag] = { unit: t.unit, job: tag, outcome: 'done', counted: false, host: t.host, ...(t.restarts ? { detail: `requeued ${t.restarts}×` } : {}) };
+    }
     for (const [tag, t] of finalStates) {
       const a = rec.judged[tag];
       if (a && !a.detail?.includes('requeued')) a.detail = [a.detail, `requeued ${t.restarts}×`].filter(Boolean).join('; ');
@@ -309,6 +315,7 @@ export class SlurmExecutor implements Executor {
     resultsDir: string,
     finalStates: Map<string, TaskState>,
     seenEnded: Map<string, string>,
+    finishing: Map<string, TaskState>,
   ): Promise<void> {
     const s = this.settings;
     for (;;) {
@@ -329,7 +336,8 @@ export class SlurmExecutor implements Executor {
         if (id && t && (t.restarts ?? 0) > 0) finalStates.set(`${id}_${u}`, t);
         // Looked at after the scheduler: a task that ended has committed its unit by now, or never will.
         if (w.isDone(u)) {
-          if (id && t && !ACTIVE.has(t.state)) rec.judged[`${id}_${u}`] = { unit: u, job: `${id}_${u}`, outcome: 'done', counted: false, host: t.host, ...(t.restarts ? { detail: `requeued ${t.restarts}×` } : {}) };
+          if (id && t && ACTIVE.has(t.state)) finishing.set(`${id}_${u}`, t);
+          else if (id && t) rec.judged[`${id}_${u}`] = { unit: u, job: `${id}_${u}`, outcome: 'done', counted: false, host: t.host, ...(t.restarts ? { detail: `requeued ${t.restarts}×` } : {}) };
           continue;
         }
         if (!id) {

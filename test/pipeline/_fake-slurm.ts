@@ -2,7 +2,8 @@
  * Fake `sbatch` and `scontrol` for the executor tests that run without Slurm: sbatch records each
  * call and runs the script's array tasks at once, one after another (as a one-CPU cluster would),
  * keeping each task's state for scontrol to print. `preempt-U` in the fake's dir makes unit U's
- * first task PREEMPTED without running; `hold` makes sbatch only queue the job (PENDING) until
+ * first task PREEMPTED without running; `linger-U` leaves unit U's task COMPLETING (requeued once)
+ * after it ran, as a real task is for a moment after its unit commits; `hold` makes sbatch only queue the job (PENDING) until
  * `runHeldJob` runs it.
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 
 const RUN_TASKS = `
 run_tasks() {  # job-id script
-  local n=$1 script=$2 array part a b t rc st
+  local n=$1 script=$2 array part a b t rc st rs
   array=$(sed -n 's/^#SBATCH --array=\\([^%]*\\)%.*/\\1/p' "$script")
   : > "$d/state-$n"
   for part in \${array//,/ }; do
@@ -25,7 +26,10 @@ run_tasks() {  # job-id script
       fi
       SLURM_ARRAY_JOB_ID=$n SLURM_ARRAY_TASK_ID=$t SLURM_JOB_ID=$n$t bash "$script" > "$d/out-$n-$t.log" 2>&1; rc=$?
       st=COMPLETED; [[ $rc -ne 0 ]] && st=FAILED
-      echo "JobId=$n$t ArrayJobId=$n ArrayTaskId=$t JobState=$st Reason=None ExitCode=$rc:0 Restarts=0 BatchHost=fake" >> "$d/state-$n"
+      rs=0
+      # linger-U: the task was requeued once and is still finishing (COMPLETING) when the runner looks.
+      if [[ -f $d/linger-$t ]]; then st=COMPLETING; rs=1; fi
+      echo "JobId=$n$t ArrayJobId=$n ArrayTaskId=$t JobState=$st Reason=None ExitCode=$rc:0 Restarts=$rs BatchHost=fake" >> "$d/state-$n"
     done
   done
 }

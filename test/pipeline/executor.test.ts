@@ -160,6 +160,20 @@ test('slurm executor (fake sbatch): same bytes as local; a transient fault resub
   assert.equal(await lockOf(dir), await lockOf(ref));
 });
 
+test('slurm executor (fake sbatch): a unit committed while its task is still COMPLETING is one done attempt (with its requeue), and the lingering task is cancelled', async () => {
+  const dir = await project();
+  const fake = await withFake(dir);
+  await writeFile(join(fake.state, 'linger-1'), '');
+  const r = await run(await writePipeline(dir, shardPipeline(', units: 2', 'executor: { poll: 0.05 }')), {}, { executor: 'slurm' });
+  assert.equal(r.ok, true, r.lines.join('\n'));
+  const rep = r.steps[0].executor!;
+  const att = rep.attempts.filter((a) => a.unit === 1);
+  assert.deepEqual(att.map((a) => `${a.outcome}:${a.counted}`), ['done:false']);
+  assert.match(att[0].detail ?? '', /requeued 1×/);
+  assert.equal((await fake.calls()).length, 1, 'no resubmission');
+  assert.equal((await read(join(fake.state, 'scancel.calls'))).trim(), rep.jobs[0].id);
+});
+
 test('slurm executor (fake sbatch): exit 2 in a unit stops the step with the log, no resubmission', async () => {
   const dir = await project();
   const fake = await withFake(dir);
