@@ -1,9 +1,10 @@
 /**
  * kill -9 at seeded random points of the quick-start pipeline (issue 15): an uninterrupted run
  * gives the reference; then, for each seed, one `dprep run` is started in a second workdir and
- * SIGKILLed after a delay drawn from the seed (uniform over the reference run's duration, each
- * kill landing in whatever step runs then), the next run continuing where the last one was
- * killed; a final run finishes. Every output file and the lockfile must equal the reference's,
+ * SIGKILLed after a delay drawn from the seed, uniform over what is left to do: the reference's
+ * seconds of the steps not yet fresh (from its run manifest), plus the runner's start-up. So each
+ * kill lands in a step still to run, whatever the earlier kills finished; the next run continues
+ * where the last one was killed; a final run finishes. Every output file and the lockfile must equal the reference's,
  * byte for byte (timing figures such as questions/s in metrics.jsonl are reported apart), and no
  * temp file may be left.
  *
@@ -70,17 +71,37 @@ const killed = join(base, 'work');
 const reference = join(base, 'reference');
 const refSeconds = runToEnd(killed);
 renameSync(killed, reference);
+// Each step's seconds in the reference run (its manifest under runs/): what a kill can still land in.
+const refManifest = JSON.parse(readFileSync(join(reference, 'runs', readdirSync(join(reference, 'runs')).filter((f) => f.endsWith('.json')).sort()[0]), 'utf8')) as { steps: { step: string; seconds?: number }[] };
+const stepSeconds = new Map(refManifest.steps.map((s) => [s.step, s.seconds ?? 0]));
+const startup = Math.max(0, refSeconds - [...stepSeconds.values()].reduce((a, b) => a + b, 0));
+function stepStates(): { step: string; state: string }[] {
+  const st = spawnSync(process.execPath, [CLI, 'status', pipeline, '--workdir', killed, ...sets, '--json'], { env, encoding: 'utf8' });
+  return st.status === 0 ? (JSON.parse(st.stdout) as { step: string; state: string }[]) : [];
+}
 console.log(`reference run: ${refSeconds.toFixed(1)} s, ${outputs(reference).length} output files (${pipeline}, ${sets.join(' ') || 'no --set'})`);
 
 let kills = 0;
+const landedIn: string[] = [];
 for (const seed of seeds) {
-  const at = seededRandom(seed)() * refSeconds;
+  const before = stepStates();
+  const pending = before.length ? before.filter((s) => s.state !== 'fresh').map((s) => s.step) : [...stepSeconds.keys()];
+  if (!pending.length) {
+    console.log(`seed ${seed}: every step is done; no kill left to land`);
+    continue;
+  }
+  const left = startup + pending.reduce((a, s) => a + (stepSeconds.get(s) ?? 0), 0);
+  const at = seededRandom(seed)() * left;
   const how = await runAndKill(killed, at);
-  if (how === 'killed') kills++;
-  const st = spawnSync(process.execPath, [CLI, 'status', pipeline, '--workdir', killed, ...sets, '--json'], { env, encoding: 'utf8' });
-  const states = st.status === 0 ? (JSON.parse(st.stdout) as { step: string; state: string }[]) : [];
+  const states = stepStates();
   const fresh = states.filter((s) => s.state === 'fresh').length;
-  console.log(`seed ${seed}: kill -9 after ${at.toFixed(1)} s: ${how}; ${fresh}/${states.length} steps done; temps now: ${tree(killed).filter(isTemp).length}`);
+  // The step the kill landed in: the first of those pending before that is still not fresh.
+  const hit = how === 'killed' ? pending.find((p) => states.find((s) => s.step === p)?.state !== 'fresh') : undefined;
+  if (how === 'killed') {
+    kills++;
+    if (hit) landedIn.push(hit);
+  }
+  console.log(`seed ${seed}: kill -9 after ${at.toFixed(1)} s of ~${left.toFixed(0)} s left: ${how}${hit ? ` in step ${hit}` : ''}; ${fresh}/${states.length} steps done; temps now: ${tree(killed).filter(isTemp).length}`);
 }
 const finalSeconds = runToEnd(killed);
 console.log(`final run after ${kills} kills: ${finalSeconds.toFixed(1)} s`);
@@ -113,5 +134,5 @@ if (temps.length) {
   bad++;
   console.log(`temps left: ${temps.join(', ')}`);
 }
-console.log(`${same}/${want.length} output files byte-identical (lockfile included), ${timingOnly} more identical but for timing fields; ${temps.length} temps left; ${kills} kills at seeds ${seeds.join(',')}; workdirs under ${base}`);
+console.log(`${same}/${want.length} output files byte-identical (lockfile included), ${timingOnly} more identical but for timing fields; ${temps.length} temps left; ${kills} kills at seeds ${seeds.join(',')} (in steps: ${landedIn.join(', ') || '-'}); workdirs under ${base}`);
 process.exit(bad ? 1 : 0);
