@@ -30,7 +30,7 @@ import { buildOnce } from '../io/build-once.ts';
 import { sha256File } from '../io/content-hash.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { Progress } from '../util/progress.ts';
-import { Summary } from '../util/summary.ts';
+import { recordedPath, recordedSummary, Summary } from '../util/summary.ts';
 import { OrderedWindow } from '../util/ordered-window.ts';
 import { addCounts, admitForMining, emptyCounts, normalizeForDedup, samplingKey, type FilterCounts, type ScoreMargins } from './filter.ts';
 import type { MinerSettings } from './options.ts';
@@ -352,7 +352,9 @@ function buildReport(
 
 async function writeReport(opts: MineBm25Options, report: MiningReport, summary: Summary, log: (m: string) => void): Promise<MiningReport> {
   const totals = report.filters;
-  await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(report, null, 1) + '\n');
+  // Paths as summaries record them (src/util/summary.ts): never a pipeline's staging dir, the same in any workdir.
+  const recorded = { ...report, examples: recordedPath(report.examples), corpus: report.corpus && recordedPath(report.corpus), index: report.index && recordedPath(report.index), records: recordedSummary(report.records) };
+  await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify(recorded, null, 1) + '\n');
   log(summary.render());
   log(
     `  analyzer ${report.settings.analyzer.lang} (from ${report.languageFrom}); hits ${totals.hits}: positives ${totals.positive}, answer-bearing ${totals.answer}, ` +

@@ -1,8 +1,61 @@
 /**
  * Accounts for every input record: converted, or skipped with a named reason. Printed at the
  * end of a run and written as JSON next to the output (`<output>.summary.json`).
+ *
+ * Paths in side files (`<out>.summary.json`, `<out>.mining.json`) go through `recordedPath`, one
+ * rule for every command, so a side file's bytes do not depend on where the run happened:
+ *   - a path inside a pipeline's staging dir (`<workdir>/.dprep/staging/<step>.<key>/<rel>`) is
+ *     recorded as `<rel>`, its final place relative to the workdir, never the staging dir;
+ *   - inside a pipeline step (`withRecordedPaths`), a path under the workdir is workdir-relative and
+ *     a project file is relative to the pipeline file's dir (as the lockfile names them); any other
+ *     path stays absolute;
+ *   - on the CLI, a path is recorded as the user gave it.
+ * Side files are hashed into the lockfile and read by later steps (eval report), so the same
+ * pipeline in two workdirs gives the same side files, lockfile and keys.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
+
+/** Where a pipeline step runs: its workdir and the pipeline file's dir (see `recordedPath`). */
+export interface RecordedPathBase {
+  workdir: string;
+  projectDir: string;
+}
+
+const recordBase = new AsyncLocalStorage<RecordedPathBase>();
+
+/**
+ * Runs `fn` (a pipeline step) with side-file paths recorded relative to `base`.
+ * @example await withRecordedPaths({ workdir: '/w', projectDir: '/p' }, () => command.run(options, context))
+ */
+export const withRecordedPaths = <T>(base: RecordedPathBase, fn: () => Promise<T>): Promise<T> => recordBase.run(base, fn);
+
+const STAGING = /(?:^|[\\/])\.dprep[\\/]staging[\\/][^\\/]+[\\/](.+)$/;
+
+/**
+ * A path as a side file records it (the rule above).
+ * @example recordedPath('/w/.dprep/staging/mine.0123abcd/data/neg.json') // 'data/neg.json'
+ */
+export function recordedPath(path: string): string {
+  const staged = STAGING.exec(path);
+  if (staged) return staged[1].replaceAll('\\', '/');
+  const base = recordBase.getStore();
+  if (!base) return path;
+  const abs = resolve(path);
+  for (const root of [base.workdir, base.projectDir]) {
+    const rel = relative(resolve(root), abs);
+    if (rel === '') return '.';
+    if (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel)) return rel.replaceAll('\\', '/');
+  }
+  return path;
+}
+
+/** `where` of a skipped record (`<file>, record 3`, `<file> line 7 …`) with its leading input file recorded as `recordedPath` says. */
+function recordedWhere(where: string, inputs: readonly string[]): string {
+  const input = inputs.find((i) => i !== '' && where.startsWith(i) && (where.length === i.length || /[\s,:]/.test(where[i.length])));
+  return input === undefined ? where : recordedPath(input) + where.slice(input.length);
+}
 
 export interface SummaryJson {
   source: string;
@@ -93,9 +146,23 @@ export class Summary {
     return lines.join('\n');
   }
 
+  /** The account as its side file holds it: paths recorded as `recordedPath` says (inputs and the files named in examples). */
+  toRecordedJSON(): SummaryJson {
+    return recordedSummary(this.toJSON());
+  }
+
   async write(outputPath: string): Promise<string> {
     const path = `${outputPath}.summary.json`;
-    await writeFileAtomic(path, JSON.stringify(this.toJSON(), null, 2) + '\n');
+    await writeFileAtomic(path, JSON.stringify(this.toRecordedJSON(), null, 2) + '\n');
     return path;
   }
+}
+
+/** A summary's JSON with its paths recorded as `recordedPath` says (for side files that embed one, such as `<out>.mining.json`). */
+export function recordedSummary(json: SummaryJson): SummaryJson {
+  return {
+    ...json,
+    inputs: json.inputs.map(recordedPath),
+    examples: Object.fromEntries(Object.entries(json.examples).map(([reason, list]) => [reason, list.map((w) => recordedWhere(w, json.inputs))])),
+  };
 }
