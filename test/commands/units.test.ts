@@ -163,6 +163,19 @@ test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, r
   }
   await assert.rejects(runCmd(mineDenseCommand, { ...common, negatives: 5, out: join(dir, 'dense-4', 'dense-whole.json') }), /unit 0 of 4 .*other inputs or params/);
 
+  // --skip-bad: every unit reads the whole file, yet counts only its own bad records.
+  const { file: badFile, bad } = await examplesWithBadRecords(join(dir, 'train-bad-dense.dpr.jsonl'));
+  const badCommon = { ...common, examples: badFile, skipBad: true };
+  const badWhole = join(dir, 'dense-bad-whole.json');
+  await runCmd(mineDenseCommand, { ...badCommon, out: badWhole });
+  const badRef = await Promise.all([badWhole, badWhole + '.summary.json', badWhole + '.mining.json'].map((f) => readFile(f)));
+  const skipped = JSON.parse(badRef[1].toString()).skipped as Record<string, number>;
+  assert.equal(Object.entries(skipped).filter(([r]) => r.startsWith('bad record:')).reduce((n, [, c]) => n + c, 0), bad);
+  const badOut = join(dir, 'dense-bad-3', 'dense-bad-whole.json');
+  const badGot = await sharded(mineDenseCommand, { ...badCommon, out: badOut }, badOut, ['.summary.json', '.mining.json'], 3);
+  assert.deepEqual(JSON.parse(badGot[1].toString()).skipped, skipped, 'N=3 --skip-bad: merged counts');
+  sameBytes(badGot, badRef, '--skip-bad N=3');
+
   // eval with the same model: questions split by units inside its 256-question batches; metrics and run file as one run.
   const evalCommon = { model, embeddings, examples, corpus, k: [1, 5, 20], search: 'exact' };
   const log = console.log;
