@@ -43,17 +43,19 @@ export interface LanguageChoice {
  * of the input files' contents, so a pipeline step's cache key (which hashes them) covers the choice:
  * an existing index keeps its header's language; else the first record of `examples` by its
  * `dataset`; else the first passage of `corpus` by its id (converters write "<dataset>-<n>");
- * else English. Only the first record / passage is read.
+ * else English. Only the first record / passage is read (the first good one with `skipBad`: the
+ * command itself counts the bad ones it passes over).
  * @example
  * await resolveLanguage('auto', { examples: 'piaf.dpr.jsonl', corpus: 'piaf.corpus.jsonl' })
  * // { lang: 'fr', from: 'dataset "piaf" of piaf.dpr.jsonl' }
  */
-export async function resolveLanguage(lang: string, data: { examples?: string; corpus?: string; index?: string; columns?: CorpusColumns }): Promise<LanguageChoice> {
+export async function resolveLanguage(lang: string, data: { examples?: string; corpus?: string; index?: string; columns?: CorpusColumns; skipBad?: boolean }): Promise<LanguageChoice> {
   if (lang !== 'auto') return { lang: lang as AnalyzerLang, from: '--lang' };
   if (data.index && existsSync(data.index)) return { from: `the header of index ${data.index}` };
+  const onBad = data.skipBad ? () => {} : undefined;
   if (data.examples && existsSync(data.examples)) {
     const { readDprRecords } = await import('../io/records.ts');
-    for await (const { record } of readDprRecords(data.examples)) {
+    for await (const { record } of readDprRecords(data.examples, { onBad })) {
       const found = typeof record.dataset === 'string' ? languageOfDataset(record.dataset) : undefined;
       if (found) return { lang: found, from: `dataset "${record.dataset}" of ${data.examples}` };
       break;
@@ -61,7 +63,7 @@ export async function resolveLanguage(lang: string, data: { examples?: string; c
   }
   if (data.corpus && existsSync(data.corpus)) {
     const { readCorpus } = await import('../io/corpus.ts');
-    for await (const passage of readCorpus(data.corpus, { columns: data.columns })) {
+    for await (const passage of readCorpus(data.corpus, { columns: data.columns, onBad })) {
       const found = languageOfDataset(passage.passage_id);
       if (found) return { lang: found, from: `passage id "${passage.passage_id}" of ${data.corpus}` };
       break;

@@ -56,7 +56,7 @@ Example:  dprep index bm25 --corpus squad.corpus.jsonl --out squad.bm25 --lang e
       }
     };
     await checkReplaceableDir(opts.out, '--out', 'BM25 index', isIndex);
-    const language = await resolveLanguage(opts.lang, { corpus: opts.corpus, columns: opts.columns });
+    const language = await resolveLanguage(opts.lang, { corpus: opts.corpus, columns: opts.columns, skipBad: opts.skipBad });
     ctx.log(`index bm25: analyzer language ${language.lang} (from ${language.from})`);
     const bad = new BadRecords(opts.skipBad);
     const stats = await buildIndexFromCorpus(

@@ -76,13 +76,13 @@ Example:  dprep mine bm25 --examples squad.dpr.json --corpus squad.corpus.jsonl 
     };
     let report;
     if (unit) {
-      const r = unitRange(await countDprRecords(opts.examples), unit.unit, unit.units);
+      const r = unitRange(await countDprRecords(opts.examples, opts.skipBad), unit.unit, unit.units);
       if (unitAlreadyDone(opts.out, r, key)) {
         ctx.log(`unit ${r.unit} of ${r.units} already done`);
         report = readUnitReport(unitDir(opts.out, r.unit, r.units));
       } else {
         await commitUnit(opts.out, r, key, async (dir) => {
-          report = await mineBm25({ ...settings, out: join(dir, UNIT_RECORDS), unit: { start: r.start, end: r.end, indexDir: join(unitsRoot(opts.out), 'index') } });
+          report = await mineBm25({ ...settings, out: join(dir, UNIT_RECORDS), unit: { unit: r.unit, start: r.start, end: r.end, indexDir: join(unitsRoot(opts.out), 'index') } });
         });
         ctx.log(`unit ${r.unit} of ${r.units}: records ${r.start}..${r.end}`);
       }

@@ -74,7 +74,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
       const embeddingsModel = passageDir ? { dir: passageDir, ...(await encoderContentHash(passageDir, 'passage')) } : undefined;
       const queryEncoder = await openEncoder(opts.queryModel, 'query', { ...overrides, maxLength: opts.maxLength, log: ctx.log });
       try {
-        const mine = (out: string, range?: { start: number; end: number }) => mineDense({
+        const mine = (out: string, range?: { unit: number; start: number; end: number }) => mineDense({
           examples: opts.examples, corpus: opts.corpus, corpusColumns: opts.columns, embeddings: opts.embeddings, embeddingsModel, out, queryEncoder,
           ...minerSettings(opts), skipTop: opts.skipTop, maxScoreRatio: opts.maxScoreRatio, maxScoreMargin: opts.maxScoreMargin,
           keepExisting: opts.keepExisting, index: indexSettings(opts),
@@ -82,7 +82,7 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
         });
         if (unit) {
           const { countDprRecords } = await import('../io/records.ts');
-          const r = unitRange(await countDprRecords(opts.examples), unit.unit, unit.units);
+          const r = unitRange(await countDprRecords(opts.examples, opts.skipBad), unit.unit, unit.units);
           const dir = unitDir(opts.out, r.unit, r.units);
           if (!unitAlreadyDone(opts.out, r, key)) {
             await commitUnit(opts.out, r, key, async (tmp) => {

@@ -144,10 +144,13 @@ export async function* readDprRecords(file: string, opts: { onRawBytes?: (n: num
   }
 }
 
-/** How many records readDprRecords yields from `file` (one streamed pass): the n that work units split. */
-export async function countDprRecords(file: string): Promise<number> {
+/**
+ * How many records readDprRecords yields from `file` (one streamed pass): the n that work units
+ * split. With `skipBad` bad records are passed over (the command's units count them), else the first stops it.
+ */
+export async function countDprRecords(file: string, skipBad = false): Promise<number> {
   let n = 0;
-  for await (const _ of readDprRecords(file)) n++;
+  for await (const _ of readDprRecords(file, { onBad: skipBad ? () => {} : undefined })) n++;
   return n;
 }
 

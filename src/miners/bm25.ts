@@ -25,6 +25,7 @@ import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { copyRecordLines, openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { removeTemp, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
 import { BadRecords } from '../util/bad-records.ts';
+import { ownsBadRecord } from '../util/units.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { buildOnce } from '../io/build-once.ts';
 import { sha256File } from '../io/content-hash.ts';
@@ -70,8 +71,9 @@ export interface MineBm25Options extends MinerSettings, ScoreMargins {
    * Work-unit mode: mine only records [start, end) of the examples (0-based positions in the file),
    * and write the unit's report (`<out>.unit.json`, for mergeBm25Units) instead of `<out>.mining.json`.
    * An index built from the corpus is built once, at `opts.index` or else `indexDir`, for every unit.
+   * Positions count good records only; a bad one (--skip-bad) is counted by one unit (ownsBadRecord).
    */
-  unit?: { start: number; end: number; indexDir: string };
+  unit?: { unit: number; start: number; end: number; indexDir: string };
   /** Leave out bad records and passages, counted by reason, instead of stopping (--skip-bad). */
   skipBad?: boolean;
   log?: (message: string) => void;
@@ -143,7 +145,9 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     const batchSize = opts.batchSize ?? 32;
     let items: Pending[] = [];
     let jobs: MineJob[] = [];
-    for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
+    // A unit counts only its own bad records (the others' units count theirs): merged counts add up to a whole run's.
+    const onBad = bad.onBad && range ? (err: InputError) => { if (ownsBadRecord(range, position)) bad.onBad!(err); } : bad.onBad;
+    for await (const { record, where } of readDprRecords(opts.examples, { onBad })) {
       const ordinal = position++;
       if (range && ordinal < range.start) continue;
       if (range && ordinal >= range.end) break;

@@ -40,6 +40,8 @@ import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 import { BadRecords } from '../util/bad-records.ts';
+import type { InputError } from '../util/errors.ts';
+import { ownsBadRecord } from '../util/units.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
@@ -65,9 +67,10 @@ export interface DenseMiningOptions extends MinerSettings {
    * Work-unit mode: mine only records [start, end) of the examples (0-based positions in the file).
    * Questions are still encoded and searched in the batches of a whole run (batch b = mineable
    * questions [b·queryBatch, (b+1)·queryBatch) of the whole file; the unit's first and last batches are
-   * done whole), so every score is the one a whole run computes, bit for bit.
+   * done whole), so every score is the one a whole run computes, bit for bit. Positions count good
+   * records only; a bad one (--skip-bad) is counted by one unit (ownsBadRecord).
    */
-  range?: { start: number; end: number };
+  range?: { unit: number; start: number; end: number };
   /** Leave out bad records, counted by reason in the summary, instead of stopping (--skip-bad). */
   skipBad?: boolean;
   log(message: string): void;
@@ -106,7 +109,10 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let position = 0;
   let first = -1;
   let last = -1;
-  for await (const { record, where } of readDprRecords(opts.examples, { onBad: bad.onBad })) {
+  // A unit reads the whole file but counts only its own bad records: merged counts add up to a whole run's.
+  const range = opts.range;
+  const onBad = bad.onBad && range ? (err: InputError) => { if (ownsBadRecord(range, position)) bad.onBad!(err); } : bad.onBad;
+  for await (const { record, where } of readDprRecords(opts.examples, { onBad })) {
     const mine = inRange(position++);
     if (mine) summary.read++;
     if (mine ? !admitForMining(record, where, summary) : skipReason(record)) continue;

@@ -59,6 +59,17 @@ export function unitRange(n: number, unit: number, units: number): UnitRange {
   return { unit, units, start, end: Math.min(n, start + size) };
 }
 
+/**
+ * Whether unit `r` counts a bad record (--skip-bad) met after `before` good records: the unit of
+ * the good record just before it (unit 0 for bad records ahead of the first), so each bad record is
+ * counted by exactly one unit and the units' counts add up to a whole run's. Ranges are over good
+ * records only (countDprRecords with skipBad), the positions a whole run numbers records by.
+ * @example ownsBadRecord({ unit: 1, start: 5, end: 10 }, 10) // true: after the unit's last record
+ */
+export function ownsBadRecord(r: { unit: number; start: number; end: number }, before: number): boolean {
+  return before === 0 ? r.unit === 0 : r.start < before && before <= r.end;
+}
+
 /** Every unit's range; together they cover [0, n) exactly once, in order. */
 export function planUnits(n: number, units: number): UnitRange[] {
   const out: UnitRange[] = [];

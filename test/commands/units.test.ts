@@ -70,6 +70,40 @@ test('mine bm25: N=1, 4 and 7 units (random sampling, margins, index built once 
   sameBytes(await sharded(mineBm25Command, { ...common, out: outL }, outL, ['.mining.json'], 3, [1, 0, 2]), await Promise.all([wholeL, wholeL + '.mining.json'].map((f) => readFile(f))), 'jsonl N=3');
 });
 
+/**
+ * The examples with bad records (invalid JSON, invalid UTF-8, a wrong field) ahead of the first,
+ * next to the N=3 unit edges (109, 218 of 326) and after the last: 6 in all.
+ */
+async function examplesWithBadRecords(file: string): Promise<{ file: string; bad: number }> {
+  const lines = (await readFile(examples, 'utf8')).split('\n').filter((l) => l !== '');
+  const json = Buffer.from('{"question": "cut');
+  const wrongField = Buffer.from('{"question": 3, "answers": [], "positive_ctxs": []}');
+  const utf8 = Buffer.concat([Buffer.from('{"question": "caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+  const at = new Map<number, Buffer[]>([[0, [json]], [109, [utf8, wrongField]], [218, [json]], [219, [wrongField]], [lines.length, [utf8]]]);
+  const parts: Buffer[] = [];
+  lines.forEach((l, i) => parts.push(...(at.get(i) ?? []).map((b) => Buffer.concat([b, Buffer.from('\n')])), Buffer.from(l + '\n')));
+  for (const b of at.get(lines.length)!) parts.push(Buffer.concat([b, Buffer.from('\n')]));
+  await writeFile(file, Buffer.concat(parts));
+  return { file, bad: [...at.values()].flat().length };
+}
+
+test('mine bm25 --skip-bad: N=1, 3 and 7 units count each bad record once (the merged report is the bytes of one run)', async () => {
+  const { file, bad } = await examplesWithBadRecords(join(dir, 'train-bad.dpr.jsonl'));
+  const common = { examples: file, corpus, depth: 20, negatives: 3, strategy: 'random', threads: 1, skipBad: true };
+  const whole = join(dir, 'bm25-bad-whole.json');
+  await runCmd(mineBm25Command, { ...common, out: whole });
+  const ref = await Promise.all([whole, whole + '.mining.json'].map((f) => readFile(f)));
+  const records = JSON.parse(ref[1].toString()).records;
+  const badSkipped = Object.entries(records.skipped as Record<string, number>).filter(([r]) => r.startsWith('bad record:')).reduce((n, [, c]) => n + c, 0);
+  assert.equal(badSkipped, bad, 'a whole run counts every bad record once');
+  for (const n of [1, 3, 7]) {
+    const out = join(dir, `bm25-bad-${n}`, 'bm25-bad-whole.json');
+    const got = await sharded(mineBm25Command, { ...common, out }, out, ['.mining.json'], n);
+    assert.deepEqual(JSON.parse(got[1].toString()).records, records, `N=${n}: merged counts`);
+    sameBytes(got, ref, `N=${n}`);
+  }
+});
+
 test('mine bm25 units: other params are refused at the merge; half the units merge nothing (a whole run); --unit needs --units', async () => {
   const common = { examples, corpus, depth: 20, negatives: 3, threads: 1 };
   const out = join(dir, 'bm25-refuse', 'neg.json');
@@ -128,6 +162,19 @@ test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, r
     sameBytes(await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json', '.mining.json'], n), ref, `N=${n}`);
   }
   await assert.rejects(runCmd(mineDenseCommand, { ...common, negatives: 5, out: join(dir, 'dense-4', 'dense-whole.json') }), /unit 0 of 4 .*other inputs or params/);
+
+  // --skip-bad: every unit reads the whole file, yet counts only its own bad records.
+  const { file: badFile, bad } = await examplesWithBadRecords(join(dir, 'train-bad-dense.dpr.jsonl'));
+  const badCommon = { ...common, examples: badFile, skipBad: true };
+  const badWhole = join(dir, 'dense-bad-whole.json');
+  await runCmd(mineDenseCommand, { ...badCommon, out: badWhole });
+  const badRef = await Promise.all([badWhole, badWhole + '.summary.json', badWhole + '.mining.json'].map((f) => readFile(f)));
+  const skipped = JSON.parse(badRef[1].toString()).skipped as Record<string, number>;
+  assert.equal(Object.entries(skipped).filter(([r]) => r.startsWith('bad record:')).reduce((n, [, c]) => n + c, 0), bad);
+  const badOut = join(dir, 'dense-bad-3', 'dense-bad-whole.json');
+  const badGot = await sharded(mineDenseCommand, { ...badCommon, out: badOut }, badOut, ['.summary.json', '.mining.json'], 3);
+  assert.deepEqual(JSON.parse(badGot[1].toString()).skipped, skipped, 'N=3 --skip-bad: merged counts');
+  sameBytes(badGot, badRef, '--skip-bad N=3');
 
   // eval with the same model: questions split by units inside its 256-question batches; metrics and run file as one run.
   const evalCommon = { model, embeddings, examples, corpus, k: [1, 5, 20], search: 'exact' };

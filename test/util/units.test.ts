@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alignedUnitRange, planUnits, unitDir, unitRange } from '../../src/util/units.ts';
+import { alignedUnitRange, ownsBadRecord, planUnits, unitDir, unitRange } from '../../src/util/units.ts';
 
 /** Every record of [0, n) in exactly one unit, in order. */
 function assertCovers(ranges: { start: number; end: number }[], n: number) {
@@ -36,5 +36,18 @@ test('alignedUnitRange: whole blocks of `align` records (encode shards), contigu
     assert.deepEqual(got.map((r) => [r.start, r.end]), want, `n=${n} N=${N} align=${align}`);
     for (const r of got) if (r.end < n) assert.equal((r.end - r.start) % align, 0, 'every unit but the last is whole blocks');
     assertCovers(got, n);
+  }
+});
+
+test('ownsBadRecord: every gap between good records (before the first, after the last, with empty units) belongs to exactly one unit', () => {
+  for (const [n, units] of [[10, 3], [10, 4], [2, 5], [0, 3], [1, 1]]) {
+    const plan = planUnits(n, units);
+    for (let before = 0; before <= n; before++) {
+      const owners = plan.filter((r) => ownsBadRecord(r, before)).map((r) => r.unit);
+      assert.equal(owners.length, 1, `n=${n} N=${units} after ${before} good records: ${owners}`);
+      // The unit of the good record before it (unit 0 ahead of the first).
+      if (before > 0) assert.ok(plan[owners[0]].start < before && before <= plan[owners[0]].end);
+      else assert.equal(owners[0], 0);
+    }
   }
 });
