@@ -25,7 +25,7 @@ import type { CorpusColumns } from '../io/corpus-columns.ts';
 import { copyRecordLines, openRecordWriter, readDprRecords, recordFormatFromPath, type RecordFormat } from '../io/records.ts';
 import { removeTemp, tempPathFor, writeFileAtomic } from '../io/atomic.ts';
 import { BadRecords } from '../util/bad-records.ts';
-import { ownsBadRecord } from '../util/units.ts';
+import { unitOnBad } from '../util/units.ts';
 import { assertReadableFile } from '../io/lines.ts';
 import { buildOnce } from '../io/build-once.ts';
 import { sha256File } from '../io/content-hash.ts';
@@ -146,7 +146,7 @@ export async function mineBm25(opts: MineBm25Options): Promise<MiningReport> {
     let items: Pending[] = [];
     let jobs: MineJob[] = [];
     // A unit counts only its own bad records (the others' units count theirs): merged counts add up to a whole run's.
-    const onBad = bad.onBad && range ? (err: InputError) => { if (ownsBadRecord(range, position)) bad.onBad!(err); } : bad.onBad;
+    const onBad = unitOnBad(range, () => position, bad.onBad);
     for await (const { record, where } of readDprRecords(opts.examples, { onBad })) {
       const ordinal = position++;
       if (range && ordinal < range.start) continue;

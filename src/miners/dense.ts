@@ -40,8 +40,7 @@ import type { EmbeddingsSource } from '../io/embeddings.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { ScoreHistogram, type ScoreHistogramJson } from '../util/score-histogram.ts';
 import { BadRecords } from '../util/bad-records.ts';
-import type { InputError } from '../util/errors.ts';
-import { ownsBadRecord } from '../util/units.ts';
+import { unitOnBad } from '../util/units.ts';
 
 export interface DenseMiningOptions extends MinerSettings {
   examples: string;
@@ -111,7 +110,7 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   let last = -1;
   // A unit reads the whole file but counts only its own bad records: merged counts add up to a whole run's.
   const range = opts.range;
-  const onBad = bad.onBad && range ? (err: InputError) => { if (ownsBadRecord(range, position)) bad.onBad!(err); } : bad.onBad;
+  const onBad = unitOnBad(range, () => position, bad.onBad);
   for await (const { record, where } of readDprRecords(opts.examples, { onBad })) {
     const mine = inRange(position++);
     if (mine) summary.read++;

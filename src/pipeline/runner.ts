@@ -375,63 +375,77 @@ async function executeStep(
     await mkdir(dirname(join(staging, o.rel)), { recursive: true });
   }
   const context = { log: (m: string) => log(`  ${step.name}: ${m}`), stateDir };
-  // Paths the command writes into side files are workdir- or project-relative, final places not staging (src/util/summary.ts).
-  return withRecordedPaths({ workdir: plan.workdir, projectDir: plan.spec.dir }, async () => {
-    let result: CommandResult | void;
-    let report: ExecutorReport | undefined;
-    const units = step.command.units ? (step.units ?? plan.executor.units) : undefined;
-    if (units !== undefined) {
-      // Units first (where the executor puts them), then the merge here, through the command's own writers.
-      const unitOut = unitOutput(step, options);
-      try {
-        report = await executor.runUnits({
-          step: step.name,
-          stateDir,
-          units,
-          unitOut,
-          argv: commandArgv(step.command, options),
-          runUnit: (unit) => step.command.run({ ...options, unit, units }, { ...context, log: (m: string) => context.log(`unit ${unit}: ${m}`) }),
-          log: context.log,
-        });
-      } catch (err) {
-        onReport({ kind: executor.kind, settings: settingsShown(executor.settings), units, jobs: [], attempts: [], hosts: [] });
-        throw err;
-      }
-      const missing = missingUnits(unitOut, units);
-      if (missing.length) throw new Error(`units ${missing.join(', ')} of ${units} are not committed after the executor finished`);
-      result = await step.command.run(options, context);
-    } else if (executor.kind === 'local') {
-      result = await step.command.run(options, context);
-    } else {
-      ({ result, report } = await executor.runWhole({ step: step.name, stateDir, argv: commandArgv(step.command, options), run: () => step.command.run(options, context), log: context.log }));
-    }
+  // The command writes the paths in its side files workdir- or project-relative, final places not staging (src/util/summary.ts).
+  const { result, report } = await withRecordedPaths({ workdir: plan.workdir, projectDir: plan.spec.dir }, () => dispatchStep(plan, step, options, executor, stateDir, context, onReport));
 
-    for (const o of step.outputs) {
-      if (!existsSync(join(staging, o.rel))) throw new Error(`the command finished without writing output ${o.key} (${o.rel})`);
-    }
-    const otherOutputs = plan.steps.filter((s) => s !== step).flatMap((s) => s.outputs.map((o) => o.rel));
-    for (const o of step.outputs) await moveIntoWorkdir(join(staging, o.rel), o.abs, book);
-    const sideFiles: Record<string, string> = {};
-    for (const f of await listTree(staging)) {
-      // Temp files and dirs of the command's writers (`.x.tmp-PID-*`, `.x.bm25-*/`, maybe left by an earlier attempt) are not outputs.
-      // Committed work units (`.x.units/`) are the merge's input, not outputs.
-      if (f.dir || /(^|\/)\.[^/]*\.(tmp-|bm25-|units(\/|$))/.test(f.path)) continue;
-      if (otherOutputs.some((o) => f.path === o || f.path.startsWith(o + '/'))) {
-        throw new Error(`the command wrote ${f.path}, which is an output of another step`);
-      }
-      await moveIntoWorkdir(join(staging, f.path), join(plan.workdir, f.path), book);
-      sideFiles[f.path] = await hashes.hashPath(join(plan.workdir, f.path));
-    }
-    const outputs: LockEntry['outputs'] = {};
-    for (const o of step.outputs) outputs[o.key] = { path: o.rel, hash: await hashes.hashPath(o.abs) };
 
-    lock.steps[step.name] = { uses: step.uses, key, dprep: DPREP_VERSION, seed: step.seed, params: step.params, inputs, outputs, 'side-files': sideFiles };
-    await writeLockfile(plan.workdir, lock, plan.steps.map((s) => s.name));
-    await hashes.save();
-    await rm(staging, { recursive: true, force: true });
-    await rm(stateDir, { recursive: true, force: true });
-    return { result, report };
-  });
+  for (const o of step.outputs) {
+    if (!existsSync(join(staging, o.rel))) throw new Error(`the command finished without writing output ${o.key} (${o.rel})`);
+  }
+  const otherOutputs = plan.steps.filter((s) => s !== step).flatMap((s) => s.outputs.map((o) => o.rel));
+  for (const o of step.outputs) await moveIntoWorkdir(join(staging, o.rel), o.abs, book);
+  const sideFiles: Record<string, string> = {};
+  for (const f of await listTree(staging)) {
+    // Temp files and dirs of the command's writers (`.x.tmp-PID-*`, `.x.bm25-*/`, maybe left by an earlier attempt) are not outputs.
+    // Committed work units (`.x.units/`) are the merge's input, not outputs.
+    if (f.dir || /(^|\/)\.[^/]*\.(tmp-|bm25-|units(\/|$))/.test(f.path)) continue;
+    if (otherOutputs.some((o) => f.path === o || f.path.startsWith(o + '/'))) {
+      throw new Error(`the command wrote ${f.path}, which is an output of another step`);
+    }
+    await moveIntoWorkdir(join(staging, f.path), join(plan.workdir, f.path), book);
+    sideFiles[f.path] = await hashes.hashPath(join(plan.workdir, f.path));
+  }
+  const outputs: LockEntry['outputs'] = {};
+  for (const o of step.outputs) outputs[o.key] = { path: o.rel, hash: await hashes.hashPath(o.abs) };
+
+  lock.steps[step.name] = { uses: step.uses, key, dprep: DPREP_VERSION, seed: step.seed, params: step.params, inputs, outputs, 'side-files': sideFiles };
+  await writeLockfile(plan.workdir, lock, plan.steps.map((s) => s.name));
+  await hashes.save();
+  await rm(staging, { recursive: true, force: true });
+  await rm(stateDir, { recursive: true, force: true });
+  return { result, report };
+}
+
+/** Runs the step's command where the executor puts it: its units then the merge here, the whole command here, or as one job. */
+async function dispatchStep(
+  plan: Plan,
+  step: PlannedStep,
+  options: Record<string, unknown>,
+  executor: Executor,
+  stateDir: string,
+  context: { log: (m: string) => void; stateDir: string },
+  onReport: (r: ExecutorReport) => void,
+): Promise<{ result: CommandResult | void; report?: ExecutorReport }> {
+  let result: CommandResult | void;
+  let report: ExecutorReport | undefined;
+  const units = step.command.units ? (step.units ?? plan.executor.units) : undefined;
+  if (units !== undefined) {
+    // Units first (where the executor puts them), then the merge here, through the command's own writers.
+    const unitOut = unitOutput(step, options);
+    try {
+      report = await executor.runUnits({
+        step: step.name,
+        stateDir,
+        units,
+        unitOut,
+        argv: commandArgv(step.command, options),
+        runUnit: (unit) => step.command.run({ ...options, unit, units }, { ...context, log: (m: string) => context.log(`unit ${unit}: ${m}`) }),
+        log: context.log,
+      });
+    } catch (err) {
+      onReport({ kind: executor.kind, settings: settingsShown(executor.settings), units, jobs: [], attempts: [], hosts: [] });
+      throw err;
+    }
+    const missing = missingUnits(unitOut, units);
+    if (missing.length) throw new Error(`units ${missing.join(', ')} of ${units} are not committed after the executor finished`);
+    result = await step.command.run(options, context);
+  } else if (executor.kind === 'local') {
+    result = await step.command.run(options, context);
+  } else {
+    ({ result, report } = await executor.runWhole({ step: step.name, stateDir, argv: commandArgv(step.command, options), run: () => step.command.run(options, context), log: context.log }));
+  }
+
+  return { result, report };
 }
 
 /** The output a shardable command puts its unit directories beside: its `out` option when set, else its first output that is set. */

@@ -146,14 +146,9 @@ export class Summary {
     return lines.join('\n');
   }
 
-  /** The account as its side file holds it: paths recorded as `recordedPath` says (inputs and the files named in examples). */
-  toRecordedJSON(): SummaryJson {
-    return recordedSummary(this.toJSON());
-  }
-
   async write(outputPath: string): Promise<string> {
     const path = `${outputPath}.summary.json`;
-    await writeFileAtomic(path, JSON.stringify(this.toRecordedJSON(), null, 2) + '\n');
+    await writeFileAtomic(path, JSON.stringify(recordedSummary(this.toJSON()), null, 2) + '\n');
     return path;
   }
 }

@@ -70,6 +70,14 @@ export function ownsBadRecord(r: { unit: number; start: number; end: number }, b
   return before === 0 ? r.unit === 0 : r.start < before && before <= r.end;
 }
 
+/**
+ * `onBad` for a unit that reads past its own range: passes on only the bad records it owns
+ * (ownsBadRecord, `position()` good records read so far); a whole run (no range) passes on all.
+ */
+export function unitOnBad<E>(range: { unit: number; start: number; end: number } | undefined, position: () => number, onBad: ((err: E) => void) | undefined): ((err: E) => void) | undefined {
+  return onBad && range ? (err: E) => { if (ownsBadRecord(range, position())) onBad(err); } : onBad;
+}
+
 /** Every unit's range; together they cover [0, n) exactly once, in order. */
 export function planUnits(n: number, units: number): UnitRange[] {
   const out: UnitRange[] = [];
