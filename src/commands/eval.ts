@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineCommand } from '../options.ts';
 import type { Run, RunEntry } from '../eval/trec.ts';
+import type { RecallReport } from '../search/vector/ann.ts';
 import { requestedUnit, unitKey, unitRange, UNIT_OPTIONS } from '../util/units.ts';
 import { commitUnit, oneEncoderAtATime, unitAlreadyDone, unitsToMerge } from './_units.ts';
 import { corpusColumnsOptions } from '../io/corpus-columns.ts';
@@ -65,7 +66,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
     const dense = !opts.run && opts.examples !== undefined && opts.corpus !== undefined && (opts.model ?? opts.queryModel) !== undefined;
     /** The dense run of questions [range) (all without one), and the query encoder's model_type. */
     // An approximate --index's recall against exact search (reported beside the metrics).
-    let indexRecall: number | undefined;
+    let indexRecall: RecallReport | undefined;
     const denseEvalRun = (range?: { start: number; end: number }) => oneEncoderAtATime(async () => {
       const { denseRun } = await import('../eval/retrieval.ts');
       const { encoderContentHash, encoderOverrides, encoderWeightBytes, openEncoder } = await import('../trainer/encoder.ts');
@@ -77,8 +78,8 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
       const queryEncoder = await openEncoder((opts.queryModel ?? opts.model)!, 'query', { ...overrides, maxLength: 64, reserveBytes });
       const passageEncoder = opts.embeddings ? undefined : await openEncoder(opts.model ?? opts.queryModel!, 'passage', overrides);
       try {
-        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks, opts.mrr), index: indexSettings(opts), range, log: ctx.log, onRecall: (r) => (indexRecall = r.recall) });
-        return { run, modelType: queryEncoder.modelType };
+        const run = await denseRun({ examples: opts.examples!, corpus: opts.corpus!, corpusColumns: opts.columns, queryEncoder, passageEncoder, embeddings: opts.embeddings, embeddingsModel, depth: Math.max(...ks, opts.mrr), index: indexSettings(opts), range, log: ctx.log, onRecall: (r) => (indexRecall = r) });
+        return { run, modelType: queryEncoder.modelType, recall: indexRecall };
       } finally {
         queryEncoder.dispose();
         passageEncoder?.dispose();
@@ -97,8 +98,8 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
       if (!unitAlreadyDone(unitOut, r, key)) {
         await commitUnit(unitOut, r, key, async (dir) => {
           if (!dense) return;
-          const { run, modelType } = await denseEvalRun(r);
-          await writeFileAtomic(join(dir, 'run.json'), JSON.stringify({ modelType, run: [...run] }) + '\n');
+          const { run, modelType, recall } = await denseEvalRun(r);
+          await writeFileAtomic(join(dir, 'run.json'), JSON.stringify({ modelType, run: [...run], ...(recall ? { recall } : {}) }) + '\n');
         });
       }
       ctx.log(`eval: unit ${r.unit} of ${r.units}, questions ${r.start}..${r.end}`);
@@ -123,11 +124,16 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
         if (dirs.length) {
           // The units' runs joined in unit order: the Map a whole run builds, question by question.
           run = new Map();
+          const recalls: (RecallReport | undefined)[] = [];
           for (const dir of dirs) {
-            const part = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { modelType: string; run: [string, RunEntry[]][] };
+            const part = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as { modelType: string; run: [string, RunEntry[]][]; recall?: RecallReport };
             modelType ??= part.modelType;
             for (const [qid, entries] of part.run) run.set(qid, entries);
+            recalls.push(part.recall);
           }
+          // The units measured the run's recall sample between them.
+          const { mergeRecall } = await import('../search/vector/ann.ts');
+          indexRecall = mergeRecall(recalls);
           ctx.log(`eval: merged ${dirs.length} units`);
         } else ({ run, modelType } = await denseEvalRun());
         if (opts.runOut) await trec.writeRun(opts.runOut, run, 'dprep-dense');
@@ -144,7 +150,7 @@ Without --embeddings every unit encodes the whole corpus: give --embeddings (dpr
       throw new UsageError('give --run with --qrels, or --examples and --corpus with --model (or --run)');
     }
     // An approximate --index: what it loses against exact search, beside the metrics it gave.
-    if (indexRecall !== undefined) metrics = { ...metrics, [`index_recall@${Math.max(...ks)}`]: indexRecall };
+    if (indexRecall !== undefined) metrics = { ...metrics, [`index_recall@${Math.max(...ks)}`]: indexRecall.recall };
     const rounded = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, Number(v.toFixed(6))]));
     const model: Record<string, string> = modelType === undefined ? {} : { model_type: modelType };
     if (opts.out) await writeFileAtomic(opts.out, JSON.stringify({ ...rounded, queries, ...model }, null, 2) + '\n');

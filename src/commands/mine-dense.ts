@@ -14,6 +14,7 @@ import { ANN_OPTIONS, INDEX_BACKENDS, INDEX_KINDS, indexSettings } from '../sear
 import { TEMPLATE_OPTIONS } from '../trainer/template.ts';
 import { EMBED_OVERRIDE_OPTIONS } from '../trainer/options.ts';
 import { SKIP_BAD_OPTION } from '../util/bad-records.ts';
+import type { RecallReport } from '../search/vector/ann.ts';
 
 export const mineDenseCommand = defineCommand({
   id: 'mine.dense',
@@ -88,11 +89,12 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
             await commitUnit(opts.out, r, key, async (tmp) => {
               const m = await mine(join(tmp, UNIT_RECORDS), r);
               await m.summary.write(join(tmp, UNIT_RECORDS));
-              await writeFileAtomic(join(tmp, 'unit.json'), JSON.stringify({ counts: m.counts, search: m.searchBackend }) + '\n');
+              await writeFileAtomic(join(tmp, 'unit.json'), JSON.stringify({ counts: m.counts, search: m.searchBackend, ...(m.recall ? { recall: m.recall } : {}) }) + '\n');
             });
             ctx.log(`unit ${r.unit} of ${r.units}: records ${r.start}..${r.end}`);
           } else ctx.log(`unit ${r.unit} of ${r.units} already done`);
-          return denseMetrics(...(await readUnit(dir)));
+          const [summary, counts, search] = await readUnit(dir);
+          return denseMetrics(summary, counts, search);
         }
         const r = await mine(opts.out);
         await r.summary.write(opts.out);
@@ -108,10 +110,10 @@ all N units are done, they merge into --out and <out>.summary.json: the bytes of
 /** A mining unit's records (JSON lines of DPR records, before the output's format). */
 const UNIT_RECORDS = 'records.jsonl';
 
-async function readUnit(dir: string): Promise<[Summary, FilterCounts, string]> {
+async function readUnit(dir: string): Promise<[Summary, FilterCounts, string, RecallReport | undefined]> {
   const summary = Summary.merge([JSON.parse(await readFile(join(dir, `${UNIT_RECORDS}.summary.json`), 'utf8')) as SummaryJson]);
-  const { counts, search } = JSON.parse(await readFile(join(dir, 'unit.json'), 'utf8')) as { counts: FilterCounts; search: string };
-  return [summary, counts, search];
+  const { counts, search, recall } = JSON.parse(await readFile(join(dir, 'unit.json'), 'utf8')) as { counts: FilterCounts; search: string; recall?: RecallReport };
+  return [summary, counts, search, recall];
 }
 
 function denseMetrics(summary: Summary, c: FilterCounts, search: string) {
@@ -131,6 +133,11 @@ async function mergeDenseUnits(out: string, dirs: readonly string[], log: (m: st
     throw err;
   }
   const summary = Summary.merge(parts.map(([s]) => s.toJSON()));
+  // The units measured the run's recall sample between them: counted once, as a whole run counts it.
+  const { countRecall } = await import('../miners/dense.ts');
+  const { mergeRecall } = await import('../search/vector/ann.ts');
+  const recall = mergeRecall(parts.map((p) => p[3]));
+  if (recall) countRecall(summary, recall);
   const counts = emptyCounts();
   for (const [, c] of parts) addCounts(counts, c);
   // <out>.mining.json as one run writes it: totals, short records, and the score histograms merged.
@@ -141,5 +148,6 @@ async function mergeDenseUnits(out: string, dirs: readonly string[], log: (m: st
   await summary.write(out);
   log(summary.render());
   log(`mine dense: merged ${dirs.length} units`);
-  return denseMetrics(summary, counts, parts[0][2]);
+  const { metrics } = denseMetrics(summary, counts, parts[0][2]);
+  return { metrics: { ...metrics, ...(recall ? { indexRecall: recall.recall } : {}) } };
 }

@@ -65,7 +65,9 @@ export async function denseRun(opts: {
   if (opts.embeddings) {
     const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
     const queryVectors = await encodeQuestions(questions.slice(from, to), opts.queryEncoder, manifest.dim, batch);
-    const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, log: opts.log });
+    // An approximate index's recall: sampled over all the file's questions, measured on this call's own.
+    const recallScope = { total: qids.length, offset: from, start, end };
+    const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, log: opts.log, recallScope });
     if (found.recall) opts.onRecall?.(found.recall);
     opts.log(`eval: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
     hits = found.hits;

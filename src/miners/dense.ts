@@ -131,7 +131,9 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   const gold = new Set(positiveIds.flat());
   const manifest = await openEmbeddings(opts.embeddings, { corpus: opts.corpus, model: opts.embeddingsModel });
   const queryVectors = await encodeQuestions(questions.slice(from, to), opts.queryEncoder, manifest.dim, batch);
-  const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, capture: gold, log: opts.log });
+  // An approximate index's recall: sampled over all the file's questions, measured on this call's own.
+  const recallScope = { total: questions.length, offset: from, start: first < 0 ? 0 : first, end: first < 0 ? 0 : last + 1 };
+  const found = await searchEmbeddings(opts.embeddings, queryVectors, opts.depth, { index: opts.index, capture: gold, log: opts.log, recallScope });
   const { hits, rowIds, captured } = found;
   opts.log(`mine dense: ${found.size} passages in ${found.shards} shard(s) searched with ${found.description}`);
   const depth = hits.k;
@@ -206,14 +208,17 @@ export async function mineDense(opts: DenseMiningOptions): Promise<DenseMiningRe
   for (const [name, n] of Object.entries(counts)) summary.count(`hits ${name === 'hits' ? 'retrieved' : name === 'kept' ? 'kept as negatives' : 'removed: ' + name}`, n);
   summary.count(`questions with fewer than ${opts.negatives} negatives`, short);
   if (margins) summary.count('questions without a positive embedding (no margin applied)', noGoldVector);
-  if (found.recall) {
-    // What the approximate index loses, in the summary next to what the filters removed.
-    summary.count(`index recall@${found.recall.k} vs exact (per 10,000, on ${found.recall.queries} sampled questions)`, Math.round(found.recall.recall * 10_000));
-  }
+  // A unit's share of the recall is not a recall: the merge of the units counts the run's (countRecall).
+  if (found.recall && !opts.range) countRecall(summary, found.recall);
   const scores = histogram.toJSON();
   // No paths (the inputs are in <out>.summary.json): the same records give the same bytes in any workdir.
   await writeFileAtomic(`${opts.out}.mining.json`, JSON.stringify({ miner: 'mine dense', filters: counts, short, scores }, null, 1) + '\n');
   return { summary, counts, scores, searchBackend: found.description, recall: found.recall };
+}
+
+/** What the approximate index loses, in the summary next to what the filters removed. */
+export function countRecall(summary: Summary, recall: RecallReport): void {
+  summary.count(`index recall@${recall.k} vs exact (per 10,000, on ${recall.queries} sampled questions)`, Math.round(recall.recall * 10_000));
 }
 
 // Existing (e.g. BM25) negatives first, then dense ones not already there.

@@ -21,6 +21,7 @@ import { evalCommand } from '../../src/commands/eval.ts';
 import { UsageError } from '../../src/util/errors.ts';
 import { unitsRoot } from '../../src/util/units.ts';
 import { FIXTURES } from '../_paths.ts';
+import { loadFaiss } from '../../src/search/vector/faiss.ts';
 
 process.env.DPREP_QUIET = '1';
 let dir: string;
@@ -190,6 +191,55 @@ test('mine dense: N=1, 4 and 7 units (query batches cut by the units, margins, r
       sameBytes(await sharded(evalCommand, { ...evalCommon, out, runOut: out + '.trec' }, out, ['.trec'], n), eref, `eval N=${n}`);
     }
     await assert.rejects(runCmd(evalCommand, { ...evalCommon, unit: 0, units: 2 }), /give --out or --run-out/);
+  } finally {
+    console.log = log;
+  }
+});
+
+const faissBuilt = loadFaiss() !== undefined;
+
+test('mine dense and eval --index ivf: the units measure the run\'s recall sample between them; the merge counts it once, as one run does', { skip: faissBuilt ? false : 'faiss-node not built (scripts/build-faiss-node.sh)' }, async () => {
+  const model = join(dir, 'bert-tiny-ann');
+  await runCmd(initModelCommand, { config: join(FIXTURES, 'models', 'bert-tiny', 'config.json'), vocab: join(FIXTURES, 'models', 'bert-tiny'), out: model, seed: 4 });
+  const embeddings = join(dir, 'emb-ann');
+  await runCmd(encodeCommand, { model, corpus, out: embeddings, batch: 32, shardRows: 50, maxLength: 64 });
+  // 4 lists, 1 probed: an index that misses hits, so the recall is neither 0 nor 1.
+  const ann = { index: 'ivf', nlist: 4, nprobe: 1, recallQueries: 120, search: 'faiss' };
+  const common = { queryModel: model, embeddings, examples, corpus, depth: 30, negatives: 4, skipTop: 1, batch: 16, ...ann };
+  const whole = join(dir, 'dense-ann-whole.json');
+  const wholeMetrics = (await runCmd(mineDenseCommand, { ...common, out: whole })) as { metrics: { indexRecall: number } };
+  const ref = await Promise.all([whole, whole + '.summary.json', whole + '.mining.json'].map((f) => readFile(f)));
+  const recallLines = (buf: Buffer) => Object.entries(JSON.parse(buf.toString()).extra as Record<string, number>).filter(([name]) => name.startsWith('index recall@'));
+  const [line] = recallLines(ref[1]);
+  assert.equal(recallLines(ref[1]).length, 1);
+  assert.match(line[0], /on 120 sampled questions/);
+  assert.ok(line[1] > 0 && line[1] < 10_000, `recall ${line[1]} per 10,000: the index loses some hits`);
+  assert.equal(line[1], Math.round(wholeMetrics.metrics.indexRecall * 10_000));
+  for (const n of [4, 7]) {
+    const out = join(dir, `dense-ann-${n}`, 'dense-ann-whole.json');
+    const got = await sharded(mineDenseCommand, { ...common, out }, out, ['.summary.json', '.mining.json'], n);
+    // One line with the whole run's value, not n lines (or one line n times too large).
+    assert.deepEqual(recallLines(got[1]), [line], `N=${n}: the recall line`);
+    sameBytes(got, ref, `--index ivf N=${n}`);
+    const merged = (await runCmd(mineDenseCommand, { ...common, out })) as { metrics: { indexRecall: number } };
+    assert.equal(merged.metrics.indexRecall, wholeMetrics.metrics.indexRecall, `N=${n}: merged metrics`);
+  }
+
+  const evalCommon = { model, embeddings, examples, corpus, k: [1, 5, 20], ...ann };
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const ew = join(dir, 'eval-ann-whole.json');
+    await runCmd(evalCommand, { ...evalCommon, out: ew });
+    const eref = await readFile(ew);
+    const recall = JSON.parse(eref.toString())['index_recall@20'] as number;
+    assert.ok(recall > 0 && recall < 1, `eval index_recall@20 ${recall}`);
+    for (const n of [4, 7]) {
+      const out = join(dir, `eval-ann-${n}`, 'eval-ann-whole.json');
+      const [got] = await sharded(evalCommand, { ...evalCommon, out }, out, [], n);
+      assert.equal(JSON.parse(got.toString())['index_recall@20'], recall, `eval N=${n}: index recall`);
+      assert.ok(got.equals(eref), `eval N=${n}: the bytes of one run`);
+    }
   } finally {
     console.log = log;
   }

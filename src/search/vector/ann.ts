@@ -265,28 +265,59 @@ export interface RecallReport {
   k: number;
   /** Queries compared (a seeded sample). */
   queries: number;
-  /** Mean over the sample of |approximate top-k ∩ exact top-k| / |exact top-k|. */
+  /** Over the sample: approximate top-k rows that are in the exact top-k, and the exact top-k rows (integers: units add them). */
+  found: number;
+  truth: number;
+  /** found / truth (1 when nothing was compared): the mean of |approximate ∩ exact| / |exact| when every exact list is full, as it is. */
   recall: number;
 }
 
 /**
+ * Where the queries of a call sit among all queries of a run: a work unit searches
+ * `queries` = run queries [offset, offset + nq) and owns [start, end) of them. The sample is drawn
+ * over all `total` run queries and each unit measures the sampled ones it owns, so the units'
+ * reports add up (mergeRecall) to the whole run's.
+ */
+export interface RecallScope {
+  total: number;
+  offset: number;
+  start: number;
+  end: number;
+}
+
+/**
  * Recall@k of approximate hits against the exact shard-by-shard search, on a seeded sample of
- * `sample` queries (all of them when there are fewer).
+ * `sample` queries (all of them when there are fewer) of the run (`scope`; default: these queries).
  * @example const { recall } = await recallAgainstExact('emb/', queries, hits, 100, 7);
  */
-export async function recallAgainstExact(dir: string, queries: Float32Array, approx: TopK, sample: number, seed: number, threads?: number): Promise<RecallReport> {
+export async function recallAgainstExact(dir: string, queries: Float32Array, approx: TopK, sample: number, seed: number, threads?: number, scope?: RecallScope): Promise<RecallReport> {
   const dim = queries.length / approx.nq;
-  const picked = sampleIndices(approx.nq, Math.min(sample, approx.nq), deriveSeed(seed, 'ann.recall'));
+  const { total, offset, start, end } = scope ?? { total: approx.nq, offset: 0, start: 0, end: approx.nq };
+  const picked = sampleIndices(total, Math.min(sample, total), deriveSeed(seed, 'ann.recall')).filter((g) => g >= start && g < end).map((g) => g - offset);
   const k = approx.k;
-  if (picked.length === 0) return { k, queries: 0, recall: 1 };
+  if (picked.length === 0) return { k, queries: 0, found: 0, truth: 0, recall: 1 };
   const sub = new Float32Array(picked.length * dim);
   picked.forEach((q, i) => sub.set(queries.subarray(q * dim, (q + 1) * dim), i * dim));
   const exact = await searchEmbeddingShards(dir, sub, k, { index: { backend: 'auto', threads }, label: 'recall check (exact)' });
-  let sum = 0;
+  let found = 0;
+  let truth = 0;
   picked.forEach((q, i) => {
-    const truth = [...exact.hits.ids.subarray(i * k, (i + 1) * k)].filter((r) => r >= 0);
+    const rows = [...exact.hits.ids.subarray(i * k, (i + 1) * k)].filter((r) => r >= 0);
     const got = new Set(approx.ids.subarray(q * k, (q + 1) * k));
-    sum += truth.length === 0 ? 1 : truth.filter((r) => got.has(r)).length / truth.length;
+    truth += rows.length;
+    found += rows.filter((r) => got.has(r)).length;
   });
-  return { k, queries: picked.length, recall: sum / picked.length };
+  return { k, queries: picked.length, found, truth, recall: truth === 0 ? 1 : found / truth };
+}
+
+/**
+ * The recall of a whole run from its units' reports (undefined when no unit measured one).
+ * @example mergeRecall([{ k: 100, queries: 3, found: 290, truth: 300, recall: 0.967 }, …])
+ */
+export function mergeRecall(parts: readonly (RecallReport | undefined)[]): RecallReport | undefined {
+  const got = parts.filter((p): p is RecallReport => p !== undefined);
+  if (got.length === 0) return undefined;
+  const found = got.reduce((n, p) => n + p.found, 0);
+  const truth = got.reduce((n, p) => n + p.truth, 0);
+  return { k: got[0].k, queries: got.reduce((n, p) => n + p.queries, 0), found, truth, recall: truth === 0 ? 1 : found / truth };
 }

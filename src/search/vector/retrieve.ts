@@ -8,7 +8,7 @@
 import { readCorpus, type CorpusColumns } from '../../io/corpus.ts';
 import { checkEmbeddingsSource, readEmbeddingIdShards, readEmbeddingShards, readEmbeddingsManifest, type EmbeddingsManifest, type EmbeddingsSource } from '../../io/embeddings.ts';
 import { searchEmbeddingShards, type ShardedSearchResult } from './sharded.ts';
-import type { RecallReport } from './ann.ts';
+import type { RecallReport, RecallScope } from './ann.ts';
 import type { EncodeInput, Encoder, Passage, PreparedInputs } from '../../types.ts';
 import { InputError } from '../../util/errors.ts';
 import { Progress } from '../../util/progress.ts';
@@ -47,7 +47,7 @@ export async function searchEmbeddings(
   dir: string,
   queries: Float32Array,
   k: number,
-  opts: { index?: VectorIndexOptions; capture?: ReadonlySet<string>; log?: (message: string) => void } = {},
+  opts: { index?: VectorIndexOptions; capture?: ReadonlySet<string>; log?: (message: string) => void; recallScope?: RecallScope } = {},
 ): Promise<EmbeddingsRetrieval> {
   const manifest = await readEmbeddingsManifest(dir);
   const depth = Math.min(k, manifest.count);
@@ -70,7 +70,7 @@ export async function searchEmbeddings(
   };
   if (opts.capture?.size) for await (const s of readEmbeddingShards(dir)) keep(s.rowOffset, s.ids, s.vectors);
   else for await (const s of readEmbeddingIdShards(dir)) keep(s.rowOffset, s.ids);
-  const recall = io.recallQueries === 0 ? undefined : await recallAgainstExact(dir, queries, hits, io.recallQueries ?? 200, io.seed ?? 13, io.threads);
+  const recall = io.recallQueries === 0 ? undefined : await recallAgainstExact(dir, queries, hits, io.recallQueries ?? 200, io.seed ?? 13, io.threads, opts.recallScope);
   if (recall) opts.log?.(`index: recall@${recall.k} of ${ann.spec.factory} against exact search, on ${recall.queries} sampled queries: ${recall.recall.toFixed(4)}`);
   return { hits, rowIds, captured, size: manifest.count, shards, description: ann.description, recall, annFile: ann.file, annReused: ann.reused };
 }
