@@ -6,6 +6,7 @@
 import { commands } from './commands/index.ts';
 import { checkPathHazards, optionPathUses, parseFlags, renderHelp, resolveOptions, type CommandSpec } from './options.ts';
 import { InputError, UsageError } from './util/errors.ts';
+import { recordedPathBaseFromEnv, withRecordedPaths } from './util/summary.ts';
 import { DPREP_VERSION } from './version.ts';
 import { writeFileAtomic } from './io/atomic.ts';
 import { installSignalCleanup, sweepStaleTemps } from './io/temps.ts';
@@ -116,7 +117,10 @@ export async function main(rawArgv: string[]): Promise<number> {
     }
     // A Slurm job running a whole pipeline step gets the step's state dir (checkpoints) and a file for the command's result (metrics).
     const env = process.env;
-    const result = await cmd.run(options, { log: (m) => process.stderr.write(m + '\n'), ...(env.DPREP_STATE_DIR ? { stateDir: env.DPREP_STATE_DIR } : {}) });
+    // It also gets the step's recorded-path base, so its side files name paths as the step run in process would.
+    const runIt = () => cmd.run(options, { log: (m) => process.stderr.write(m + '\n'), ...(env.DPREP_STATE_DIR ? { stateDir: env.DPREP_STATE_DIR } : {}) });
+    const base = recordedPathBaseFromEnv(env);
+    const result = base ? await withRecordedPaths(base, runIt) : await runIt();
     if (env.DPREP_RESULT_FILE) await writeFileAtomic(env.DPREP_RESULT_FILE, JSON.stringify(result ?? {}) + '\n');
     return 0;
   } catch (err) {

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { InputError } from '../util/errors.ts';
 import { readUnitDone } from '../util/units.ts';
+import { recordedPathEnv } from '../util/summary.ts';
 import type { CommandResult } from '../options.ts';
 import { readExecutorFile, settingsShown, writeExecutorFile, type AttemptRecord, type Executor, type ExecutorReport, type ExecutorSettings, type UnitWork, type WholeWork } from './executor.ts';
 
@@ -378,7 +379,7 @@ export class SlurmExecutor implements Executor {
         const script = join(w.stateDir, `job-${rec.jobs.length + 1}.sh`);
         await writeFileAtomic(
           script,
-          jobScript({ name: rec.name, stateDir: w.stateDir, cwd: process.cwd(), argv: w.argv, array: toSubmit, units: w.whole ? undefined : w.units, settings: s, env: { ...(w.env ?? {}), ...passEnv() } }),
+          jobScript({ name: rec.name, stateDir: w.stateDir, cwd: process.cwd(), argv: w.argv, array: toSubmit, units: w.whole ? undefined : w.units, settings: s, env: { ...(w.env ?? {}), ...recordedPathEnv(), ...passEnv() } }),
         );
         const out = await slurmCall('sbatch', ['--parsable', script]);
         const id = out.trim().split(';')[0];

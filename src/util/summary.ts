@@ -31,6 +31,21 @@ const recordBase = new AsyncLocalStorage<RecordedPathBase>();
  */
 export const withRecordedPaths = <T>(base: RecordedPathBase, fn: () => Promise<T>): Promise<T> => recordBase.run(base, fn);
 
+/** Environment variables that carry the base to a step's command run in another process (a Slurm job). */
+const BASE_ENV = { workdir: 'DPREP_RECORD_WORKDIR', projectDir: 'DPREP_RECORD_PROJECT_DIR' } as const;
+
+/** The current step's base as environment for a process that runs its command (empty outside a step). */
+export function recordedPathEnv(): Record<string, string> {
+  const base = recordBase.getStore();
+  return base ? { [BASE_ENV.workdir]: base.workdir, [BASE_ENV.projectDir]: base.projectDir } : {};
+}
+
+/** The base a parent pipeline runner passed in the environment (`recordedPathEnv`), if any. */
+export function recordedPathBaseFromEnv(env: NodeJS.ProcessEnv): RecordedPathBase | undefined {
+  const workdir = env[BASE_ENV.workdir], projectDir = env[BASE_ENV.projectDir];
+  return workdir && projectDir ? { workdir, projectDir } : undefined;
+}
+
 const STAGING = /(?:^|[\\/])\.dprep[\\/]staging[\\/][^\\/]+[\\/](.+)$/;
 
 /**

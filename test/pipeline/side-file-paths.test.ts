@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPipelineFile } from '../../src/pipeline/schema.ts';
 import { planPipeline } from '../../src/pipeline/plan.ts';
@@ -14,6 +14,7 @@ import { commandRegistry } from '../../src/commands/index.ts';
 import { recordedPath } from '../../src/util/summary.ts';
 import { read, tempProject, writePipeline } from './_helpers.ts';
 import { FIXTURES } from '../_paths.ts';
+import { fakeSlurm } from './_fake-slurm.ts';
 
 process.env.DPREP_QUIET = '1';
 
@@ -31,10 +32,10 @@ steps:
 
 const SIDE_FILES = ['data/squad.dpr.jsonl.summary.json', 'data/stage1.dpr.json.mining.json'];
 
-async function runIn(project: string, workdir: string) {
+async function runIn(project: string, workdir: string, file = 'p.yaml', executor?: 'slurm') {
   const lines: string[] = [];
-  const plan = planPipeline(await readPipelineFile(join(project, 'p.yaml')), { commands: commandRegistry, workdir });
-  const result = await runPipeline(plan, { log: (l) => lines.push(l) });
+  const plan = planPipeline(await readPipelineFile(join(project, file)), { commands: commandRegistry, workdir });
+  const result = await runPipeline(plan, { log: (l) => lines.push(l), ...(executor ? { executor } : {}) });
   assert.equal(result.ok, true, lines.join('\n'));
   const files: Record<string, string> = {};
   for (const f of SIDE_FILES) files[f] = await read(join(plan.workdir, f));
@@ -59,6 +60,21 @@ test('pipeline: the same pipeline in two workdirs writes byte-identical side fil
   assert.equal(mining.corpus, 'data/squad.corpus.jsonl');
   assert.deepEqual(mining.records.inputs, ['data/squad.dpr.jsonl', 'data/squad.corpus.jsonl']);
   assert.deepEqual(JSON.parse(a.files['data/squad.dpr.jsonl.summary.json']).inputs, ['squad.json']);
+});
+
+test('pipeline: mining in units as Slurm array tasks (separate processes) records the same side-file paths as one local run', async () => {
+  const project = await tempProject();
+  await copyFile(join(FIXTURES, 'quickstart', 'squad-mini-train.json'), join(project, 'squad.json'));
+  await writePipeline(project, PIPELINE);
+  // The same steps with the mining split into 3 units, each run by a job script through (fake) sbatch.
+  await writeFile(join(project, 'units.yaml'), PIPELINE.replace('threads: 1 }', 'threads: 1, units: 3 }').replace('seed: 13', 'seed: 13\nexecutor: { poll: 0.05 }'));
+  const fake = await fakeSlurm(project);
+  process.env.FAKE_SLURM = fake.state;
+  process.env.PATH = `${fake.bin}:${process.env.PATH}`;
+  const a = await runIn(project, join(project, 'work-a'));
+  const s = await runIn(project, join(project, 'elsewhere', 'work-s'), 'units.yaml', 'slurm');
+  assert.ok((await fake.calls()).length >= 1, 'the units went through sbatch');
+  for (const f of SIDE_FILES) assert.equal(s.files[f], a.files[f], f);
 });
 
 test('recordedPath: a staging path is its final workdir-relative place; outside a pipeline a path stays as given', () => {
