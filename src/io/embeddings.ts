@@ -17,7 +17,7 @@
  * content (`model.sha256` over the encoder's files, `corpus.sha256` of the corpus file) and holds
  * no absolute path, so readers can check that `--corpus`/`--model` are the ones encoded.
  */
-import { createHash } from 'node:crypto';
+import { sha256Bytes } from '../util/sha256.ts';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
@@ -239,7 +239,7 @@ export class EmbeddingsWriter {
   }
 }
 
-const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+const sha256 = sha256Bytes;
 
 /** What differs between a kept manifest and the one this run would write, in words (empty: a resume). */
 function manifestDifferences(old: EmbeddingsManifest, fresh: EmbeddingsManifest): string[] {

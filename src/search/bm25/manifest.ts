@@ -20,11 +20,8 @@ export function rebuildHint(header?: Pick<Bm25Header, 'source'>): string {
   return `the index is damaged; rebuild it with "dprep index bm25 --corpus ${corpus} --out <this index>"`;
 }
 
-/** sha256 of bytes in memory. */
-export function sha256Bytes(data: ArrayBuffer | SharedArrayBuffer | Uint8Array): string {
-  const view = data instanceof Uint8Array ? data : new Uint8Array(data);
-  return createHash('sha256').update(view).digest('hex');
-}
+import { sha256Bytes } from '../../util/sha256.ts';
+export { sha256Bytes };
 
 /** Size and sha256 of a file, read in 4 MiB chunks (synchronously: opening an index is synchronous). */
 export function hashFileSync(path: string): IndexFile {
