@@ -350,13 +350,7 @@ export async function* readEmbeddingShards(dir: string, opts: { requireComplete?
     // Each file is read whole anyway: its hash costs little beside that.
     const sha = sha256(bytes);
     if (sha !== s.sha256) throw new InputError(path, undefined, undefined, `sha256 ${sha} does not match manifest.json (${s.sha256}): the shard is damaged; ${RECOVER}`);
-    const idsPath = join(dir, s.ids);
-    const idsBuf = await readFile(idsPath);
-    const idsSha = sha256(idsBuf);
-    if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
-    // Numbered before blank lines are dropped, so an error names the file's own line.
-    const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
-    if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
+    const ids = await readShardIds(dir, s);
     const bad = firstNonFinite(vectors);
     if (bad >= 0) {
       const row = Math.floor(bad / m.dim);
@@ -376,15 +370,22 @@ export async function* readEmbeddingIdShards(dir: string): AsyncGenerator<{ rowO
   await checkShardFiles(dir, m);
   let rowOffset = 0;
   for (const s of m.shards) {
-    const idsPath = join(dir, s.ids);
-    const idsBuf = await readFile(idsPath);
-    const idsSha = sha256(idsBuf);
-    if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
-    const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
-    if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
+    const ids = await readShardIds(dir, s);
     yield { rowOffset, ids };
     rowOffset += s.rows;
   }
+}
+
+/** One shard's `.ids` lines, checked against the manifest's sha256 and row count. */
+async function readShardIds(dir: string, s: EmbeddingShard): Promise<string[]> {
+  const idsPath = join(dir, s.ids);
+  const idsBuf = await readFile(idsPath);
+  const idsSha = sha256(idsBuf);
+  if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
+  // Numbered before blank lines are dropped, so an error names the file's own line.
+  const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));
+  if (ids.length !== s.rows) throw new InputError(idsPath, undefined, undefined, `expected ${s.rows} ids, found ${ids.length}; ${RECOVER}`);
+  return ids;
 }
 
 /** Reads a file into `into` (up to its length) and returns the file's size, which may differ. */
