@@ -17,13 +17,13 @@
  * content (`model.sha256` over the encoder's files, `corpus.sha256` of the corpus file) and holds
  * no absolute path, so readers can check that `--corpus`/`--model` are the ones encoded.
  */
-import { sha256Bytes } from '../util/sha256.ts';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
 import { parseJsonLine } from './lines.ts';
 import { InputError, UsageError } from '../util/errors.ts';
 import { changedFiles, sha256File } from './content-hash.ts';
+import { sha256Bytes } from '../util/sha256.ts';
 
 export const EMBEDDINGS_FORMAT = 'dprep-embeddings/1';
 
@@ -222,7 +222,7 @@ export class EmbeddingsWriter {
     await writeFileAtomic(join(this.dir, `${name}.ids`), ids);
     this.manifest.shards.push({
       file: `${name}.f32`, ids: `${name}.ids`, rows: this.pendingRows,
-      bytes: bytes.length, sha256: sha256(bytes), idsBytes: ids.length, idsSha256: sha256(ids),
+      bytes: bytes.length, sha256: sha256Bytes(bytes), idsBytes: ids.length, idsSha256: sha256Bytes(ids),
     });
     this.manifest.count += this.pendingRows;
     await writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify(this.manifest, null, 2) + '\n');
@@ -238,8 +238,6 @@ export class EmbeddingsWriter {
     return this.manifest;
   }
 }
-
-const sha256 = sha256Bytes;
 
 /** What differs between a kept manifest and the one this run would write, in words (empty: a resume). */
 function manifestDifferences(old: EmbeddingsManifest, fresh: EmbeddingsManifest): string[] {
@@ -277,7 +275,7 @@ export async function checkShardFiles(dir: string, m: EmbeddingsManifest, opts: 
       const size = await stat(path).then((st) => st.size, () => -1);
       if (size !== bytes) throw new InputError(path, undefined, undefined, `expected ${bytes} bytes as manifest.json says, found ${size < 0 ? 'no file' : size}: the embeddings are damaged; ${RECOVER}`);
       if (opts.hash) {
-        const got = sha256(await readFile(path));
+        const got = sha256Bytes(await readFile(path));
         if (got !== digest) throw new InputError(path, undefined, undefined, `sha256 ${got} does not match manifest.json (${digest}): the file is damaged; ${RECOVER}`);
       }
     }
@@ -348,7 +346,7 @@ export async function* readEmbeddingShards(dir: string, opts: { requireComplete?
     const got = await readInto(path, bytes);
     if (got !== s.bytes) throw new InputError(path, undefined, undefined, `expected ${s.bytes} bytes, found ${got}: the file changed while it was read; ${RECOVER}`);
     // Each file is read whole anyway: its hash costs little beside that.
-    const sha = sha256(bytes);
+    const sha = sha256Bytes(bytes);
     if (sha !== s.sha256) throw new InputError(path, undefined, undefined, `sha256 ${sha} does not match manifest.json (${s.sha256}): the shard is damaged; ${RECOVER}`);
     const ids = await readShardIds(dir, s);
     const bad = firstNonFinite(vectors);
@@ -380,7 +378,7 @@ export async function* readEmbeddingIdShards(dir: string): AsyncGenerator<{ rowO
 async function readShardIds(dir: string, s: EmbeddingShard): Promise<string[]> {
   const idsPath = join(dir, s.ids);
   const idsBuf = await readFile(idsPath);
-  const idsSha = sha256(idsBuf);
+  const idsSha = sha256Bytes(idsBuf);
   if (idsSha !== s.idsSha256) throw new InputError(idsPath, undefined, undefined, `sha256 ${idsSha} does not match manifest.json (${s.idsSha256}): the ids are damaged or reordered; ${RECOVER}`);
   // Numbered before blank lines are dropped, so an error names the file's own line.
   const ids = idsBuf.toString('utf8').split('\n').flatMap((l, i) => (l === '' ? [] : [String(parseJsonLine(l, idsPath, i + 1))]));

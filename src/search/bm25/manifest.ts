@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError } from '../../util/errors.ts';
 import { FILES, type Bm25Header, type IndexFile } from './format.ts';
+import { sha256Bytes } from '../../util/sha256.ts';
 
 /** Every file of an index but header.json: what `header.files` must list. */
 export const DATA_FILES = Object.values(FILES).filter((f) => f !== FILES.header);
@@ -19,9 +20,6 @@ export function rebuildHint(header?: Pick<Bm25Header, 'source'>): string {
   const corpus = header?.source?.file ?? '<corpus>';
   return `the index is damaged; rebuild it with "dprep index bm25 --corpus ${corpus} --out <this index>"`;
 }
-
-import { sha256Bytes } from '../../util/sha256.ts';
-export { sha256Bytes };
 
 /** Size and sha256 of a file, read in 4 MiB chunks (synchronously: opening an index is synchronous). */
 export function hashFileSync(path: string): IndexFile {
