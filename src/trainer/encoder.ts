@@ -25,6 +25,7 @@ import { availableParallelism, freemem } from 'node:os';
 import { chooseEncodeBatch, paramCount, type EncodeBatchChoice } from './memory.ts';
 import { readEncoderConfig } from './config.ts';
 import { loadNative } from './native.ts';
+import { NativeForward, nativeForwardUnavailable } from './native-forward.ts';
 
 export { ENCODER_SETTINGS_FILE, type EncoderSettings };
 
@@ -104,6 +105,8 @@ export interface LoadedEncoder extends Encoder {
   readonly memory: EncodeBatchChoice;
   /** Replicas running the forward passes (1: this thread). */
   readonly workers: number;
+  /** What computes the forward passes: dprep's native kernels (native-forward.ts) or the tfjs model. */
+  readonly forward: 'native' | 'tfjs';
   /** Counts over every encode call so far (padding: see bucketBatches). */
   readonly stats: EncodeStats;
   prepare(inputs: readonly EncodeInput[]): Promise<PreparedInputs>;
@@ -217,11 +220,13 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   let release: () => void;
   // Read (and checked) here, so a bad checkpoint is an InputError before any replica starts.
   const { tensors } = await readModelDir(modelDir, opts.role ?? trained.role);
+  // The BERT-layout families run on the native kernels when built (DPREP_NATIVE_FORWARD=0: tfjs).
+  const forward = nativeForwardUnavailable(config) === undefined ? 'native' : 'tfjs';
   if (workers > 1) {
     // Replicas on worker threads, each with its own tfjs backend and model; one OpenBLAS thread per
     // call (the setting is process-wide), as the trainer's replicas: the replicas fill the cores.
     loadNative()?.kernels.setThreads(1);
-    const init: EncoderReplicaInit = { name: `encoder-${dir}`, config, tensors: [...tensors], backend, pooling, normalize };
+    const init: EncoderReplicaInit = { name: `encoder-${dir}`, config, tensors: [...tensors], backend, pooling, normalize, native: forward === 'native' };
     const pool = WorkerPool.start<TokenBatch, Float32Array>('encoder replica', new URL('./encoder-replica.ts', import.meta.url), workers, init);
     embedBatch = (batch) => pool.run(batch, [batch.ids.buffer, batch.typeIds.buffer, batch.mask.buffer] as ArrayBuffer[]);
     release = () => {
@@ -229,6 +234,10 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
       // OpenBLAS's own default again for later in-thread encoders.
       loadNative()?.kernels.setThreads(Number(process.env.OPENBLAS_NUM_THREADS) || availableParallelism());
     };
+  } else if (forward === 'native') {
+    const native = new NativeForward(config, tensors);
+    embedBatch = async (batch) => native.embed(batch, pooling, normalize);
+    release = () => {};
   } else {
     const model = createEncoderModel(tf, config, tensors, `encoder-${dir}`);
     embedBatch = async (batch) => embedTokens(tf, model, batch, pooling, normalize);
@@ -241,6 +250,7 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   const encoder: LoadedEncoder = {
     dim,
     workers,
+    forward,
     modelType: config.model_type,
     pooling,
     normalize,
@@ -297,6 +307,8 @@ export interface EncoderReplicaInit {
   backend: BackendName;
   pooling: Pooling;
   normalize: boolean;
+  /** Forward passes on the native kernels (native-forward.ts) instead of a tfjs model. */
+  native: boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Shared helpers for trainer tests: the tfjs backend under test and tiny configs. */
 import { loadTf, type BackendChoice } from '../../src/trainer/backend.ts';
 import { parseBertConfig, type BertConfig } from '../../src/trainer/config.ts';
+import type { TokenBatch } from '../../src/trainer/tokenizer.ts';
 
 /** Tests run on wasm unless DPREP_TEST_BACKEND says otherwise (cpu, tensorflow). */
 export const TEST_BACKEND = (process.env.DPREP_TEST_BACKEND ?? 'wasm') as BackendChoice;
@@ -23,4 +24,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** The padded batch of a reference fixture's expected.json (ids, mask, optional type ids). */
+export function batchOf(expected: { ids: number[][]; mask: number[][]; type_ids?: number[][] }): TokenBatch {
+  const B = expected.ids.length;
+  const L = expected.ids[0].length;
+  return {
+    ids: Int32Array.from(expected.ids.flat()), mask: Int32Array.from(expected.mask.flat()),
+    typeIds: expected.type_ids ? Int32Array.from(expected.type_ids.flat()) : new Int32Array(B * L), batch: B, seqLen: L,
+  };
 }

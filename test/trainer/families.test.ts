@@ -13,8 +13,7 @@ import { readEncoderConfig } from '../../src/trainer/config.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { createEncoderModel, readFamilyTensors, type Role } from '../../src/trainer/families.ts';
 import { relativePositionBucket } from '../../src/trainer/t5.ts';
-import type { TokenBatch } from '../../src/trainer/tokenizer.ts';
-import { getTf } from './_helpers.ts';
+import { batchOf, getTf } from './_helpers.ts';
 
 interface Case {
   dir: string;
@@ -43,15 +42,6 @@ function closeness(got: ArrayLike<number>, want: ArrayLike<number>): { ok: boole
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1e-5 + 1e-4 * Math.abs(want[i])));
   return { ok: worst <= 1, worst };
-}
-
-export function batchOf(expected: { ids: number[][]; mask: number[][]; type_ids?: number[][] }): TokenBatch {
-  const B = expected.ids.length;
-  const L = expected.ids[0].length;
-  return {
-    ids: Int32Array.from(expected.ids.flat()), mask: Int32Array.from(expected.mask.flat()),
-    typeIds: expected.type_ids ? Int32Array.from(expected.type_ids.flat()) : new Int32Array(B * L), batch: B, seqLen: L,
-  };
 }
 
 for (const c of CASES) {
