@@ -2,7 +2,8 @@
 # Corpus encoding benchmark (issue 13): dprep encodeCorpus and PyTorch (Debian python3-torch, eval +
 # no_grad) side by side in one run, BERT-tiny and BERT-base shapes with random weights, on the SQuAD
 # v1.1 dev corpus (`[CLS] title [SEP] text [SEP]` truncated at 256), plus the sgemm rate measured in
-# the same processes (native addon: OpenBLAS 1024², every core; torch.mm 1024²).
+# the same processes (native addon: OpenBLAS 1024², every core; torch.mm 1024²). dprep rows run the
+# native forward (src/trainer/native-forward.ts) but the tfjs-forward one (DPREP_NATIVE_FORWARD=0).
 # PyTorch gets the very token ids dprep's tokenizer gave (dumped by the first dprep run) and is
 # timed on its forward passes alone (tensors built before the clock starts); dprep's time is the
 # whole encodeCorpus (tokenization, forward passes, shard writes).
@@ -28,6 +29,7 @@ dp --model "$work/tiny" --corpus "$work/squad.corpus.jsonl" --dump-ids "$work/ti
 dp --model "$work/tiny" --corpus "$work/squad.corpus.jsonl" --no-bucketing --label no-bucketing
 dp --model "$work/tiny" --corpus "$work/squad.corpus.jsonl" --no-overlap --label no-overlap
 dp --model "$work/tiny" --corpus "$work/squad.corpus.jsonl" --workers 2 --label workers-2
+DPREP_NATIVE_FORWARD=0 dp --model "$work/tiny" --corpus "$work/squad.corpus.jsonl" --label tfjs-forward
 pt --ids "$work/tiny.ids.jsonl" --size tiny --batch 64 --threads 1 --order sorted
 pt --ids "$work/tiny.ids.jsonl" --size tiny --batch 64 --threads 2 --order sorted
 pt --ids "$work/tiny.ids.jsonl" --size tiny --batch 64 --threads 2 --order corpus

@@ -1,7 +1,8 @@
 /**
  * dprep side of bench/encode-bench.sh: encodes the first --limit passages of a corpus with
  * encodeCorpus (what `dprep encode` runs) and prints one JSON line: passages/s, padding, useful
- * GFLOP/s (the FLOPs of the real tokens, padding excluded, the same formula as encode-torch.py) and
+ * GFLOP/s (the FLOPs of the real tokens, padding excluded, the same formula as encode-torch.py), the
+ * FLOP/s dprep executed (less under cls pooling: see `executed`) and
  * the sgemm rate of the native addon measured in the same process.
  * --dump-ids FILE writes the token ids (one JSON array per passage, corpus order) for the PyTorch peer.
  * Usage: npx tsx bench/encode-throughput.ts --model DIR --corpus C.jsonl [--limit N] [--batch B]
@@ -63,6 +64,12 @@ if (a['dump-ids']) await writeFile(a['dump-ids'], prepared.tokens.map((t) => JSO
 // Useful FLOPs: per layer and sequence of n tokens, n·(8H² + 4HI) for the dense products plus 4n²H for attention.
 const H = c.hidden_size;
 const flops = lengths.reduce((f, n) => f + c.num_hidden_layers * (n * (8 * H * H + 4 * H * c.intermediate_size) + 4 * n * n * H), 0);
+// What dprep's native forward executes under cls pooling: its last layer projects keys and values of
+// every token, but queries, attention output and feed-forward of the first token alone.
+const lastLayer = (n: number) => 4 * n * H * H + (4 * H * H + 4 * H * c.intermediate_size) + 4 * n * H;
+const executed = enc.forward === 'native' && enc.pooling === 'cls'
+  ? lengths.reduce((f, n) => f + (c.num_hidden_layers - 1) * (n * (8 * H * H + 4 * H * c.intermediate_size) + 4 * n * n * H) + lastLayer(n), 0)
+  : flops;
 // Replicas start in the background: one small call first so the timing is of encoding, not thread start-up.
 if (enc.workers > 1) await enc.encode(passages.slice(0, enc.workers * enc.batchSize).map((p) => ({ title: p.title, text: p.text })));
 const statsBefore = { ...enc.stats };
@@ -76,7 +83,7 @@ const s = { tokens: enc.stats.tokens - statsBefore.tokens, padded: enc.stats.pad
 console.log(JSON.stringify({
   impl: 'dprep', label: a.label ?? '', hidden: H, layers: c.num_hidden_layers, passages: passages.length, batch: enc.batchSize, workers: enc.workers,
   bucketing: !a['no-bucketing'], overlap: !a['no-overlap'], load_s: Number(loadSeconds.toFixed(1)), seconds: Number(seconds.toFixed(2)),
-  passages_per_s: Number((passages.length / seconds).toFixed(2)), useful_gflops: Number((flops / seconds / 1e9).toFixed(2)),
+  passages_per_s: Number((passages.length / seconds).toFixed(2)), useful_gflops: Number((flops / seconds / 1e9).toFixed(2)), executed_gflops: Number((executed / seconds / 1e9).toFixed(2)), forward: enc.forward,
   mean_tokens: Number((s.tokens / passages.length).toFixed(1)), padding: Number((1 - s.tokens / s.padded).toFixed(4)), padding_corpus_order: Number((1 - s.tokens / s.inOrder).toFixed(4)),
   sgemm_gflops: Number(sgemm.toFixed(2)), blas: loadNative()?.kernels.blasConfig() ?? 'none',
 }));

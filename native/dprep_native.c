@@ -338,10 +338,8 @@ static inline float fast_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t e = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &e, sizeof scale);
-  return p * scale;
+  union { int32_t i; float f; } scale = { .i = ((int32_t)n + 127) << 23 }; /* 2^n; a union vectorizes, memcpy did not */
+  return p * scale.f;
 }
 
 /* The loops of the kernels below (baseline SSE4.2 code: an AVX2 clone would not inline fast_exp and
@@ -394,28 +392,55 @@ static void dprep_layer_norm_backward(const float *dy, const float *x, const flo
   }
 }
 
-static void dprep_masked_softmax_forward(const float *s, const float *mask, float *p, int64_t rows, int64_t L, int64_t perSeq, float scale) {
-  for (int64_t row = 0; row < rows; row++) {
+/* Rows [first, last) of the scores; branch-free loops (exp computed for every key, kept where the
+ * mask is on) so they vectorize. */
+static void dprep_masked_softmax_forward(const float *s, const float *mask, float *p, int64_t first, int64_t last, int64_t L, int64_t perSeq, float scale) {
+  for (int64_t row = first; row < last; row++) {
     const float *m = mask + (row / perSeq) * L;
     const float *sr = s + row * L;
     float *pr = p + row * L;
     float max = -FLT_MAX;
-    int64_t keys = 0;
-    for (int64_t j = 0; j < L; j++)
-      if (m[j] != 0.f) {
-        keys++;
-        if (sr[j] * scale > max) max = sr[j] * scale;
-      }
-    if (keys == 0) {
+    for (int64_t j = 0; j < L; j++) {
+      const float v = m[j] != 0.f ? sr[j] * scale : -FLT_MAX;
+      max = v > max ? v : max;
+    }
+    int keys = max > -FLT_MAX;
+    for (int64_t j = 0; j < L && !keys; j++) keys = m[j] != 0.f;
+    if (!keys) {
       for (int64_t j = 0; j < L; j++) pr[j] = 1.0f / (float)L;
       continue;
     }
-    for (int64_t j = 0; j < L; j++) pr[j] = m[j] != 0.f ? fast_exp(sr[j] * scale - max) : 0.f;
+    for (int64_t j = 0; j < L; j++) pr[j] = fast_exp(sr[j] * scale - max);
+    for (int64_t j = 0; j < L; j++) pr[j] = m[j] != 0.f ? pr[j] : 0.f;
     double sum = 0;
     for (int64_t j = 0; j < L; j++) sum += pr[j];
     const float inv = (float)(1.0 / sum);
     for (int64_t j = 0; j < L; j++) pr[j] *= inv;
   }
+}
+
+/* Row-parallel drivers of the forward kernels (each row computed alone: the same bits on any thread count). */
+struct rows_ctx {
+  const float *x, *g, *b, *mask;
+  float *y;
+  int64_t H, perSeq;
+  double eps;
+  float scale;
+};
+static void softmax_range(void *arg, size_t begin, size_t end) {
+  const struct rows_ctx *c = arg;
+  dprep_masked_softmax_forward(c->x, c->mask, c->y, (int64_t)begin, (int64_t)end, c->H, c->perSeq, c->scale);
+}
+static void layer_norm_range(void *arg, size_t begin, size_t end) {
+  const struct rows_ctx *c = arg;
+  double *xhat = malloc(sizeof(double) * c->H);
+  if (!xhat) abort();
+  dprep_layer_norm_forward(c->x + begin * c->H, c->g, c->b, c->y + begin * c->H, (end - begin) * c->H, c->H, c->eps, xhat);
+  free(xhat);
+}
+static void gelu_range(void *arg, size_t begin, size_t end) {
+  const struct rows_ctx *c = arg;
+  dprep_gelu_forward(c->x + begin, c->y + begin, end - begin);
 }
 
 static void dprep_masked_softmax_backward(const float *dp, const float *p, float *ds, size_t n, int64_t L, float scale) {
@@ -463,7 +488,8 @@ static napi_value gelu_forward(napi_env env, napi_callback_info info) {
   size_t n[2];
   if (!get_args(env, info, 2, f, n, 0, NULL)) return NULL;
   SAME_LENGTH(n[0], n[1]);
-  dprep_gelu_forward(f[0], f[1], n[0]);
+  struct rows_ctx c = { .x = f[0], .y = f[1] };
+  parallel_for(n[0], gelu_range, &c);
   return NULL;
 }
 
@@ -496,10 +522,9 @@ static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   SAME_LENGTH(n[0], n[3]);
   SAME_LENGTH(n[1], (size_t)H);
   SAME_LENGTH(n[2], (size_t)H);
-  double *xhat = malloc(sizeof(double) * H); /* per call: replicas call from several threads */
-  if (!xhat) return out_of_memory(env);
-  dprep_layer_norm_forward(f[0], f[1], f[2], f[3], n[0], H, d[1], xhat);
-  free(xhat);
+  /* x̂ buffers per thread and call (replicas call from several threads). */
+  struct rows_ctx c = { .x = f[0], .g = f[1], .b = f[2], .y = f[3], .H = H, .eps = d[1] };
+  parallel_for_min(n[0] / (size_t)H, 1 + PAR_MIN / (size_t)H, layer_norm_range, &c);
   return NULL;
 }
 
@@ -547,7 +572,8 @@ static napi_value masked_softmax_forward(napi_env env, napi_callback_info info) 
     napi_throw_range_error(env, NULL, "dprep_native.maskedSoftmaxForward: mask rows × rowsPerSequence must cover the scores");
     return NULL;
   }
-  dprep_masked_softmax_forward(f[0], f[1], f[2], (int64_t)(n[0] / (size_t)L), L, perSeq, scale);
+  struct rows_ctx c = { .x = f[0], .mask = f[1], .y = f[2], .H = L, .perSeq = perSeq, .scale = scale };
+  parallel_for_min(n[0] / (size_t)L, 1 + PAR_MIN / (size_t)L, softmax_range, &c);
   return NULL;
 }
 

@@ -100,7 +100,7 @@ Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus
           r.encoded === 0 && r.resumed > 0
             ? `encode: ${opts.out} already complete (${r.manifest.count} passages)`
             : `encode: ${r.manifest.count} passages (${r.encoded} now, ${r.resumed} kept) in ${r.manifest.shards.length} shards, dim ${r.manifest.dim}, ${r.passagesPerSecond.toFixed(1)} passages/s;` +
-                `${padding(encoder.stats)} batch ${encoder.batchSize} (estimated ${(encoder.memory.bytes / GB).toFixed(2)} GB of ${(encoder.memory.budget / GB).toFixed(2)} GB at ${encoder.maxLength} tokens${opts.batch === undefined ? ', chosen' : ''})`,
+                `${padding(encoder.stats)} ${encoder.forward} forward${encoder.workers > 1 ? ` on ${encoder.workers} replicas` : ''}, batch ${encoder.batchSize} (estimated ${(encoder.memory.bytes / GB).toFixed(2)} GB of ${(encoder.memory.budget / GB).toFixed(2)} GB at ${encoder.maxLength} tokens${opts.batch === undefined ? ', chosen' : ''})`,
         );
         const s = encoder.stats;
         return {

@@ -201,9 +201,11 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   const { tf, backend } = await loadTf(opts.backend ?? 'auto');
   const config = await readEncoderConfig(join(modelDir, 'config.json'));
   const maxLength = Math.min(opts.maxLength ?? trained.max_length ?? st?.maxLength ?? 256, maxSequenceLength(config));
+  // The BERT-layout families run on the native kernels when built (DPREP_NATIVE_FORWARD=0: tfjs).
+  const forward = nativeForwardUnavailable(config) === undefined ? 'native' : 'tfjs';
   // Before the weights are read: a batch that cannot fit is refused, never aborted inside wasm.
   const memory = chooseEncodeBatch(config, {
-    maxLength, backend, native: backend === 'wasm' && loadNative() !== undefined,
+    maxLength, backend, native: backend === 'wasm' && loadNative() !== undefined, nativeForward: forward === 'native',
     requested: opts.batchSize, flag: opts.batchFlag, cap: opts.batchCap, maxMemoryGb: opts.maxMemoryGb,
     residentBytes: tf.memory().numBytes + (opts.reserveBytes ?? 0),
   });
@@ -220,12 +222,11 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
   let release: () => void;
   // Read (and checked) here, so a bad checkpoint is an InputError before any replica starts.
   const { tensors } = await readModelDir(modelDir, opts.role ?? trained.role);
-  // The BERT-layout families run on the native kernels when built (DPREP_NATIVE_FORWARD=0: tfjs).
-  const forward = nativeForwardUnavailable(config) === undefined ? 'native' : 'tfjs';
   if (workers > 1) {
-    // Replicas on worker threads, each with its own tfjs backend and model; one OpenBLAS thread per
-    // call (the setting is process-wide), as the trainer's replicas: the replicas fill the cores.
+    // Replicas on worker threads, each with its own model; one OpenBLAS thread and one element-wise
+    // thread per call (both settings are process-wide), as the trainer's replicas: the replicas fill the cores.
     loadNative()?.kernels.setThreads(1);
+    loadNative()?.kernels.setElementwiseThreads(1);
     const init: EncoderReplicaInit = { name: `encoder-${dir}`, config, tensors: [...tensors], backend, pooling, normalize, native: forward === 'native' };
     const pool = WorkerPool.start<TokenBatch, Float32Array>('encoder replica', new URL('./encoder-replica.ts', import.meta.url), workers, init);
     embedBatch = (batch) => pool.run(batch, [batch.ids.buffer, batch.typeIds.buffer, batch.mask.buffer] as ArrayBuffer[]);
@@ -233,6 +234,7 @@ export async function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): P
       void pool.close();
       // OpenBLAS's own default again for later in-thread encoders.
       loadNative()?.kernels.setThreads(Number(process.env.OPENBLAS_NUM_THREADS) || availableParallelism());
+      loadNative()?.kernels.setElementwiseThreads(Math.min(availableParallelism(), 8));
     };
   } else if (forward === 'native') {
     const native = new NativeForward(config, tensors);

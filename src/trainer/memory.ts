@@ -164,6 +164,20 @@ export interface EncodeBatchChoice {
 }
 
 /**
+ * Bytes of one pass of the native forward (native-forward.ts) at `batch` × `len`: the weights with
+ * their fused Q/K/V copy, and the buffers it keeps, sized by the largest batch (x, the fused Q/K/V
+ * output, context, one [tokens, H] scratch, the feed-forward's [tokens, I], the [heads, len] scores
+ * of every token) and the pooled output. Plain memory, not a wasm heap.
+ * @example estimateNativeForwardMemory(baseConfig, { batch: 64, len: 256 }).tensorBytes / GB // ≈ 1.0
+ */
+export function estimateNativeForwardMemory(c: BertConfig, o: { batch: number; len: number }): { tensorBytes: number; weightBytes: number } {
+  const H = c.hidden_size;
+  const weightBytes = 4 * (paramCount(c) + c.num_hidden_layers * 3 * H * (H + 1));
+  const buffers = 4 * o.batch * o.len * (6 * H + c.intermediate_size + c.num_attention_heads * o.len) + 4 * o.batch * (H + (c.projection_dim || 0));
+  return { tensorBytes: weightBytes + buffers, weightBytes };
+}
+
+/**
  * Inputs per forward pass of an encoder: `requested` when it fits the budget (else a UsageError
  * with the numbers and the largest batch that fits, before any work), otherwise the largest that
  * fits, at most `cap`. The estimate takes every sequence at `maxLength` (the worst case of padding).
@@ -171,12 +185,14 @@ export interface EncodeBatchChoice {
  */
 export function chooseEncodeBatch(
   c: BertConfig,
-  o: { maxLength: number; native: boolean; backend: BackendName; requested?: number; flag?: string; cap?: number; maxMemoryGb?: number; residentBytes?: number },
+  o: { maxLength: number; native: boolean; backend: BackendName; requested?: number; flag?: string; cap?: number; maxMemoryGb?: number; residentBytes?: number; nativeForward?: boolean },
 ): EncodeBatchChoice {
-  const budget = encodeBudgetBytes(o.backend, o.maxMemoryGb);
+  // The native forward's buffers are plain memory: the RAM bounds them, not the wasm heap.
+  const budget = encodeBudgetBytes(o.nativeForward ? 'cpu' : o.backend, o.maxMemoryGb);
   // Other tensors in the same heap (another encoder's weights) count against this one's budget.
   const resident = o.residentBytes ?? 0;
-  const at = (batch: number) => resident + estimateEncodeMemory(c, { batch, len: o.maxLength, native: o.native }).tensorBytes;
+  const at = (batch: number) =>
+    resident + (o.nativeForward ? estimateNativeForwardMemory(c, { batch, len: o.maxLength }) : estimateEncodeMemory(c, { batch, len: o.maxLength, native: o.native })).tensorBytes;
   // Bytes grow linearly with the batch: the largest fitting one in closed form, then checked.
   const one = at(1);
   const perSequence = at(2) - one;
