@@ -722,6 +722,68 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * gatherAddRows(out, rowSize, table1, ids1[, table2, ids2[, table3, ids3]]): row i of out =
+ * table1[ids1[i]] + table2[ids2[i]] + table3[ids3[i]], added left to right in float32 (tfjs's
+ * add(add(words, positions), types)): the embeddings of the native forward. An id outside its
+ * table is a RangeError naming the table, the row and the id.
+ */
+static napi_value gather_add_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *out;
+  size_t nout;
+  int64_t H;
+  if (argc < 4 || argc % 2 != 0 || !get_f32(env, argv[0], &out, &nout, "out") || !get_i64(env, argv[1], &H)) {
+    if (argc < 4 || argc % 2 != 0) napi_throw_type_error(env, NULL, "dprep_native.gatherAddRows: out, rowSize and 1 to 3 (table, ids) pairs expected");
+    return NULL;
+  }
+  if (H <= 0 || nout % (size_t)H != 0) {
+    napi_throw_range_error(env, NULL, "dprep_native.gatherAddRows: out is not whole rows");
+    return NULL;
+  }
+  const size_t rows = nout / (size_t)H;
+  const int pairs = (int)(argc - 2) / 2;
+  float *tables[3];
+  const int32_t *ids[3];
+  size_t tableRows[3];
+  for (int k = 0; k < pairs; k++) {
+    size_t nt, nids, offset;
+    napi_typedarray_type type;
+    void *raw;
+    napi_value buffer;
+    if (!get_f32(env, argv[2 + 2 * k], &tables[k], &nt, "table")) return NULL;
+    if (napi_get_typedarray_info(env, argv[3 + 2 * k], &type, &nids, &raw, &buffer, &offset) != napi_ok || type != napi_int32_array) {
+      napi_throw_type_error(env, NULL, "dprep_native.gatherAddRows: ids must be an Int32Array");
+      return NULL;
+    }
+    if (nids != rows || nt % (size_t)H != 0) {
+      napi_throw_range_error(env, NULL, "dprep_native.gatherAddRows: ids must give one row of out each, tables whole rows");
+      return NULL;
+    }
+    ids[k] = raw;
+    tableRows[k] = nt / (size_t)H;
+    for (size_t i = 0; i < rows; i++)
+      if (ids[k][i] < 0 || (size_t)ids[k][i] >= tableRows[k]) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "dprep_native.gatherAddRows: id %d of row %zu is outside table %d (%zu rows)", ids[k][i], i, k + 1, tableRows[k]);
+        napi_throw_range_error(env, NULL, msg);
+        return NULL;
+      }
+  }
+  for (size_t i = 0; i < rows; i++) {
+    float *o = out + i * (size_t)H;
+    const float *a = tables[0] + (size_t)ids[0][i] * (size_t)H;
+    for (int64_t j = 0; j < H; j++) o[j] = a[j];
+    for (int k = 1; k < pairs; k++) {
+      const float *b = tables[k] + (size_t)ids[k][i] * (size_t)H;
+      for (int64_t j = 0; j < H; j++) o[j] = o[j] + b[j];
+    }
+  }
+  return NULL;
+}
+
 static napi_value blas_config(napi_env env, napi_callback_info info) {
   (void)info;
   extern char *openblas_get_config(void);
@@ -734,6 +796,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherAddRows", NULL, gather_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgemmHeads", NULL, sgemm_heads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -168,7 +168,7 @@ export interface EncodeBatchChoice {
  * their fused Q/K/V copy, and the buffers it keeps, sized by the largest batch (x, the fused Q/K/V
  * output, context, one [tokens, H] scratch, the feed-forward's [tokens, I], the [heads, len] scores
  * of every token) and the pooled output. Plain memory, not a wasm heap.
- * @example estimateNativeForwardMemory(baseConfig, { batch: 64, len: 256 }).tensorBytes / GB // ≈ 1.0
+ * @example estimateNativeForwardMemory(baseConfig, { batch: 64, len: 256 }).tensorBytes / GB // ≈ 1.15
  */
 export function estimateNativeForwardMemory(c: BertConfig, o: { batch: number; len: number }): { tensorBytes: number; weightBytes: number } {
   const H = c.hidden_size;

@@ -30,7 +30,9 @@ const ROBERTA_POSITIONS = new Set(['roberta', 'camembert', 'xlm-roberta']);
 export function nativeForwardUnavailable(config: EncoderConfig): string | undefined {
   if (process.env.DPREP_NATIVE_FORWARD?.trim() === '0') return 'DPREP_NATIVE_FORWARD=0';
   if (!BERT_LAYOUT.has(config.model_type) && config.model_type !== 'distilbert') return `model_type ${config.model_type} runs on tfjs`;
-  if (!loadNative()) return 'native kernels not built (scripts/build-native.sh)';
+  const native = loadNative();
+  if (!native) return 'native kernels not built (scripts/build-native.sh)';
+  if (!native.kernels.gatherAddRows) return 'the native build predates the native forward: rerun scripts/build-native.sh';
   return undefined;
 }
 
@@ -119,6 +121,15 @@ export class NativeForward {
     this.dim = this.proj ? config.projection_dim : H;
   }
 
+  /** Bytes this forward holds: its weights (the fused Q/K/V copy included) and its kept buffers. */
+  get bytes(): number {
+    let n = this.word.byteLength + this.position.byteLength + (this.tokenType?.byteLength ?? 0) + this.embNormG.byteLength + this.embNormB.byteLength;
+    for (const l of this.layers) for (const a of Object.values(l)) n += a.byteLength;
+    if (this.proj) n += this.proj.w.byteLength + this.proj.b.byteLength;
+    for (const b of this.buffers.values()) n += b.byteLength;
+    return n;
+  }
+
   /** A kept buffer of `n` floats (contents undefined). */
   private buf(name: string, n: number): Float32Array {
     let b = this.buffers.get(name);
@@ -155,20 +166,17 @@ export class NativeForward {
       throw new Error(`sequence length ${L} exceeds ${c.max_position_embeddings - c.pad_token_id - 1} tokens (positions start at pad_token_id + 1)`);
     }
     if (!roberta && L > c.max_position_embeddings) throw new Error(`sequence length ${L} exceeds max_position_embeddings ${c.max_position_embeddings}`);
-    const positions = roberta ? robertaPositionIds(batch, c.pad_token_id) : undefined;
-    const oneType = c.type_vocab_size <= 1;
-    const { word, position, tokenType } = this;
-    for (let r = 0; r < B * L; r++) {
-      const id = batch.ids[r];
-      if (id < 0 || id >= c.vocab_size) throw new Error(`token id ${id} outside the vocabulary (vocab_size ${c.vocab_size})`);
-      const w = id * H;
-      const p = (positions ? positions[r] : r % L) * H;
-      const o = r * H;
-      if (tokenType) {
-        const tt = (oneType ? 0 : batch.typeIds[r]) * H;
-        for (let j = 0; j < H; j++) x[o + j] = word[w + j] + position[p + j] + tokenType[tt + j];
-      } else for (let j = 0; j < H; j++) x[o + j] = word[w + j] + position[p + j];
+    for (const id of batch.ids) if (id < 0 || id >= c.vocab_size) throw new Error(`token id ${id} outside the vocabulary (vocab_size ${c.vocab_size})`);
+    let positions: Int32Array;
+    if (roberta) positions = robertaPositionIds(batch, c.pad_token_id);
+    else {
+      positions = new Int32Array(B * L);
+      for (let r = 0; r < B * L; r++) positions[r] = r % L;
     }
+    if (this.tokenType) {
+      const types = c.type_vocab_size <= 1 ? new Int32Array(B * L) : batch.typeIds;
+      this.k.gatherAddRows!(x, H, this.word, batch.ids, this.position, positions, this.tokenType, types);
+    } else this.k.gatherAddRows!(x, H, this.word, batch.ids, this.position, positions);
     this.k.layerNormForward(x, this.embNormG, this.embNormB, x, H, c.layer_norm_eps);
     return x;
   }

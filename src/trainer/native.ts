@@ -45,6 +45,11 @@ export interface NativeKernels {
   sgemmHeads(a: Float32Array, b: Float32Array, c: Float32Array, dims: number[], transA: boolean, transB: boolean): void;
   /** out = 0, then row i of x added into row ids[i] of out (ids outside the table dropped). */
   scatterAddRows(x: Float32Array, ids: Int32Array, out: Float32Array, rowSize: number): void;
+  /**
+   * Row i of out (`rowSize` floats) = table1[ids1[i]] + table2[ids2[i]] + …, added left to right in
+   * float32 (1 to 3 tables); an id outside its table is a RangeError. Optional: older builds lack it.
+   */
+  gatherAddRows?(out: Float32Array, rowSize: number, ...tablesAndIds: (Float32Array | Int32Array)[]): void;
   /** Sets OpenBLAS's threads per call (process-wide); returns the count in effect. */
   setThreads(n: number): number;
   blasConfig(): string;

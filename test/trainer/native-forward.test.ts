@@ -181,3 +181,24 @@ test('loadEncoder runs the native forward when built: close to tfjs, the same by
   }
 });
 
+
+test('the native forward memory estimate bounds what the forward holds, and the batch comes from it', { skip }, async () => {
+  const { estimateNativeForwardMemory, chooseEncodeBatch, GB } = await import('../../src/trainer/memory.ts');
+  const config = parseBertConfig({ vocab_size: 300, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256, max_position_embeddings: 64 }, 'c');
+  const tensors = initEncoderTensors(config, 2);
+  for (const [B, L] of [[8, 64], [3, 17]]) {
+    const fwd = new NativeForward(config, tensors);
+    fwd.embed(randomBatch(Array.from({ length: B }, () => L), 300, 5), 'mean', false);
+    const estimate = estimateNativeForwardMemory(config, { batch: B, len: L }).tensorBytes;
+    // The tensors map the forward was built from is the caller's; the forward's own copies are counted.
+    assert.ok(estimate >= fwd.bytes, `estimate ${estimate} below the ${fwd.bytes} bytes held at ${B} × ${L}`);
+    assert.ok(estimate <= 1.6 * fwd.bytes, `estimate ${estimate} far above the ${fwd.bytes} bytes held at ${B} × ${L}`);
+  }
+  // BERT-base at 256 tokens: the wasm heap's limit no longer applies, the given budget does.
+  const base = parseBertConfig({ vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512 }, 'base');
+  const wasm = chooseEncodeBatch(base, { maxLength: 256, native: true, backend: 'wasm' });
+  const nat = chooseEncodeBatch(base, { maxLength: 256, native: true, backend: 'wasm', nativeForward: true, maxMemoryGb: 3.8 });
+  assert.ok(nat.batch > wasm.batch, `native forward batch ${nat.batch} vs tfjs ${wasm.batch}`);
+  assert.throws(() => chooseEncodeBatch(base, { maxLength: 256, native: true, backend: 'wasm', nativeForward: true, maxMemoryGb: 1, requested: 64 }), /--batch 64 needs an estimated 1\.\d\d GB/);
+  assert.ok(nat.bytes <= 3.8 * GB);
+});

@@ -161,3 +161,18 @@ test('native scatter-add (embedding gradient) equals the JavaScript kernel, ids 
   assert.deepEqual(got, want);
   assert.throws(() => native!.kernels.scatterAddRows(x, new Float32Array(3) as unknown as Int32Array, got, 8), /Int32Array/);
 });
+
+test('native gatherAddRows: rows of up to three tables added in float32, ids outside a table refused', { skip }, () => {
+  const k = native!.kernels;
+  const H = 5;
+  const [t1, t2, t3] = [random(7 * H, 11), random(4 * H, 12), random(2 * H, 13)];
+  const [i1, i2, i3] = [Int32Array.from([6, 0, 3]), Int32Array.from([1, 3, 3]), Int32Array.from([0, 1, 1])];
+  const out = new Float32Array(3 * H);
+  k.gatherAddRows!(out, H, t1, i1, t2, i2, t3, i3);
+  for (let r = 0; r < 3; r++)
+    for (let j = 0; j < H; j++) assert.equal(out[r * H + j], Math.fround(Math.fround(t1[i1[r] * H + j] + t2[i2[r] * H + j]) + t3[i3[r] * H + j]));
+  k.gatherAddRows!(out, H, t1, i1);
+  assert.deepEqual([...out.subarray(H, 2 * H)], [...t1.subarray(0, H)]);
+  assert.throws(() => k.gatherAddRows!(out, H, t1, i1, t2, Int32Array.from([1, 4, 0])), /id 4 of row 1 is outside table 2 \(4 rows\)/);
+  assert.throws(() => k.gatherAddRows!(out, H, t1, Int32Array.from([1, 2])), /one row of out each/);
+});
