@@ -69,6 +69,7 @@ if (!existsSync(sharedData)) {
     run = selected.filter((f) => !needData.includes(f));
   }
 }
+const dataLeftOut = selected.length - run.length;
 const needSlurm = run.filter((f) => /\bREQUIRES_SLURM\b/.test(readFileSync(join(root, f), 'utf8')));
 let slurmLeftOut = 0;
 if (needSlurm.length > 0 && spawnSync('sinfo', ['-h'], { stdio: 'ignore', timeout: 20_000 }).status !== 0) {
@@ -108,7 +109,7 @@ const res = spawnSync(
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...run],
   { cwd: root, stdio: 'inherit' },
 );
-if (run.length < selected.length) console.error(`run-tests: ${selected.length - run.length} real-data test files were not run (no ../shared/data).`);
+if (dataLeftOut) console.error(`run-tests: ${dataLeftOut} real-data test files were not run (no ../shared/data).`);
 if (slurmLeftOut) console.error(`run-tests: ${slurmLeftOut} Slurm test files were not run (no cluster).`);
 if (chromiumLeftOut) console.error(`run-tests: ${chromiumLeftOut} Chromium test files were not run (no browser).`);
 process.exit(res.status ?? 1);

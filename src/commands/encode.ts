@@ -25,9 +25,13 @@ Work units: --unit I --units N encodes only passages [I*U, min((I+1)*U, n)), U =
 multiple of --shard-rows (whole shard files, so each batch and shard is the one a whole run makes), into a
 unit directory beside --out; without --unit, once all N units are done, their shards are re-streamed in
 unit order into --out (the same manifest and shard bytes as one run), encoding nothing again.
+Forward passes: BERT, DPR, RoBERTa, CamemBERT, XLM-R and DistilBERT encoders run on dprep's native
+kernels where scripts/build-native.sh built them (no tfjs; DPREP_NATIVE_FORWARD=0 turns it off),
+T5 encoders on tfjs; the summary line says which ran.
 Memory: the batch is the largest that a memory estimate of one forward pass at --max-length fits
-in the backend's heap (4 GB on wasm), at most 64; a --batch that cannot fit is refused before
-any work, with the estimate and the largest batch that fits.
+(in 80% of the free RAM on the native forward, in the backend's heap on tfjs: 4 GB on wasm), at
+most 64; a --batch that cannot fit is refused before any work, with the estimate and the largest
+batch that fits.
 Example:  dprep encode --model runs/stage1/passage_encoder --corpus squad.corpus.jsonl --out emb/`,
   units: { over: 'corpus' },
   options: {
