@@ -7,7 +7,7 @@
   bm25-peers.py fts5 query DBFILE QUERIES K [MAX] ORDER BY bm25() LIMIT K, OR query (first MAX queries)
 Each prints one JSON line with its timing.
 """
-import json, sys, time
+import json, os, sys, time
 
 def queries(path):
     with open(path, encoding='utf8') as f:
@@ -21,6 +21,8 @@ def main():
         import xapian
         out['version'] = xapian.version_string()
         if action == 'build':
+            # Xapian reads XAPIAN_FLUSH_THRESHOLD itself (documents buffered per flush; default 10000).
+            out['flushThreshold'] = os.environ.get('XAPIAN_FLUSH_THRESHOLD', 'default')
             db = xapian.WritableDatabase(sys.argv[4], xapian.DB_CREATE_OR_OVERWRITE)
             tg = xapian.TermGenerator()
             with open(sys.argv[3], encoding='utf8') as f:
@@ -49,7 +51,6 @@ def main():
         import sqlite3
         out['version'] = sqlite3.sqlite_version
         if action == 'build':
-            import os
             if os.path.exists(sys.argv[4]): os.remove(sys.argv[4])
             db = sqlite3.connect(sys.argv[4])
             db.execute("CREATE VIRTUAL TABLE docs USING fts5(text, tokenize='unicode61')")

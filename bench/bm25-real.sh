@@ -3,6 +3,7 @@
 # (bench/bm25-real-data.ts says exactly how), Q real questions; dprep vs Xapian on identical terms.
 # Usage: bench/bm25-real.sh N Q [ENGINES]   (ENGINES: "dprep xapian", the default)
 # Needs: apt-get install -y python3-xapian. Data in .bench-data/ (git-ignored). One JSON line per step.
+# XAPIAN_FLUSH_THRESHOLD (documents buffered per flush; Xapian's default is 10000) reaches the peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=$1; Q=${2:-2000}; ENGINES=${3:-dprep xapian}
