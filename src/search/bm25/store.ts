@@ -11,11 +11,11 @@ export function readFileBuffer(path: string, shared: boolean): ArrayBuffer | Sha
   try {
     const size = fstatSync(fd).size;
     const buf = shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size);
-    const bytes = new Uint8Array(buf);
     let done = 0;
     while (done < size) {
-      // readSync takes at most 2 GiB per call.
-      const n = readSync(fd, bytes, done, Math.min(size - done, 1 << 30), done);
+      // readSync takes at most 2 GiB per call, and a Uint8Array spans at most 2³² bytes (the buffer
+      // can be larger: a 21M-passage index's postings are about 7 GB), so each read gets its own view.
+      const n = readSync(fd, new Uint8Array(buf, done, Math.min(size - done, 1 << 30)), 0, Math.min(size - done, 1 << 30), done);
       if (n === 0) throw new Error(`${path}: file shrank while reading (${done} of ${size} bytes)`);
       done += n;
     }
