@@ -40,6 +40,21 @@ static int get_f32(napi_env env, napi_value v, float **data, size_t *length, con
   return 1;
 }
 
+static int get_i32(napi_env env, napi_value v, const int32_t **data, size_t *length, const char *what) {
+  napi_typedarray_type type;
+  void *raw;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset) != napi_ok || type != napi_int32_array) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "dprep_native: %s must be an Int32Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  *data = (const int32_t *)raw;
+  return 1;
+}
+
 static int get_i64(napi_env env, napi_value v, int64_t *out) {
   if (napi_get_value_int64(env, v, out) != napi_ok) {
     napi_throw_type_error(env, NULL, "dprep_native: expected an integer");
@@ -672,20 +687,13 @@ static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
   size_t nx, nout;
   int64_t row;
   if (argc < 4 || !get_f32(env, argv[0], &x, &nx, "x") || !get_f32(env, argv[2], &out, &nout, "out") || !get_i64(env, argv[3], &row)) return NULL;
-  napi_typedarray_type type;
   size_t nids;
-  void *raw;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, argv[1], &type, &nids, &raw, &buffer, &offset) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "dprep_native.scatterAddRows: ids must be an Int32Array");
-    return NULL;
-  }
+  const int32_t *ids;
+  if (!get_i32(env, argv[1], &ids, &nids, "ids")) return NULL;
   if (row <= 0 || nout % (size_t)row != 0 || nids * (size_t)row > nx) {
     napi_throw_range_error(env, NULL, "dprep_native.scatterAddRows: sizes do not fit");
     return NULL;
   }
-  const int32_t *ids = raw;
   const int64_t segments = (int64_t)(nout / (size_t)row);
   memset(out, 0, nout * sizeof(float));
   for (size_t i = 0; i < nids; i++) {
@@ -749,20 +757,12 @@ static napi_value gather_add_rows(napi_env env, napi_callback_info info) {
   const int32_t *ids[3];
   size_t tableRows[3];
   for (int k = 0; k < pairs; k++) {
-    size_t nt, nids, offset;
-    napi_typedarray_type type;
-    void *raw;
-    napi_value buffer;
-    if (!get_f32(env, argv[2 + 2 * k], &tables[k], &nt, "table")) return NULL;
-    if (napi_get_typedarray_info(env, argv[3 + 2 * k], &type, &nids, &raw, &buffer, &offset) != napi_ok || type != napi_int32_array) {
-      napi_throw_type_error(env, NULL, "dprep_native.gatherAddRows: ids must be an Int32Array");
-      return NULL;
-    }
+    size_t nt, nids;
+    if (!get_f32(env, argv[2 + 2 * k], &tables[k], &nt, "table") || !get_i32(env, argv[3 + 2 * k], &ids[k], &nids, "ids")) return NULL;
     if (nids != rows || nt % (size_t)H != 0) {
       napi_throw_range_error(env, NULL, "dprep_native.gatherAddRows: ids must give one row of out each, tables whole rows");
       return NULL;
     }
-    ids[k] = raw;
     tableRows[k] = nt / (size_t)H;
     for (size_t i = 0; i < rows; i++)
       if (ids[k][i] < 0 || (size_t)ids[k][i] >= tableRows[k]) {
