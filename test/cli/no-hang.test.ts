@@ -27,7 +27,8 @@ for (const [line, message] of CASES) {
   test(`no hang: dprep ${line} exits with its error within seconds and leaves no temp files`, () => {
     const before = readdirSync(dir).sort();
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [CLI, ...line.split(' ')], { cwd: dir, encoding: 'utf8', timeout: 20000 });
+    // A hang is forever; 90 s only bounds the test (a fresh clone's run at load 11 took 15–21 s to fail properly).
+    const r = spawnSync(process.execPath, [CLI, ...line.split(' ')], { cwd: dir, encoding: 'utf8', timeout: 90_000 });
     // spawnSync's timeout sends SIGTERM; the CLI handles it (removes its temps) and exits 143.
     assert.ok(r.signal !== 'SIGTERM' && r.status !== 143, `killed after ${Date.now() - t0} ms: it hung\n${r.stderr}`);
     assert.ok(r.status === 1 || r.status === 2, `exit ${r.status}: ${r.stderr}`);

@@ -115,5 +115,6 @@ test('path hazards: the check is linear in paths (100k outputs in one tree are c
   const conflicts = findPathConflicts(uses);
   const ms = performance.now() - t0;
   assert.equal(conflicts.length, 1000); // the 1000 files under out/7, each inside the output directory out/7
-  assert.ok(ms < 20000, `took ${Math.round(ms)} ms`);
+  // Pairwise would be 5·10⁹ comparisons (hours); linear took 7–14 s in CI runs and 47 s at load 11: the bound catches the first only.
+  assert.ok(ms < 180_000, `took ${Math.round(ms)} ms`);
 });
