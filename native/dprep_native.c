@@ -25,34 +25,24 @@ extern int openblas_get_num_threads(void);
     }                                                                 \
   } while (0)
 
-static int get_f32(napi_env env, napi_value v, float **data, size_t *length, const char *what) {
+/* A typed array argument of the given element type (its data adjusted for the view's offset), or a TypeError naming it. */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *typeName, void **data, size_t *length, const char *what) {
   napi_typedarray_type type;
-  void *raw;
   napi_value buffer;
   size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+  if (napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) != napi_ok || type != want) {
     char msg[96];
-    snprintf(msg, sizeof msg, "dprep_native: %s must be a Float32Array", what);
+    snprintf(msg, sizeof msg, "dprep_native: %s must be %s", what, typeName);
     napi_throw_type_error(env, NULL, msg);
     return 0;
   }
-  *data = (float *)raw;
   return 1;
 }
-
+static int get_f32(napi_env env, napi_value v, float **data, size_t *length, const char *what) {
+  return get_typed(env, v, napi_float32_array, "a Float32Array", (void **)data, length, what);
+}
 static int get_i32(napi_env env, napi_value v, const int32_t **data, size_t *length, const char *what) {
-  napi_typedarray_type type;
-  void *raw;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset) != napi_ok || type != napi_int32_array) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "dprep_native: %s must be an Int32Array", what);
-    napi_throw_type_error(env, NULL, msg);
-    return 0;
-  }
-  *data = (const int32_t *)raw;
-  return 1;
+  return get_typed(env, v, napi_int32_array, "an Int32Array", (void **)data, length, what);
 }
 
 static int get_i64(napi_env env, napi_value v, int64_t *out) {

@@ -117,8 +117,11 @@ export const tensorShapes = (c: EncoderConfig) => familyOf(c).shapes(c);
  * pad_token_id + 1, so roberta-base's 514 positions hold 512 tokens, as HF's tokenizers cap them.
  */
 export function maxSequenceLength(c: EncoderConfig): number {
-  return FAMILIES[c.model_type] === ROBERTA ? c.max_position_embeddings - c.pad_token_id - 1 : c.max_position_embeddings;
+  return robertaPositions(c) ? c.max_position_embeddings - c.pad_token_id - 1 : c.max_position_embeddings;
 }
+
+/** Whether a config's positions count from pad_token_id + 1 (RoBERTa, CamemBERT, XLM-R), not from 0. */
+export const robertaPositions = (c: EncoderConfig): boolean => FAMILIES[c.model_type] === ROBERTA;
 
 /** The model of a config's family over HF-named tensors. */
 export function createEncoderModel(tf: TF, config: EncoderConfig, tensors: Map<string, NamedTensor>, name: string = config.model_type): EncoderModel {

@@ -19,9 +19,10 @@ import type { TokenBatch } from './tokenizer.ts';
 import type { Pooling } from './model-base.ts';
 import { loadNative, type NativeKernels } from './native.ts';
 import { robertaPositionIds } from './roberta.ts';
+import { maxSequenceLength, robertaPositions } from './families.ts';
 
-const BERT_LAYOUT = new Set(['bert', 'dpr', 'roberta', 'camembert', 'xlm-roberta']);
-const ROBERTA_POSITIONS = new Set(['roberta', 'camembert', 'xlm-roberta']);
+/** The post-norm BERT-layout families (every family but T5). */
+const NATIVE_TYPES = new Set(['bert', 'dpr', 'roberta', 'camembert', 'xlm-roberta', 'distilbert']);
 
 /**
  * Why the native forward cannot run this config here, or undefined when it can.
@@ -29,7 +30,7 @@ const ROBERTA_POSITIONS = new Set(['roberta', 'camembert', 'xlm-roberta']);
  */
 export function nativeForwardUnavailable(config: EncoderConfig): string | undefined {
   if (process.env.DPREP_NATIVE_FORWARD?.trim() === '0') return 'DPREP_NATIVE_FORWARD=0';
-  if (!BERT_LAYOUT.has(config.model_type) && config.model_type !== 'distilbert') return `model_type ${config.model_type} runs on tfjs`;
+  if (!NATIVE_TYPES.has(config.model_type)) return `model_type ${config.model_type} runs on tfjs`;
   const native = loadNative();
   if (!native) return 'native kernels not built (scripts/build-native.sh)';
   if (!native.kernels.gatherAddRows) return 'the native build predates the native forward: rerun scripts/build-native.sh';
@@ -161,11 +162,11 @@ export class NativeForward {
     const { batch: B, seqLen: L } = batch;
     const H = c.hidden_size;
     const x = this.buf('x', B * L * H);
-    const roberta = ROBERTA_POSITIONS.has(c.model_type);
-    if (roberta && L + c.pad_token_id >= c.max_position_embeddings) {
-      throw new Error(`sequence length ${L} exceeds ${c.max_position_embeddings - c.pad_token_id - 1} tokens (positions start at pad_token_id + 1)`);
+    const roberta = robertaPositions(c);
+    const most = maxSequenceLength(c);
+    if (L > most) {
+      throw new Error(`sequence length ${L} exceeds ${roberta ? `${most} tokens (positions start at pad_token_id + 1)` : `max_position_embeddings ${most}`}`);
     }
-    if (!roberta && L > c.max_position_embeddings) throw new Error(`sequence length ${L} exceeds max_position_embeddings ${c.max_position_embeddings}`);
     for (const id of batch.ids) if (id < 0 || id >= c.vocab_size) throw new Error(`token id ${id} outside the vocabulary (vocab_size ${c.vocab_size})`);
     let positions: Int32Array;
     if (roberta) positions = robertaPositionIds(batch, c.pad_token_id);

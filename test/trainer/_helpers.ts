@@ -35,3 +35,11 @@ export function batchOf(expected: { ids: number[][]; mask: number[][]; type_ids?
     typeIds: expected.type_ids ? Int32Array.from(expected.type_ids.flat()) : new Int32Array(B * L), batch: B, seqLen: L,
   };
 }
+
+/** |got − want| ≤ 1e-5 + 1e-4·|want| everywhere (float32 through two layers); returns the worst excess. */
+export function closeness(got: ArrayLike<number>, want: ArrayLike<number>): { ok: boolean; worst: number } {
+  if (got.length !== want.length) throw new Error(`length ${got.length} vs ${want.length}`);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1e-5 + 1e-4 * Math.abs(want[i])));
+  return { ok: worst <= 1, worst };
+}

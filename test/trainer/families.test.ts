@@ -13,7 +13,7 @@ import { readEncoderConfig } from '../../src/trainer/config.ts';
 import { readSafetensors } from '../../src/trainer/safetensors.ts';
 import { createEncoderModel, readFamilyTensors, type Role } from '../../src/trainer/families.ts';
 import { relativePositionBucket } from '../../src/trainer/t5.ts';
-import { batchOf, getTf } from './_helpers.ts';
+import { batchOf, closeness, getTf } from './_helpers.ts';
 
 interface Case {
   dir: string;
@@ -35,14 +35,6 @@ const CASES: Case[] = [
   { dir: 'parity-t5-relu', modelType: 't5', ignored: ['decoder.final_layer_norm.weight'] },
   { dir: 'parity-dpr', modelType: 'dpr', role: 'passage', ignored: /^question_encoder\./, expected: 'expected-passage.json', dim: 4 },
 ];
-
-/** |got − want| ≤ 1e-5 + 1e-4·|want| everywhere (float32 through two layers); returns the worst excess. */
-function closeness(got: ArrayLike<number>, want: ArrayLike<number>): { ok: boolean; worst: number } {
-  assert.equal(got.length, want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1e-5 + 1e-4 * Math.abs(want[i])));
-  return { ok: worst <= 1, worst };
-}
 
 for (const c of CASES) {
   test(`${c.modelType}${c.role ? ` (${c.role})` : ''} forward matches its independent PyTorch reference (fixtures/trainer/${c.dir})`, async () => {

@@ -18,17 +18,12 @@ import { NativeForward, nativeForwardUnavailable } from '../../src/trainer/nativ
 import { embedTokens, loadEncoder } from '../../src/trainer/encoder.ts';
 import type { TokenBatch } from '../../src/trainer/tokenizer.ts';
 import { seededRandom } from '../../src/util/random.ts';
-import { batchOf, getTf } from './_helpers.ts';
+import { batchOf, closeness, getTf } from './_helpers.ts';
 
 const skip = loadNative() ? false : 'native kernels not built (scripts/build-native.sh)';
 
-/** |got − want| ≤ 1e-5 + 1e-4·|want| everywhere; returns the worst excess (≤ 1 passes). */
-function worst(got: ArrayLike<number>, want: ArrayLike<number>, abs = 1e-5, rel = 1e-4): number {
-  assert.equal(got.length, want.length);
-  let w = 0;
-  for (let i = 0; i < got.length; i++) w = Math.max(w, Math.abs(got[i] - want[i]) / (abs + rel * Math.abs(want[i])));
-  return w;
-}
+/** The worst excess over |got − want| ≤ 1e-5 + 1e-4·|want| (≤ 1 passes), families.test.ts's tolerance. */
+const worst = (got: ArrayLike<number>, want: ArrayLike<number>) => closeness(got, want).worst;
 
 const REFERENCES: { dir: string; role?: Role; expected?: string }[] = [
   { dir: 'parity' },
